@@ -1,0 +1,67 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+
+from fragrance_ai.api.metrics_middleware import MetricsMiddleware
+from fragrance_ai.api.routes import briefs, formulas, health, ingredients, jobs
+from fragrance_ai.logs import configure_logging
+from fragrance_ai.queue.base import QueueUnavailable
+from fragrance_ai.runtime import Runtime, build_runtime, install_runtime
+from fragrance_ai.settings import load_settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(runtime: Runtime | None = None) -> FastAPI:
+    """Builds the app around `runtime`, or one built from the environment (uvicorn's factory)."""
+    owns_runtime = runtime is None
+    if runtime is None:
+        settings = load_settings()
+        configure_logging(settings.log_level)
+        runtime = build_runtime(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Job functions running in this process (the embedded queue) find the same runtime.
+        install_runtime(runtime)
+        yield
+        if owns_runtime:
+            runtime.close()
+
+    app = FastAPI(
+        title="Fragrance AI",
+        version="0.1.0",
+        summary="Creative briefs in, safe and costed fragrance formulas out.",
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    app.add_middleware(MetricsMiddleware)
+    for router in (health.router, briefs.router, jobs.router, formulas.router, ingredients.router):
+        app.include_router(router)
+    _install_error_handlers(app)
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(OperationalError)
+    async def database_unavailable(_request: Request, error: OperationalError) -> JSONResponse:
+        log.error("database unavailable: %s", error)
+        return JSONResponse(
+            {"detail": "the database is unavailable; retry later"},
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+
+    @app.exception_handler(QueueUnavailable)
+    async def queue_unavailable(_request: Request, error: QueueUnavailable) -> JSONResponse:
+        return JSONResponse(
+            {"detail": f"the job queue is unavailable: {error}"},
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import logging
+import uuid
+
+from fastapi import APIRouter, HTTPException, Response, status
+
+from fragrance_ai.api.deps import RuntimeDep, SessionDep
+from fragrance_ai.api.schemas import BriefRequest, BriefView, JobAccepted, Links
+from fragrance_ai.db.models import Brief, Job, JobKind, JobStatus
+from fragrance_ai.db.repositories import formula_ids_for_brief
+from fragrance_ai.jobs import parse_brief
+from fragrance_ai.queue import QueueName
+from fragrance_ai.queue.base import QueueUnavailable
+
+router = APIRouter(prefix="/v1/briefs", tags=["briefs"])
+log = logging.getLogger(__name__)
+
+
+@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=JobAccepted)
+def submit_brief(
+    request: BriefRequest, session: SessionDep, runtime: RuntimeDep, response: Response
+) -> JobAccepted:
+    mode = request.mode or runtime.settings.llm.default_mode
+    brief = Brief(
+        id=uuid.uuid4(),
+        text=request.text,
+        mode=mode.value,
+        requested_product=request.product.value if request.product else None,
+    )
+    job = Job(id=uuid.uuid4(), kind=JobKind.DESIGN_FROM_BRIEF.value, brief_id=brief.id)
+    session.add_all([brief, job])
+    # Committed before it is enqueued: a worker must find the row, and the brief is kept
+    # even when the queue then refuses the work.
+    session.commit()
+    try:
+        runtime.queue.enqueue(QueueName.LLM_INFERENCE, parse_brief, str(job.id))
+    except QueueUnavailable as error:
+        job.status = JobStatus.FAILED.value
+        job.error = f"could not enqueue: {error}"
+        session.commit()
+        log.error("job %s not enqueued: %s", job.id, error)
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail=f"the job queue is unavailable; brief {brief.id} was saved, retry later",
+        ) from error
+    job_url = f"/v1/jobs/{job.id}"
+    response.headers["Location"] = job_url
+    return JobAccepted(
+        job_id=job.id,
+        brief_id=brief.id,
+        status=JobStatus.QUEUED,
+        links=Links(self=job_url, job=job_url, brief=f"/v1/briefs/{brief.id}"),
+    )
+
+
+@router.get("/{brief_id}", response_model=BriefView)
+def read_brief(brief_id: uuid.UUID, session: SessionDep) -> BriefView:
+    brief = session.get(Brief, brief_id)
+    if brief is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no brief {brief_id}")
+    return BriefView(
+        id=brief.id,
+        text=brief.text,
+        mode=brief.mode,
+        requested_product=brief.requested_product,
+        parsed=brief.parsed,
+        parser=brief.parser,
+        formula_ids=formula_ids_for_brief(session, brief.id),
+        created_at=brief.created_at,
+    )

@@ -1,0 +1,169 @@
+"""The `fragrance-ai` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+
+from fragrance_ai.logs import configure_logging
+from fragrance_ai.settings import ConfigError, Settings, load_settings, mask_url, public_view
+
+log = logging.getLogger("fragrance_ai")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        configure_logging(settings.log_level)
+        result: int = args.handler(settings, args)
+        return result
+    except ConfigError as error:
+        print(f"fragrance-ai: configuration error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fragrance-ai", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the HTTP API")
+    _add_bind_options(serve)
+    serve.add_argument("--workers", type=int, help="uvicorn worker processes (API_WORKERS)")
+    serve.set_defaults(handler=_serve)
+
+    dev = commands.add_parser(
+        "dev", help="migrate, then run the API and both workers in one command"
+    )
+    _add_bind_options(dev)
+    dev.set_defaults(handler=_dev)
+
+    worker = commands.add_parser("worker", help="run an RQ worker")
+    worker.add_argument("kind", choices=["llm", "rl"], help="llm: llm_inference, rl: rl_training")
+    worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    worker.set_defaults(handler=_worker)
+
+    migrate = commands.add_parser("migrate", help="bring the database schema up to date")
+    migrate.set_defaults(handler=_migrate)
+
+    config = commands.add_parser("config", help="inspect the configuration")
+    config_commands = config.add_subparsers(dest="config_command", required=True)
+    show = config_commands.add_parser("show", help="print the effective config, secrets masked")
+    show.set_defaults(handler=_config_show)
+    return parser
+
+
+def _add_bind_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", help="address to listen on (API_HOST)")
+    parser.add_argument("--port", type=int, help="port to listen on (API_PORT)")
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    workers = args.workers or settings.api_workers
+    if workers > 1:
+        _prepare_multiprocess_metrics(settings)
+    uvicorn.run(
+        "fragrance_ai.api.app:create_app",
+        factory=True,
+        host=args.host or settings.api_host,
+        port=args.port if args.port is not None else settings.api_port,
+        workers=workers,
+        log_level=settings.log_level.lower(),
+    )
+    return 0
+
+
+def _prepare_multiprocess_metrics(settings: Settings) -> None:
+    # Each uvicorn worker writes its samples here and /metrics sums them; stale files from
+    # an earlier run would be summed too, hence the wipe.
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or str(
+        (settings.data_dir / "prometheus-multiproc").resolve()
+    )
+    shutil.rmtree(directory, ignore_errors=True)
+    os.makedirs(directory, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+
+
+def _dev(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from fragrance_ai.api.app import create_app
+    from fragrance_ai.db.migrate import upgrade_to_head
+    from fragrance_ai.jobs import resume_unfinished_jobs
+    from fragrance_ai.runtime import build_runtime
+
+    queue_backend = (
+        f"RQ on Redis at {mask_url(settings.redis_url)}"
+        if settings.redis_url
+        else "in-process worker threads"
+    )
+    log.info(
+        "profile %s; database: %s; queue: %s",
+        settings.app_env.value,
+        mask_url(settings.effective_database_url),
+        queue_backend,
+    )
+    runtime = build_runtime(settings)
+    upgrade_to_head(runtime.engine)
+    children: list[subprocess.Popen[bytes]] = []
+    if settings.redis_url:
+        for kind in ("llm", "rl"):
+            command = [sys.executable, "-m", "fragrance_ai.cli", "worker", kind]
+            children.append(subprocess.Popen(command))
+    else:
+        resumed = resume_unfinished_jobs(runtime)
+        if resumed:
+            log.info("re-enqueued %d unfinished jobs from the database", resumed)
+    try:
+        uvicorn.run(
+            create_app(runtime),
+            host=args.host or settings.api_host,
+            port=args.port if args.port is not None else settings.api_port,
+            log_level=settings.log_level.lower(),
+        )
+    finally:
+        for child in children:
+            child.terminate()
+        for child in children:
+            child.wait(timeout=60)
+        runtime.close()
+    return 0
+
+
+def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    from fragrance_ai.worker import WorkerKind, run_worker
+
+    run_worker(settings, WorkerKind(args.kind), burst=args.burst)
+    return 0
+
+
+def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
+    from fragrance_ai.db.engine import create_database_engine
+    from fragrance_ai.db.migrate import upgrade_to_head
+
+    engine = create_database_engine(settings.effective_database_url)
+    try:
+        revision = upgrade_to_head(engine)
+    finally:
+        engine.dispose()
+    print(f"database {mask_url(settings.effective_database_url)} is at revision {revision}")
+    return 0
+
+
+def _config_show(settings: Settings, _args: argparse.Namespace) -> int:
+    print(json.dumps(public_view(settings), indent=2, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

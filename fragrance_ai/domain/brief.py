@@ -1,0 +1,36 @@
+"""The structured creative brief every designer works from."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from fragrance_ai.domain.products import ProductType
+
+
+class Intensity(StrEnum):
+    LIGHT = "light"
+    MODERATE = "moderate"
+    STRONG = "strong"
+
+
+class CreativeBrief(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    families: list[str] = Field(default_factory=list)
+    # Catalogue material names (canonical) or plain note words.
+    notes: list[str] = Field(default_factory=list)
+    moods: list[str] = Field(default_factory=list)
+    seasons: list[str] = Field(default_factory=list)
+    intensity: Intensity = Intensity.MODERATE
+    product: ProductType = ProductType.EDP
+    # None: use the product's default dosage.
+    dosage_percent: float | None = Field(default=None, gt=0, le=40)
+    budget_per_kg_eur: float | None = Field(default=None, gt=0, le=1_000_000)
+    avoid: list[str] = Field(default_factory=list)
+    longevity_hours: float | None = Field(default=None, gt=0, le=72)
+    language: str = Field(default="en", min_length=2, max_length=8)
+    # False when nothing in the text was recognised and every field is a default.
+    understood: bool = True
+    defaults_used: list[str] = Field(default_factory=list)

@@ -1,0 +1,160 @@
+"""The job functions: the only door between the API and the workers.
+
+Each function is one step of a job, takes the job's id (never an ORM object), and records
+its progress in the job's row, which stays the source of truth; Redis only carries the work.
+A brief is parsed on the `llm_inference` queue, then its formulas are designed on
+`rl_training`, where the optimiser will run.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fragrance_ai.db.models import Brief, Job, JobStatus
+from fragrance_ai.db.repositories import save_designed_formula
+from fragrance_ai.domain.brief import CreativeBrief
+from fragrance_ai.domain.products import ProductType
+from fragrance_ai.metrics import JOB_DURATION, JOB_STEP_DURATION
+from fragrance_ai.queue import QueueName, attempts_remaining
+from fragrance_ai.runtime import Runtime, current_runtime
+
+log = logging.getLogger(__name__)
+
+
+class PermanentJobError(Exception):
+    """Retrying cannot help (bad data); the job fails at once with this message."""
+
+
+def parse_brief(job_id: str) -> None:
+    runtime = current_runtime()
+    parsed = False
+    with runtime.sessions() as session, _step(session, job_id, "parse_brief", 0.1) as job:
+        if job is None:
+            return
+        brief_row = _brief_of(session, job)
+        product = ProductType(brief_row.requested_product) if brief_row.requested_product else None
+        brief = runtime.brief_parser.parse(brief_row.text, product=product)
+        brief_row.parsed = brief.model_dump(mode="json")
+        brief_row.parser = type(runtime.brief_parser).__name__
+        job.progress = 0.4
+        parsed = True
+    if parsed:
+        runtime.queue.enqueue(QueueName.RL_TRAINING, design_formulas, job_id)
+
+
+def design_formulas(job_id: str) -> None:
+    runtime = current_runtime()
+    with runtime.sessions() as session, _step(session, job_id, "design_formulas", 0.5) as job:
+        if job is None:
+            return
+        brief_row = _brief_of(session, job)
+        if brief_row.parsed is None:
+            raise PermanentJobError("the brief has not been parsed")
+        brief = CreativeBrief.model_validate(brief_row.parsed)
+        designed = runtime.designer.design(brief, count=runtime.settings.designer.variants)
+        rows = [
+            save_designed_formula(
+                session,
+                option,
+                designer=type(runtime.designer).__name__,
+                brief_id=brief_row.id,
+                job_id=job.id,
+            )
+            for option in designed
+        ]
+        job.result = {
+            "brief_id": str(brief_row.id),
+            "formula_ids": [str(row.id) for row in rows],
+            "brief_understood": brief.understood,
+            "defaults_used": list(brief.defaults_used),
+            "parser": brief_row.parser,
+        }
+        _finish(job, JobStatus.FINISHED)
+
+
+@contextmanager
+def _step(session: Session, job_id: str, step: str, progress: float) -> Iterator[Job | None]:
+    """Claims the job row for one step; yields None when there is nothing left to do."""
+    job = session.get(Job, uuid.UUID(job_id))
+    if job is None:
+        log.error("job %s: no such job row; dropping step %s", job_id, step)
+        yield None
+        return
+    if job.status in (JobStatus.FINISHED, JobStatus.FAILED):
+        # RQ delivers at least once; a finished job must not be redone.
+        log.info("job %s is already %s; step %s skipped", job_id, job.status, step)
+        yield None
+        return
+    job.status = JobStatus.STARTED.value
+    job.stage = step
+    job.progress = max(job.progress, progress)
+    job.attempts += 1
+    job.started_at = job.started_at or datetime.now(UTC)
+    session.commit()
+    started = time.perf_counter()
+    outcome = "error"
+    try:
+        yield job
+        session.commit()
+        outcome = "ok"
+    except PermanentJobError as error:
+        session.rollback()
+        _record_failure(session, job_id, f"{step}: {error}")
+    except Exception as error:
+        session.rollback()
+        if attempts_remaining() == 0:
+            _record_failure(session, job_id, f"{step}: {type(error).__name__}: {error}")
+        raise
+    finally:
+        JOB_STEP_DURATION.labels(step=step, outcome=outcome).observe(time.perf_counter() - started)
+
+
+def _brief_of(session: Session, job: Job) -> Brief:
+    brief = session.get(Brief, job.brief_id) if job.brief_id else None
+    if brief is None:
+        raise PermanentJobError("the job has no brief")
+    return brief
+
+
+def _record_failure(session: Session, job_id: str, reason: str) -> None:
+    job = session.get(Job, uuid.UUID(job_id))
+    if job is None:
+        return
+    job.error = reason[:2000]
+    _finish(job, JobStatus.FAILED)
+    session.commit()
+    log.warning("job %s failed: %s", job_id, reason)
+
+
+def _finish(job: Job, status: JobStatus) -> None:
+    now = datetime.now(UTC)
+    job.status = status.value
+    job.finished_at = now
+    if status is JobStatus.FINISHED:
+        job.progress = 1.0
+    created = job.created_at if job.created_at.tzinfo else job.created_at.replace(tzinfo=UTC)
+    JOB_DURATION.labels(kind=job.kind, status=status.value).observe((now - created).total_seconds())
+
+
+def resume_unfinished_jobs(runtime: Runtime) -> int:
+    """Re-enqueue jobs the database says are unfinished; for the in-process queue, whose
+    waiting work died with the previous process."""
+    with runtime.sessions() as session:
+        unfinished = session.scalars(
+            select(Job).where(Job.status.in_([JobStatus.QUEUED.value, JobStatus.STARTED.value]))
+        ).all()
+        for job in unfinished:
+            brief = session.get(Brief, job.brief_id) if job.brief_id else None
+            if brief is not None and brief.parsed is not None:
+                runtime.queue.enqueue(QueueName.RL_TRAINING, design_formulas, str(job.id))
+            else:
+                runtime.queue.enqueue(QueueName.LLM_INFERENCE, parse_brief, str(job.id))
+        return len(unfinished)

@@ -1,0 +1,58 @@
+"""The Prometheus metrics the code records. Names are stable: dashboards and alerts use them.
+
+With several uvicorn workers, PROMETHEUS_MULTIPROC_DIR is set before this module is imported
+and every process writes its samples there; /metrics then aggregates them.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+HTTP_REQUESTS = Counter(
+    "fragrance_http_requests_total",
+    "HTTP requests handled, by route template, method and status code.",
+    ["route", "method", "status"],
+)
+HTTP_LATENCY = Histogram(
+    "fragrance_http_request_duration_seconds",
+    "Time to answer an HTTP request, by route template and method.",
+    ["route", "method"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+QUEUE_DEPTH = Gauge(
+    "fragrance_queue_depth",
+    "Jobs waiting in each queue, read when /metrics is scraped.",
+    ["queue"],
+    multiprocess_mode="mostrecent",
+)
+JOB_STEP_DURATION = Histogram(
+    "fragrance_job_step_duration_seconds",
+    "Time one job step took on a worker, by step and outcome.",
+    ["step", "outcome"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900),
+)
+JOB_DURATION = Histogram(
+    "fragrance_job_duration_seconds",
+    "Time from a job's submission to its end (finished or failed), by kind and status.",
+    ["kind", "status"],
+    buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
+)
+
+
+def render_metrics() -> tuple[bytes, str]:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

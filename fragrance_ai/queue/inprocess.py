@@ -1,0 +1,87 @@
+"""Worker threads inside this process: the embedded default, so nothing but Python is needed.
+
+One thread per queue mirrors one RQ worker per queue. Retries follow the same policy as RQ.
+Work waiting here dies with the process, but the job rows do not: `recover` re-enqueues them.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue as stdlib_queue
+import threading
+import time
+
+from fragrance_ai.queue.base import (
+    QueueName,
+    StepFunction,
+    inprocess_attempts_remaining,
+)
+from fragrance_ai.settings import QueueSettings
+
+log = logging.getLogger(__name__)
+
+_STOP = object()
+
+
+class InProcessJobQueue:
+    backend = "in-process"
+
+    def __init__(self, policy: QueueSettings) -> None:
+        self._policy = policy
+        self._pending: dict[QueueName, stdlib_queue.Queue[object]] = {
+            name: stdlib_queue.Queue() for name in QueueName
+        }
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+
+    def enqueue(self, queue: QueueName, step: StepFunction, job_id: str) -> None:
+        self._ensure_started()
+        self._pending[queue].put((step, job_id))
+
+    def depth(self) -> dict[QueueName, int]:
+        return {name: pending.qsize() for name, pending in self._pending.items()}
+
+    def ping(self) -> None:
+        return None
+
+    def close(self) -> None:
+        with self._lock:
+            for name in QueueName:
+                self._pending[name].put(_STOP)
+            for thread in self._threads:
+                thread.join(timeout=30)
+            self._threads.clear()
+
+    def _ensure_started(self) -> None:
+        with self._lock:
+            if self._threads:
+                return
+            for name in QueueName:
+                thread = threading.Thread(
+                    target=self._work, args=(name,), name=f"worker-{name.value}", daemon=True
+                )
+                thread.start()
+                self._threads.append(thread)
+
+    def _work(self, name: QueueName) -> None:
+        pending = self._pending[name]
+        while True:
+            item = pending.get()
+            if item is _STOP:
+                return
+            step, job_id = item  # type: ignore[misc]
+            self._run_with_retries(name, step, job_id)
+
+    def _run_with_retries(self, name: QueueName, step: StepFunction, job_id: str) -> None:
+        intervals = self._policy.retry_intervals_s
+        for attempt in range(len(intervals) + 1):
+            token = inprocess_attempts_remaining.set(len(intervals) - attempt)
+            try:
+                step(job_id)
+                return
+            except Exception:
+                log.exception("%s: step %s of job %s failed", name.value, step.__name__, job_id)
+                if attempt < len(intervals):
+                    time.sleep(intervals[attempt])
+            finally:
+                inprocess_attempts_remaining.reset(token)

@@ -1,0 +1,51 @@
+"""RQ on Redis: the backend for staging, production and the integration tests."""
+
+from __future__ import annotations
+
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue, Retry
+
+from fragrance_ai.queue.base import QueueName, QueueUnavailable, StepFunction
+from fragrance_ai.settings import QueueSettings
+
+
+class RedisJobQueue:
+    backend = "redis"
+
+    def __init__(self, redis_url: str, policy: QueueSettings) -> None:
+        self.connection = Redis.from_url(redis_url, socket_connect_timeout=5, socket_timeout=30)
+        self._policy = policy
+        self._queues = {name: Queue(name.value, connection=self.connection) for name in QueueName}
+
+    def enqueue(self, queue: QueueName, step: StepFunction, job_id: str) -> None:
+        intervals = self._policy.retry_intervals_s
+        retry = Retry(max=len(intervals), interval=intervals) if intervals else None
+        try:
+            self._queues[queue].enqueue(
+                step,
+                job_id,
+                # One RQ job per (our job, step): a duplicate enqueue replaces, never doubles.
+                job_id=f"{job_id}.{step.__name__}",
+                job_timeout=self._policy.job_timeout_s,
+                result_ttl=self._policy.result_ttl_s,
+                failure_ttl=self._policy.failure_ttl_s,
+                retry=retry,
+            )
+        except RedisError as error:
+            raise QueueUnavailable(f"redis: {error}") from error
+
+    def depth(self) -> dict[QueueName, int]:
+        try:
+            return {name: queue.count for name, queue in self._queues.items()}
+        except RedisError as error:
+            raise QueueUnavailable(f"redis: {error}") from error
+
+    def ping(self) -> None:
+        try:
+            self.connection.ping()
+        except RedisError as error:
+            raise QueueUnavailable(f"redis: {error}") from error
+
+    def close(self) -> None:
+        self.connection.close()

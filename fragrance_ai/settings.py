@@ -1,0 +1,256 @@
+"""The one settings object, read once at start-up and handed to everything else.
+
+Precedence, highest first: environment variables, the profile's env file (`configs/dev.env`,
+`staging.env`, `prod.env`), the profile section of `configs/llm_ensemble.yaml`, that file's
+`defaults`. A bad value stops start-up with a `ConfigError` that names the key and where it
+came from, so an operator fixes the right file instead of reading a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+CONFIG_DIR_VARIABLE = "FRAGRANCE_AI_CONFIG_DIR"
+ENSEMBLE_FILE = "llm_ensemble.yaml"
+
+
+class AppEnv(StrEnum):
+    DEVELOPMENT = "development"
+    STAGING = "staging"
+    PRODUCTION = "production"
+
+
+PROFILE_ENV_FILES: dict[AppEnv, str] = {
+    AppEnv.DEVELOPMENT: "dev.env",
+    AppEnv.STAGING: "staging.env",
+    AppEnv.PRODUCTION: "prod.env",
+}
+
+
+class InferenceMode(StrEnum):
+    FAST = "fast"
+    BALANCED = "balanced"
+    CREATIVE = "creative"
+
+
+class EnsembleRole(StrEnum):
+    PARSER = "parser"
+    VALIDATOR = "validator"
+    CREATIVE_HINTS = "creative_hints"
+
+
+class ConfigError(Exception):
+    """A configuration problem, worded for the operator in one line."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class QueueSettings(_Section):
+    job_timeout_s: int = Field(600, gt=0)
+    result_ttl_s: int = Field(86400, gt=0)
+    failure_ttl_s: int = Field(604800, gt=0)
+    retry_intervals_s: list[int] = Field(default_factory=lambda: [5, 30, 120])
+
+
+class DesignerSettings(_Section):
+    variants: int = Field(1, ge=1, le=10)
+
+
+class BreakerSettings(_Section):
+    failure_threshold: int = Field(5, gt=0)
+    reset_after_s: float = Field(60, gt=0)
+
+
+class RoleSettings(_Section):
+    model_path: Path | None = None
+    max_new_tokens: int = Field(256, gt=0, le=4096)
+    temperature: float = Field(0.0, ge=0.0, le=2.0)
+    timeout_s: float = Field(20, gt=0)
+
+
+class LLMSettings(_Section):
+    default_mode: InferenceMode = InferenceMode.BALANCED
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
+    cache_ttl_s: int = Field(86400, ge=0)
+    breaker: BreakerSettings = BreakerSettings()
+    roles: dict[EnsembleRole, RoleSettings] = Field(default_factory=dict)
+    modes: dict[InferenceMode, list[EnsembleRole]] = Field(default_factory=dict)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+        case_sensitive=False,
+    )
+
+    app_env: AppEnv = AppEnv.DEVELOPMENT
+    data_dir: Path = Path("./var")
+    # None means the embedded defaults: a SQLite file under data_dir, an in-process queue.
+    database_url: str | None = None
+    redis_url: str | None = None
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(8000, ge=0, le=65535)
+    api_workers: int = Field(1, ge=1, le=64)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    queue: QueueSettings = QueueSettings()
+    designer: DesignerSettings = DesignerSettings()
+    llm: LLMSettings = LLMSettings()
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'fragrance-ai.sqlite3').resolve()}"
+
+    @property
+    def uses_embedded_queue(self) -> bool:
+        return not self.redis_url
+
+
+def _with_profile(profile: dict[str, Any]) -> type[Settings]:
+    """Settings whose lowest-precedence source is the merged yaml profile."""
+
+    class ProfiledSettings(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            profile_source = InitSettingsSource(settings_cls, init_kwargs=profile)
+            return (init_settings, env_settings, dotenv_settings, profile_source)
+
+    return ProfiledSettings
+
+
+def config_dir() -> Path:
+    override = os.environ.get(CONFIG_DIR_VARIABLE)
+    if override:
+        return Path(override)
+    return Path(str(resources.files("fragrance_ai") / "configs"))
+
+
+def load_settings() -> Settings:
+    directory = config_dir()
+    app_env = _read_app_env()
+    env_file = directory / PROFILE_ENV_FILES[app_env]
+    ensemble_file = directory / ENSEMBLE_FILE
+    settings_class = _with_profile(_read_profile(ensemble_file, app_env))
+    try:
+        return settings_class(_env_file=env_file if env_file.exists() else None)
+    except ValidationError as error:
+        raise ConfigError(_describe(error, env_file, ensemble_file)) from None
+
+
+def _read_app_env() -> AppEnv:
+    raw = os.environ.get("APP_ENV", AppEnv.DEVELOPMENT.value)
+    try:
+        return AppEnv(raw.strip().lower())
+    except ValueError:
+        allowed = ", ".join(env.value for env in AppEnv)
+        raise ConfigError(
+            f"APP_ENV (environment variable): unknown profile {raw!r}; expected one of {allowed}"
+        ) from None
+
+
+def _read_profile(path: Path, app_env: AppEnv) -> dict[str, Any]:
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: configuration file not found") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML ({error})".replace("\n", " ")) from None
+    if not isinstance(document, dict):
+        raise ConfigError(f"{path}: expected a mapping with `defaults` and `profiles`")
+    unknown_top = set(document) - {"defaults", "profiles"}
+    if unknown_top:
+        raise ConfigError(f"{sorted(unknown_top)[0]} ({path}): unknown top-level key")
+    defaults = document.get("defaults") or {}
+    profiles = document.get("profiles") or {}
+    if not isinstance(defaults, dict) or not isinstance(profiles, dict):
+        raise ConfigError(f"{path}: `defaults` and `profiles` must be mappings")
+    unknown_profiles = set(profiles) - {env.value for env in AppEnv}
+    if unknown_profiles:
+        name = sorted(unknown_profiles)[0]
+        raise ConfigError(f"profiles.{name} ({path}): unknown profile")
+    overrides = profiles.get(app_env.value) or {}
+    if not isinstance(overrides, dict):
+        raise ConfigError(f"profiles.{app_env.value} ({path}): must be a mapping")
+    return deep_merge(defaults, overrides)
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _describe(error: ValidationError, env_file: Path, ensemble_file: Path) -> str:
+    first = error.errors()[0]
+    dotted = ".".join(str(part) for part in first["loc"])
+    variable = "__".join(str(part) for part in first["loc"]).upper()
+    if variable in {name.upper() for name in os.environ}:
+        origin = f"environment variable {variable}"
+    elif env_file.exists() and _mentions(env_file, variable):
+        origin = str(env_file)
+    else:
+        origin = str(ensemble_file)
+    extra = f" (and {len(error.errors()) - 1} more)" if len(error.errors()) > 1 else ""
+    return f"{dotted} ({origin}): {first['msg']}{extra}"
+
+
+def _mentions(env_file: Path, variable: str) -> bool:
+    for line in env_file.read_text(encoding="utf-8").splitlines():
+        name = line.split("=", 1)[0].strip().removeprefix("export ").strip()
+        if name.upper() == variable:
+            return True
+    return False
+
+
+def mask_url(url: str | None) -> str | None:
+    """Hide a password in a URL so effective config can be printed or logged."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    netloc = f"{parts.username or ''}:***@{host}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def public_view(settings: Settings) -> dict[str, Any]:
+    """The effective configuration with secrets masked, for `fragrance-ai config show`."""
+    view = settings.model_dump(mode="json")
+    view["database_url"] = mask_url(settings.database_url)
+    view["redis_url"] = mask_url(settings.redis_url)
+    view["effective_database_url"] = mask_url(settings.effective_database_url)
+    view["queue_backend"] = "in-process" if settings.uses_embedded_queue else "redis"
+    return view

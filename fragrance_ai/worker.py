@@ -1,0 +1,51 @@
+"""RQ workers. Jobs run in the worker's own process (SimpleWorker): RQ's default forks a child
+per job, and a forked child of a process that has run multi-threaded torch hangs on its next
+torch op (pytorch issues 41197, 89693); in-process also keeps models loaded between jobs."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from enum import StrEnum
+
+from rq import Queue, SimpleWorker
+
+from fragrance_ai.queue import QueueName, RedisJobQueue
+from fragrance_ai.runtime import build_runtime, install_runtime
+from fragrance_ai.settings import ConfigError, Settings
+
+log = logging.getLogger(__name__)
+
+
+class WorkerKind(StrEnum):
+    LLM = "llm"
+    RL = "rl"
+
+
+QUEUES_OF: dict[WorkerKind, QueueName] = {
+    WorkerKind.LLM: QueueName.LLM_INFERENCE,
+    WorkerKind.RL: QueueName.RL_TRAINING,
+}
+
+
+def run_worker(settings: Settings, kind: WorkerKind, *, burst: bool = False) -> None:
+    if not settings.redis_url:
+        raise ConfigError(
+            "REDIS_URL: a standalone worker needs Redis; without it, `fragrance-ai dev` "
+            "runs the workers inside the API process"
+        )
+    runtime = build_runtime(settings)
+    install_runtime(runtime)
+    assert isinstance(runtime.queue, RedisJobQueue)
+    # Load what every job needs before the first one arrives, and keep it loaded.
+    _ = runtime.catalogue, runtime.brief_parser, runtime.designer
+    queue_name = QUEUES_OF[kind]
+    worker = SimpleWorker(
+        [Queue(queue_name.value, connection=runtime.queue.connection)],
+        connection=runtime.queue.connection,
+        name=f"{kind.value}-{socket.gethostname()}-{os.getpid()}",
+    )
+    log.info("worker %s listening on queue %s", worker.name, queue_name.value)
+    # SIGTERM and SIGINT are a warm shutdown in RQ: the running job finishes first.
+    worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level)

@@ -1,0 +1,195 @@
+"""The HTTP API on the embedded default: SQLite and the in-process queue, real job functions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from fragrance_ai.api.app import create_app
+from fragrance_ai.db.migrate import upgrade_to_head
+from fragrance_ai.runtime import Runtime, build_runtime, install_runtime
+from tests.conftest import make_settings
+from tests.helpers import wait_for_job
+
+CITRUS_BRIEF = "fresh citrus cologne for summer with a woody base"
+
+
+@pytest.fixture
+def runtime(tmp_path: Path) -> Iterator[Runtime]:
+    runtime = build_runtime(make_settings(tmp_path))
+    upgrade_to_head(runtime.engine)
+    yield runtime
+    runtime.close()
+    install_runtime(None)
+
+
+@pytest.fixture
+def client(runtime: Runtime) -> Iterator[TestClient]:
+    with TestClient(create_app(runtime)) as client:
+        yield client
+
+
+def submit(client: TestClient, text: str, **extra: str) -> dict[str, object]:
+    response = client.post("/v1/briefs", json={"text": text, **extra})
+    assert response.status_code == 202, response.text
+    body: dict[str, object] = response.json()
+    assert response.headers["Location"] == f"/v1/jobs/{body['job_id']}"
+    return body
+
+
+def test_a_citrus_brief_becomes_a_compliant_costed_formula(client: TestClient) -> None:
+    accepted = submit(client, CITRUS_BRIEF)
+    job = wait_for_job(client, str(accepted["job_id"]))
+    assert job["status"] == "finished", job
+    assert job["progress"] == 1.0
+    assert job["result"]["brief_id"] == accepted["brief_id"]
+    assert job["result"]["brief_understood"] is True
+
+    formula = client.get(f"/v1/formulas/{job['result']['formula_ids'][0]}").json()
+    assert abs(sum(line["percent"] for line in formula["lines"]) - 100) <= 0.01
+    top_names = " ".join(line["name"].lower() for line in formula["lines"] if line["tier"] == "top")
+    citrus_words = ("bergamot", "lemon", "orange", "grapefruit", "mandarin", "lime", "citral")
+    assert any(word in top_names for word in citrus_words), top_names
+    assert formula["compliant"] is True
+    assert formula["compliance"]["compliant"] is True
+    assert formula["cost_per_kg_eur"] > 0
+    assert formula["product"] == "EDC"
+    assert set(formula["pyramid"]) == {"top", "heart", "base"}
+    assert all(line["cas"] for line in formula["lines"])
+
+
+def test_the_brief_keeps_its_text_and_parsed_form(client: TestClient) -> None:
+    accepted = submit(client, "a warm amber EDP for winter, no patchouli", mode="fast")
+    wait_for_job(client, str(accepted["job_id"]))
+    brief = client.get(f"/v1/briefs/{accepted['brief_id']}").json()
+    assert brief["text"] == "a warm amber EDP for winter, no patchouli"
+    assert brief["mode"] == "fast"
+    assert "winter" in brief["parsed"]["seasons"]
+    assert "patchouli" in " ".join(brief["parsed"]["avoid"]).lower()
+    assert len(brief["formula_ids"]) == 1
+
+
+def test_an_explicit_product_wins_over_the_text(client: TestClient) -> None:
+    accepted = submit(client, CITRUS_BRIEF, product="EDP")
+    job = wait_for_job(client, str(accepted["job_id"]))
+    formula = client.get(f"/v1/formulas/{job['result']['formula_ids'][0]}").json()
+    assert formula["product"] == "EDP"
+
+
+def test_a_brief_of_nothing_recognisable_still_yields_a_formula_and_says_so(
+    client: TestClient,
+) -> None:
+    accepted = submit(client, "qwzx blorp vvv")
+    job = wait_for_job(client, str(accepted["job_id"]))
+    assert job["status"] == "finished"
+    assert job["result"]["brief_understood"] is False
+    assert job["result"]["defaults_used"]
+    assert job["result"]["formula_ids"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"text": ""}, "text"),
+        ({"text": "   \n "}, "text"),
+        ({"text": "x" * 10_000}, "text"),
+        ({"text": "citrus", "mode": "turbo"}, "mode"),
+        ({"text": "citrus", "product": "shampoo-bar"}, "product"),
+        ({"text": "citrus", "colour": "blue"}, "colour"),
+        ({}, "text"),
+        ({"text": 42}, "text"),
+    ],
+)
+def test_bad_briefs_get_a_422_naming_the_field(
+    client: TestClient, body: dict[str, object], field: str
+) -> None:
+    response = client.post("/v1/briefs", json=body)
+    assert response.status_code == 422
+    locations = [error["loc"] for error in response.json()["detail"]]
+    assert any(location[-1] == field for location in locations), locations
+
+
+def test_malformed_json_is_a_422_not_a_500(client: TestClient) -> None:
+    response = client.post(
+        "/v1/briefs", content=b'{"text": "citrus",', headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["type"] == "json_invalid"
+
+
+@pytest.mark.parametrize("resource", ["jobs", "briefs", "formulas"])
+def test_unknown_ids_are_404_and_malformed_ids_422(client: TestClient, resource: str) -> None:
+    missing = client.get(f"/v1/{resource}/00000000-0000-4000-8000-000000000000")
+    assert missing.status_code == 404
+    assert "00000000-0000-4000-8000-000000000000" in missing.json()["detail"]
+    malformed = client.get(f"/v1/{resource}/not-a-uuid")
+    assert malformed.status_code == 422
+
+
+def test_formulas_are_paginated_newest_first(client: TestClient) -> None:
+    jobs = [submit(client, text)["job_id"] for text in (CITRUS_BRIEF, "rose", "vanilla")]
+    finished = [wait_for_job(client, str(job_id)) for job_id in jobs]
+    newest = finished[-1]["result"]["formula_ids"][0]
+    first_page = client.get("/v1/formulas", params={"limit": 2}).json()
+    assert first_page["total"] == 3
+    assert len(first_page["items"]) == 2
+    assert first_page["items"][0]["id"] == newest
+    second_page = client.get("/v1/formulas", params={"limit": 2, "offset": 2}).json()
+    assert len(second_page["items"]) == 1
+    ids = {item["id"] for item in first_page["items"] + second_page["items"]}
+    assert len(ids) == 3
+    assert client.get("/v1/formulas", params={"limit": 0}).status_code == 422
+    assert client.get("/v1/formulas", params={"limit": 101}).status_code == 422
+
+
+def test_ingredients_can_be_filtered(client: TestClient) -> None:
+    everything = client.get("/v1/ingredients").json()
+    top = client.get("/v1/ingredients", params={"tier": "top"}).json()
+    assert 0 < len(top) < len(everything)
+    assert all(item["tier"] == "top" for item in top)
+    citrus = client.get("/v1/ingredients", params={"family": "citrus"}).json()
+    assert citrus
+    assert all("citrus" in item["families"] for item in citrus)
+    assert client.get("/v1/ingredients", params={"tier": "middle"}).status_code == 422
+
+
+def test_health_touches_nothing_and_ready_checks_everything(client: TestClient) -> None:
+    assert client.get("/health").json() == {"status": "ok"}
+    ready = client.get("/ready")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"database": "ok", "migrations": "ok", "queue": "ok"}
+
+
+def test_ready_is_503_and_names_pending_migrations(tmp_path: Path) -> None:
+    runtime = build_runtime(make_settings(tmp_path))
+    try:
+        with TestClient(create_app(runtime)) as client:
+            response = client.get("/ready")
+            assert client.get("/health").status_code == 200
+    finally:
+        runtime.close()
+        install_runtime(None)
+    assert response.status_code == 503
+    assert response.json()["failing"] == ["migrations"]
+
+
+def test_metrics_count_requests_by_route_template(client: TestClient) -> None:
+    accepted = submit(client, CITRUS_BRIEF)
+    wait_for_job(client, str(accepted["job_id"]))
+    client.get("/v1/jobs/00000000-0000-4000-8000-000000000000")
+    text = client.get("/metrics").text
+    assert 'route="/v1/jobs/{job_id}"' in text
+    assert 'status="404"' in text
+    assert 'fragrance_http_request_duration_seconds_bucket{le="0.001",method="POST"' in text
+    assert 'fragrance_queue_depth{queue="llm_inference"}' in text
+    assert 'fragrance_job_duration_seconds_count{kind="design_from_brief",status="finished"}' in text
+    assert "00000000-0000-4000-8000-000000000000" not in text
+
+
+def test_openapi_docs_are_served(client: TestClient) -> None:
+    assert client.get("/docs").status_code == 200
+    schema = client.get("/openapi.json").json()
+    assert "/v1/briefs" in schema["paths"]
