@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import socket
+import subprocess
 import time
 from typing import Any, Protocol
+
+import httpx
 
 
 class _Client(Protocol):
@@ -16,3 +20,26 @@ def wait_for_job(client: _Client, job_id: str, *, timeout_s: float = 60) -> dict
             return job
         time.sleep(0.05)
     raise AssertionError(f"job {job_id} did not end within {timeout_s} s")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def wait_until_answering(
+    client: httpx.Client, process: subprocess.Popen[bytes], path: str, *, timeout_s: float = 60
+) -> None:
+    """Polls `path` until it answers 200, failing early if the process dies."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"the process exited during start-up ({process.args!r})"
+        try:
+            if client.get(path).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{path} did not answer 200 within {timeout_s} s")

@@ -185,7 +185,9 @@ def test_metrics_count_requests_by_route_template(client: TestClient) -> None:
     assert 'status="404"' in text
     assert 'fragrance_http_request_duration_seconds_bucket{le="0.001",method="POST"' in text
     assert 'fragrance_queue_depth{queue="llm_inference"}' in text
-    assert 'fragrance_job_duration_seconds_count{kind="design_from_brief",status="finished"}' in text
+    assert (
+        'fragrance_job_duration_seconds_count{kind="design_from_brief",status="finished"}' in text
+    )
     assert "00000000-0000-4000-8000-000000000000" not in text
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from fragrance_ai.db.models import Formula, FormulaLine
@@ -52,6 +53,34 @@ def save_designed_formula(
 def get_formula(session: Session, formula_id: uuid.UUID) -> Formula | None:
     statement = select(Formula).options(selectinload(Formula.lines)).where(Formula.id == formula_id)
     return session.scalars(statement).one_or_none()
+
+
+_formulas = Formula.__table__
+_lines = FormulaLine.__table__
+# Built once: constructing a statement costs more than running it against SQLite.
+_FORMULA_BY_ID = select(_formulas).where(_formulas.c.id == bindparam("formula_id"))
+_LINES_OF_FORMULA = (
+    select(_lines.c.name, _lines.c.cas, _lines.c.tier, _lines.c.percent)
+    .where(_lines.c.formula_id == bindparam("formula_id"))
+    .order_by(_lines.c.position)
+)
+
+
+def read_formula_document(session: Session, formula_id: uuid.UUID) -> dict[str, Any] | None:
+    """A formula and its lines as plain data, for reading only.
+
+    Core queries instead of ORM objects: this is the hottest read in the API, and skipping
+    the identity map and relationship loading makes it several times cheaper.
+    """
+    parameters = {"formula_id": formula_id}
+    formula = session.execute(_FORMULA_BY_ID, parameters).mappings().one_or_none()
+    if formula is None:
+        return None
+    lines = [
+        {"name": name, "cas": cas, "tier": tier, "percent": percent}
+        for name, cas, tier, percent in session.execute(_LINES_OF_FORMULA, parameters)
+    ]
+    return {**formula, "lines": lines}
 
 
 def list_formulas(session: Session, *, limit: int, offset: int) -> tuple[list[Formula], int]:

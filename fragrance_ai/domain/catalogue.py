@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from importlib import resources
@@ -14,7 +14,8 @@ from typing import Any
 
 import yaml
 
-DATA_PACKAGE = "fragrance_ai.data"
+# Read through the fragrance_ai package so data/ needs no __init__.py of its own.
+DATA_PACKAGE = "fragrance_ai"
 DATA_FILE = "ingredients.yaml"
 
 _CAS_SHAPE = re.compile(r"^(\d{2,7})-(\d{2})-(\d)$")
@@ -113,10 +114,6 @@ class Catalogue:
         key = name_or_synonym_or_cas.strip()
         return self._by_cas.get(key) or self._by_name.get(_normalise(key))
 
-    def names_index(self) -> Mapping[str, Ingredient]:
-        """Every normalised name and synonym, for text matching."""
-        return dict(self._by_name)
-
     def __iter__(self) -> Iterator[Ingredient]:
         return iter(self._by_cas.values())
 
@@ -157,7 +154,7 @@ def _searchable_text(ingredient: Ingredient) -> str:
 
 @functools.cache
 def load_catalogue() -> Catalogue:
-    text = resources.files(DATA_PACKAGE).joinpath(DATA_FILE).read_text(encoding="utf-8")
+    text = resources.files(DATA_PACKAGE).joinpath("data", DATA_FILE).read_text(encoding="utf-8")
     return parse_catalogue(text, source=DATA_FILE)
 
 

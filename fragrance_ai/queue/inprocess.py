@@ -20,7 +20,8 @@ from fragrance_ai.settings import QueueSettings
 
 log = logging.getLogger(__name__)
 
-_STOP = object()
+_STOP = None  # put on a queue to stop its thread
+_Work = tuple[StepFunction, str] | None
 
 
 class InProcessJobQueue:
@@ -28,7 +29,7 @@ class InProcessJobQueue:
 
     def __init__(self, policy: QueueSettings) -> None:
         self._policy = policy
-        self._pending: dict[QueueName, stdlib_queue.Queue[object]] = {
+        self._pending: dict[QueueName, stdlib_queue.Queue[_Work]] = {
             name: stdlib_queue.Queue() for name in QueueName
         }
         self._threads: list[threading.Thread] = []
@@ -67,9 +68,9 @@ class InProcessJobQueue:
         pending = self._pending[name]
         while True:
             item = pending.get()
-            if item is _STOP:
+            if item is None:
                 return
-            step, job_id = item  # type: ignore[misc]
+            step, job_id = item
             self._run_with_retries(name, step, job_id)
 
     def _run_with_retries(self, name: QueueName, step: StepFunction, job_id: str) -> None:

@@ -26,7 +26,7 @@ class RedisJobQueue:
                 step,
                 job_id,
                 # One RQ job per (our job, step): a duplicate enqueue replaces, never doubles.
-                job_id=f"{job_id}.{step.__name__}",
+                job_id=f"{job_id}-{step.__name__}",
                 job_timeout=self._policy.job_timeout_s,
                 result_ttl=self._policy.result_ttl_s,
                 failure_ttl=self._policy.failure_ttl_s,

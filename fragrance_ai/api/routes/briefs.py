@@ -4,23 +4,39 @@ import logging
 import uuid
 
 from fastapi import APIRouter, HTTPException, Response, status
+from sqlalchemy.orm import Session
 
-from fragrance_ai.api.deps import RuntimeDep, SessionDep
+from fragrance_ai.api.deps import DatabaseDep, RuntimeDep
 from fragrance_ai.api.schemas import BriefRequest, BriefView, JobAccepted, Links
 from fragrance_ai.db.models import Brief, Job, JobKind, JobStatus
 from fragrance_ai.db.repositories import formula_ids_for_brief
 from fragrance_ai.jobs import parse_brief
 from fragrance_ai.queue import QueueName
 from fragrance_ai.queue.base import QueueUnavailable
+from fragrance_ai.runtime import Runtime
 
 router = APIRouter(prefix="/v1/briefs", tags=["briefs"])
 log = logging.getLogger(__name__)
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=JobAccepted)
-def submit_brief(
-    request: BriefRequest, session: SessionDep, runtime: RuntimeDep, response: Response
+async def submit_brief(
+    request: BriefRequest, database: DatabaseDep, runtime: RuntimeDep, response: Response
 ) -> JobAccepted:
+    brief_id, job_id = await database.run(lambda session: _accept(session, runtime, request))
+    job_url = f"/v1/jobs/{job_id}"
+    response.headers["Location"] = job_url
+    return JobAccepted(
+        job_id=job_id,
+        brief_id=brief_id,
+        status=JobStatus.QUEUED,
+        links=Links(self=job_url, job=job_url, brief=f"/v1/briefs/{brief_id}"),
+    )
+
+
+def _accept(
+    session: Session, runtime: Runtime, request: BriefRequest
+) -> tuple[uuid.UUID, uuid.UUID]:
     mode = request.mode or runtime.settings.llm.default_mode
     brief = Brief(
         id=uuid.uuid4(),
@@ -44,21 +60,21 @@ def submit_brief(
             status.HTTP_503_SERVICE_UNAVAILABLE,
             detail=f"the job queue is unavailable; brief {brief.id} was saved, retry later",
         ) from error
-    job_url = f"/v1/jobs/{job.id}"
-    response.headers["Location"] = job_url
-    return JobAccepted(
-        job_id=job.id,
-        brief_id=brief.id,
-        status=JobStatus.QUEUED,
-        links=Links(self=job_url, job=job_url, brief=f"/v1/briefs/{brief.id}"),
-    )
+    return brief.id, job.id
 
 
 @router.get("/{brief_id}", response_model=BriefView)
-def read_brief(brief_id: uuid.UUID, session: SessionDep) -> BriefView:
+async def read_brief(brief_id: uuid.UUID, database: DatabaseDep) -> BriefView:
+    view = await database.run(lambda session: _brief_view(session, brief_id))
+    if view is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no brief {brief_id}")
+    return view
+
+
+def _brief_view(session: Session, brief_id: uuid.UUID) -> BriefView | None:
     brief = session.get(Brief, brief_id)
     if brief is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no brief {brief_id}")
+        return None
     return BriefView(
         id=brief.id,
         text=brief.text,

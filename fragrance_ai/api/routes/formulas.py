@@ -4,44 +4,41 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
+from sqlalchemy.orm import Session
 
-from fragrance_ai.api.deps import SessionDep
-from fragrance_ai.api.schemas import FormulaLineView, FormulaPage, FormulaSummary, FormulaView
+from fragrance_ai.api.deps import DatabaseDep
+from fragrance_ai.api.schemas import FormulaPage, FormulaSummary, FormulaView
 from fragrance_ai.db.models import Formula
-from fragrance_ai.db.repositories import get_formula, list_formulas
+from fragrance_ai.db.repositories import list_formulas, read_formula_document
 
 router = APIRouter(prefix="/v1/formulas", tags=["formulas"])
 
 
 @router.get("", response_model=FormulaPage)
-def read_formulas(
-    session: SessionDep,
+async def read_formulas(
+    database: DatabaseDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> FormulaPage:
-    rows, total = list_formulas(session, limit=limit, offset=offset)
+    rows, total = await database.run(
+        lambda session: list_formulas(session, limit=limit, offset=offset)
+    )
     return FormulaPage(
         items=[_summary(row) for row in rows], total=total, limit=limit, offset=offset
     )
 
 
 @router.get("/{formula_id}", response_model=FormulaView)
-def read_formula(formula_id: uuid.UUID, session: SessionDep) -> FormulaView:
-    row = get_formula(session, formula_id)
-    if row is None:
+async def read_formula(formula_id: uuid.UUID, database: DatabaseDep) -> FormulaView:
+    view = await database.run(lambda session: _formula_view(session, formula_id))
+    if view is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no formula {formula_id}")
-    return FormulaView(
-        **_summary(row).model_dump(),
-        parent_id=row.parent_id,
-        designer=row.designer,
-        lines=[
-            FormulaLineView(name=line.name, cas=line.cas, tier=line.tier, percent=line.percent)
-            for line in row.lines
-        ],
-        pyramid=row.pyramid,
-        compliance=row.compliance,
-        rationale=[str(reason) for reason in row.rationale],
-    )
+    return view
+
+
+def _formula_view(session: Session, formula_id: uuid.UUID) -> FormulaView | None:
+    document = read_formula_document(session, formula_id)
+    return None if document is None else FormulaView.model_validate(document)
 
 
 def _summary(row: Formula) -> FormulaSummary:

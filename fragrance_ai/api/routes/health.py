@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 
 @router.get("/health")
-def health() -> dict[str, str]:
+async def health() -> dict[str, str]:
     """The process is alive; touches nothing else, so a slow database never kills it."""
     return {"status": "ok"}
 
@@ -40,7 +40,10 @@ def ready(runtime: RuntimeDep) -> JSONResponse:
     except QueueUnavailable as error:
         checks["queue"] = f"unreachable: {error}"
     failing = sorted(name for name, state in checks.items() if state != "ok")
-    body = {"status": "ready" if not failing else "unavailable", "checks": checks}
+    body: dict[str, object] = {
+        "status": "ready" if not failing else "unavailable",
+        "checks": checks,
+    }
     if failing:
         body["failing"] = failing
         log.warning("not ready: %s", checks)

@@ -3,8 +3,9 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, HTTPException, status
+from sqlalchemy.orm import Session
 
-from fragrance_ai.api.deps import SessionDep
+from fragrance_ai.api.deps import DatabaseDep
 from fragrance_ai.api.schemas import JobView
 from fragrance_ai.db.models import Job, JobStatus
 
@@ -12,10 +13,17 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 
 @router.get("/{job_id}", response_model=JobView)
-def read_job(job_id: uuid.UUID, session: SessionDep) -> JobView:
+async def read_job(job_id: uuid.UUID, database: DatabaseDep) -> JobView:
+    view = await database.run(lambda session: _job_view(session, job_id))
+    if view is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no job {job_id}")
+    return view
+
+
+def _job_view(session: Session, job_id: uuid.UUID) -> JobView | None:
     job = session.get(Job, job_id)
     if job is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no job {job_id}")
+        return None
     return JobView(
         id=job.id,
         kind=job.kind,

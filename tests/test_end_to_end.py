@@ -1,0 +1,88 @@
+"""The real processes: `fragrance-ai migrate`, `serve` and both workers, on PostgreSQL and
+Redis, driven over HTTP like a user would."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.helpers import free_port, wait_for_job, wait_until_answering
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+
+def _command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "fragrance_ai.cli", *args]
+
+
+@pytest.fixture
+def stack(tmp_path: Path, postgres_url: str, redis_url: str) -> Iterator[httpx.Client]:
+    port = free_port()
+    environment = {
+        **os.environ,
+        "APP_ENV": "staging",
+        "DATABASE_URL": postgres_url,
+        "REDIS_URL": redis_url,
+        "DATA_DIR": str(tmp_path),
+        "API_PORT": str(port),
+        "LOG_LEVEL": "INFO",
+    }
+    subprocess.run(_command("migrate"), env=environment, check=True, timeout=120)
+    logs = {name: (tmp_path / f"{name}.log").open("wb") for name in ("api", "llm", "rl")}
+    processes = {
+        "api": subprocess.Popen(
+            _command("serve"), env=environment, stdout=logs["api"], stderr=subprocess.STDOUT
+        ),
+        "llm": subprocess.Popen(
+            _command("worker", "llm"), env=environment, stdout=logs["llm"], stderr=subprocess.STDOUT
+        ),
+        "rl": subprocess.Popen(
+            _command("worker", "rl"), env=environment, stdout=logs["rl"], stderr=subprocess.STDOUT
+        ),
+    }
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
+    try:
+        wait_until_answering(client, processes["api"], "/ready")
+        yield client
+        # SIGTERM is a warm shutdown: every process exits cleanly, on its own.
+        for process in processes.values():
+            process.send_signal(signal.SIGTERM)
+        for name, process in processes.items():
+            code = process.wait(timeout=60)
+            log = (tmp_path / f"{name}.log").read_text()
+            # uvicorn re-raises the signal after its graceful shutdown, so -SIGTERM is normal.
+            assert code in (0, -signal.SIGTERM), (name, code, log)
+        assert "Application shutdown complete" in (tmp_path / "api.log").read_text()
+        for worker in ("llm", "rl"):
+            assert processes[worker].returncode == 0
+            assert "warm shut down requested" in (tmp_path / f"{worker}.log").read_text().lower()
+    finally:
+        client.close()
+        for process in processes.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        for handle in logs.values():
+            handle.close()
+
+
+def test_a_brief_submitted_over_http_comes_back_as_a_formula(stack: httpx.Client) -> None:
+    response = stack.post(
+        "/v1/briefs", json={"text": "fresh citrus cologne for summer with a woody base"}
+    )
+    assert response.status_code == 202, response.text
+    job = wait_for_job(stack, response.json()["job_id"], timeout_s=90)
+    assert job["status"] == "finished", job
+    formula = stack.get(f"/v1/formulas/{job['result']['formula_ids'][0]}").json()
+    assert abs(sum(line["percent"] for line in formula["lines"]) - 100) <= 0.01
+    assert formula["compliance"]["compliant"] is True
+    assert formula["cost_per_kg_eur"] > 0
+    metrics = stack.get("/metrics").text
+    assert 'fragrance_http_requests_total{method="POST",route="/v1/briefs",status="202"}' in metrics
