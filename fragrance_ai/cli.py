@@ -54,6 +54,14 @@ def _parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="bring the database schema up to date")
     migrate.set_defaults(handler=_migrate)
 
+    health = commands.add_parser(
+        "healthcheck", help="exit 0 when the API or a worker on this host is healthy"
+    )
+    health.add_argument("component", choices=["api", "worker"])
+    health.add_argument("kind", nargs="?", choices=["llm", "rl"], help="the worker's kind")
+    health.add_argument("--url", help="the API's /health URL (default from API_HOST/API_PORT)")
+    health.set_defaults(handler=_healthcheck)
+
     config = commands.add_parser("config", help="inspect the configuration")
     config_commands = config.add_subparsers(dest="config_command", required=True)
     show = config_commands.add_parser("show", help="print the effective config, secrets masked")
@@ -158,6 +166,21 @@ def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
         engine.dispose()
     print(f"database {mask_url(settings.effective_database_url)} is at revision {revision}")
     return 0
+
+
+def _healthcheck(settings: Settings, args: argparse.Namespace) -> int:
+    from fragrance_ai.healthcheck import api_is_healthy, default_api_url, worker_is_healthy
+    from fragrance_ai.worker import WorkerKind
+
+    if args.component == "api":
+        healthy, detail = api_is_healthy(args.url or default_api_url(settings))
+    elif args.kind is None:
+        print("fragrance-ai: healthcheck worker needs a kind: llm or rl", file=sys.stderr)
+        return 2
+    else:
+        healthy, detail = worker_is_healthy(settings, WorkerKind(args.kind))
+    print(("healthy: " if healthy else "unhealthy: ") + detail)
+    return 0 if healthy else 1
 
 
 def _config_show(settings: Settings, _args: argparse.Namespace) -> int:

@@ -29,6 +29,10 @@ QUEUES_OF: dict[WorkerKind, QueueName] = {
 }
 
 
+def worker_name_prefix(kind: WorkerKind, hostname: str) -> str:
+    return f"{kind.value}-{hostname}-"
+
+
 def run_worker(settings: Settings, kind: WorkerKind, *, burst: bool = False) -> None:
     if not settings.redis_url:
         raise ConfigError(
@@ -44,7 +48,7 @@ def run_worker(settings: Settings, kind: WorkerKind, *, burst: bool = False) -> 
     worker = SimpleWorker(
         [Queue(queue_name.value, connection=runtime.queue.connection)],
         connection=runtime.queue.connection,
-        name=f"{kind.value}-{socket.gethostname()}-{os.getpid()}",
+        name=f"{worker_name_prefix(kind, socket.gethostname())}{os.getpid()}",
     )
     log.info("worker %s listening on queue %s", worker.name, queue_name.value)
     # SIGTERM and SIGINT are a warm shutdown in RQ: the running job finishes first.

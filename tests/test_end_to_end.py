@@ -23,17 +23,22 @@ def _command(*args: str) -> list[str]:
 
 
 @pytest.fixture
-def stack(tmp_path: Path, postgres_url: str, redis_url: str) -> Iterator[httpx.Client]:
-    port = free_port()
-    environment = {
+def stack_environment(tmp_path: Path, postgres_url: str, redis_url: str) -> dict[str, str]:
+    return {
         **os.environ,
         "APP_ENV": "staging",
         "DATABASE_URL": postgres_url,
         "REDIS_URL": redis_url,
         "DATA_DIR": str(tmp_path),
-        "API_PORT": str(port),
+        "API_PORT": str(free_port()),
         "LOG_LEVEL": "INFO",
     }
+
+
+@pytest.fixture
+def stack(tmp_path: Path, stack_environment: dict[str, str]) -> Iterator[httpx.Client]:
+    environment = stack_environment
+    port = environment["API_PORT"]
     subprocess.run(_command("migrate"), env=environment, check=True, timeout=120)
     logs = {name: (tmp_path / f"{name}.log").open("wb") for name in ("api", "llm", "rl")}
     processes = {
@@ -73,7 +78,9 @@ def stack(tmp_path: Path, postgres_url: str, redis_url: str) -> Iterator[httpx.C
             handle.close()
 
 
-def test_a_brief_submitted_over_http_comes_back_as_a_formula(stack: httpx.Client) -> None:
+def test_a_brief_submitted_over_http_comes_back_as_a_formula(
+    stack: httpx.Client, stack_environment: dict[str, str]
+) -> None:
     response = stack.post(
         "/v1/briefs", json={"text": "fresh citrus cologne for summer with a woody base"}
     )
@@ -84,5 +91,19 @@ def test_a_brief_submitted_over_http_comes_back_as_a_formula(stack: httpx.Client
     assert abs(sum(line["percent"] for line in formula["lines"]) - 100) <= 0.01
     assert formula["compliance"]["compliant"] is True
     assert formula["cost_per_kg_eur"] > 0
+    for component in (
+        ["api", "--url", f"{stack.base_url}health"],
+        ["worker", "llm"],
+        ["worker", "rl"],
+    ):
+        checked = subprocess.run(
+            _command("healthcheck", *component),
+            env=stack_environment,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        assert checked.stdout.startswith("healthy: ")
     metrics = stack.get("/metrics").text
     assert 'fragrance_http_requests_total{method="POST",route="/v1/briefs",status="202"}' in metrics
