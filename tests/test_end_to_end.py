@@ -92,7 +92,7 @@ def test_a_brief_submitted_over_http_comes_back_as_a_formula(
     assert formula["compliance"]["compliant"] is True
     assert formula["cost_per_kg_eur"] > 0
     for component in (
-        ["api", "--url", f"{stack.base_url}health"],
+        ["api"],
         ["worker", "llm"],
         ["worker", "rl"],
     ):
