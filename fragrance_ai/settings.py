@@ -110,6 +110,8 @@ class Settings(BaseSettings):
     api_port: int = Field(8000, ge=0, le=65535)
     api_workers: int = Field(1, ge=1, le=64)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # A standalone worker serves its own /metrics here (job step durations); None: off.
+    worker_metrics_port: int | None = Field(None, ge=0, le=65535)
     queue: QueueSettings = QueueSettings()
     designer: DesignerSettings = DesignerSettings()
     llm: LLMSettings = LLMSettings()

@@ -9,6 +9,7 @@ import os
 import socket
 from enum import StrEnum
 
+from prometheus_client import start_http_server
 from rq import Queue, SimpleWorker
 
 from fragrance_ai.queue import QueueName, RedisJobQueue
@@ -44,6 +45,10 @@ def run_worker(settings: Settings, kind: WorkerKind, *, burst: bool = False) -> 
     assert isinstance(runtime.queue, RedisJobQueue)
     # Load what every job needs before the first one arrives, and keep it loaded.
     _ = runtime.catalogue, runtime.brief_parser, runtime.designer
+    if settings.worker_metrics_port is not None:
+        # Job durations are recorded in this process, so it serves them itself.
+        start_http_server(settings.worker_metrics_port, addr=settings.api_host)
+        log.info("worker metrics on %s:%d", settings.api_host, settings.worker_metrics_port)
     queue_name = QUEUES_OF[kind]
     worker = SimpleWorker(
         [Queue(queue_name.value, connection=runtime.queue.connection)],

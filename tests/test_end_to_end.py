@@ -31,6 +31,7 @@ def stack_environment(tmp_path: Path, postgres_url: str, redis_url: str) -> dict
         "REDIS_URL": redis_url,
         "DATA_DIR": str(tmp_path),
         "API_PORT": str(free_port()),
+        "LLM_METRICS_PORT": str(free_port()),
         "LOG_LEVEL": "INFO",
     }
 
@@ -46,7 +47,10 @@ def stack(tmp_path: Path, stack_environment: dict[str, str]) -> Iterator[httpx.C
             _command("serve"), env=environment, stdout=logs["api"], stderr=subprocess.STDOUT
         ),
         "llm": subprocess.Popen(
-            _command("worker", "llm"), env=environment, stdout=logs["llm"], stderr=subprocess.STDOUT
+            _command("worker", "llm"),
+            env={**environment, "WORKER_METRICS_PORT": environment["LLM_METRICS_PORT"]},
+            stdout=logs["llm"],
+            stderr=subprocess.STDOUT,
         ),
         "rl": subprocess.Popen(
             _command("worker", "rl"), env=environment, stdout=logs["rl"], stderr=subprocess.STDOUT
@@ -105,5 +109,9 @@ def test_a_brief_submitted_over_http_comes_back_as_a_formula(
         )
         assert checked.returncode == 0, checked.stdout + checked.stderr
         assert checked.stdout.startswith("healthy: ")
+    worker_metrics = httpx.get(f"http://127.0.0.1:{stack_environment['LLM_METRICS_PORT']}").text
+    assert 'fragrance_job_step_duration_seconds_count{outcome="ok",step="parse_brief"} 1.0' in (
+        worker_metrics
+    )
     metrics = stack.get("/metrics").text
     assert 'fragrance_http_requests_total{method="POST",route="/v1/briefs",status="202"}' in metrics
