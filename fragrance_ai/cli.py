@@ -108,7 +108,7 @@ def _dev(settings: Settings, args: argparse.Namespace) -> int:
     from fragrance_ai.api.app import create_app
     from fragrance_ai.db.migrate import upgrade_to_head
     from fragrance_ai.jobs import resume_unfinished_jobs
-    from fragrance_ai.runtime import build_runtime
+    from fragrance_ai.runtime import build_runtime, install_runtime
 
     queue_backend = (
         f"RQ on Redis at {mask_url(settings.redis_url)}"
@@ -122,6 +122,9 @@ def _dev(settings: Settings, args: argparse.Namespace) -> int:
         queue_backend,
     )
     runtime = build_runtime(settings)
+    # Jobs resumed below run on worker threads before the app starts; they must find this
+    # runtime, not build a second one.
+    install_runtime(runtime)
     upgrade_to_head(runtime.engine)
     children: list[subprocess.Popen[bytes]] = []
     if settings.redis_url:

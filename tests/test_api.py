@@ -45,6 +45,9 @@ def test_a_citrus_brief_becomes_a_compliant_costed_formula(client: TestClient) -
     job = wait_for_job(client, str(accepted["job_id"]))
     assert job["status"] == "finished", job
     assert job["progress"] == 1.0
+    # Timestamps carry their zone on SQLite as on PostgreSQL.
+    assert job["created_at"].endswith(("Z", "+00:00"))
+    assert job["finished_at"] >= job["started_at"] >= job["created_at"]
     assert job["result"]["brief_id"] == accepted["brief_id"]
     assert job["result"]["brief_understood"] is True
 

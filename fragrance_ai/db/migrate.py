@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from alembic import command
@@ -28,6 +29,7 @@ def upgrade_to_head(engine: Engine) -> str:
     return head_revision()
 
 
+@cache
 def head_revision() -> str:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))

@@ -17,9 +17,11 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    TypeDecorator,
     Uuid,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 # JSONB on PostgreSQL (indexable, compact), plain JSON text on SQLite.
@@ -28,6 +30,22 @@ JsonDocument = JSON().with_variant(JSONB(), "postgresql")
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always timezone-aware UTC when read back.
+
+    PostgreSQL keeps the zone; SQLite drops it and returns naive values, which would make the
+    API's timestamps differ between the two backends.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
 
 
 class JobStatus(StrEnum):
@@ -58,7 +76,7 @@ class Brief(Base):
     # The validated CreativeBrief, filled in by the parsing step.
     parsed: Mapped[dict[str, Any] | None]
     parser: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     formulas: Mapped[list[Formula]] = relationship(back_populates="brief")
 
@@ -77,12 +95,10 @@ class Job(Base):
     result: Mapped[dict[str, Any] | None]
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
-    )
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
 
 
 class Formula(Base):
@@ -102,7 +118,7 @@ class Formula(Base):
     pyramid: Mapped[dict[str, Any]]
     rationale: Mapped[list[Any]]
     designer: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     brief: Mapped[Brief | None] = relationship(back_populates="formulas")
     lines: Mapped[list[FormulaLine]] = relationship(
@@ -137,7 +153,7 @@ class Feedback(Base):
     chosen_formula_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("formulas.id"))
     rejected_formula_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("formulas.id"))
     comment: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class TrainingRun(Base):
@@ -148,8 +164,8 @@ class TrainingRun(Base):
     status: Mapped[str] = mapped_column(String(16), default=JobStatus.QUEUED.value)
     config: Mapped[dict[str, Any]]
     metrics: Mapped[dict[str, Any] | None]
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     checkpoints: Mapped[list[Checkpoint]] = relationship(back_populates="training_run")
 
@@ -165,6 +181,6 @@ class Checkpoint(Base):
     metrics: Mapped[dict[str, Any] | None]
     # At most one active policy; the PPO issue enforces it when it switches.
     active: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     training_run: Mapped[TrainingRun] = relationship(back_populates="checkpoints")
