@@ -140,8 +140,8 @@ def _finish(job: Job, status: JobStatus) -> None:
     job.finished_at = now
     if status is JobStatus.FINISHED:
         job.progress = 1.0
-    created = job.created_at if job.created_at.tzinfo else job.created_at.replace(tzinfo=UTC)
-    JOB_DURATION.labels(kind=job.kind, status=status.value).observe((now - created).total_seconds())
+    elapsed_s = (now - job.created_at).total_seconds()
+    JOB_DURATION.labels(kind=job.kind, status=status.value).observe(elapsed_s)
 
 
 def resume_unfinished_jobs(runtime: Runtime) -> int:
