@@ -1,0 +1,144 @@
+"""nix/package.nix and nix/image.nix evaluated against stand-ins for the nixpkgs functions
+they call (which record their arguments): the package gets the right dependencies per
+variant and tests per marker, and each image gets the contract's config, a non-root user
+and a fixed creation date. The stand-ins accept only the nixpkgs names we checked against
+nixpkgs' own files, so a misspelt attribute fails here before it fails a user's build."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from typing import Any
+
+import pytest
+
+from tests.nix.helpers import ROOT, nix_eval
+
+# Checked against nixpkgs (pkgs/development/python-modules/<name>/default.nix and
+# pkgs/top-level/python-packages.nix); nix/README.md lists what was checked where.
+PYTHON_PACKAGES = [
+    "alembic",
+    "deap",
+    "fastapi",
+    "httpx",
+    "hypothesis",
+    "mypy",
+    "pip-tools",
+    "prometheus-client",
+    "psycopg",
+    "pydantic",
+    "pydantic-settings",
+    "pytest",
+    "pytest-timeout",
+    "pytestCheckHook",
+    "pyyaml",
+    "redis",
+    "rq",
+    "setuptools",
+    "sqlalchemy",
+    "torch",
+    "transformers",
+    "types-pyyaml",
+    "uvicorn",
+]
+
+STUBS = """
+let
+  python3Packages = builtins.listToAttrs (map (name: { inherit name; value = name; }) (
+    builtins.fromJSON ''%(packages)s''
+  )) // { buildPythonApplication = args: args; };
+  lib = {
+    optionals = condition: list: if condition then list else [ ];
+    optionalString = condition: string: if condition then string else "";
+    getExe' = package: program: "/nix/store/stub-${package.pname}/bin/${program}";
+    licenses = { };
+    platforms.linux = [ "x86_64-linux" "aarch64-linux" ];
+  };
+  package = withML: import ./nix/package.nix { inherit lib python3Packages withML; src = "src"; };
+  image = withML: name: variant: import ./nix/image.nix {
+    inherit lib;
+    dockerTools = {
+      buildLayeredImage = args: args;
+      caCertificates = "ca-certificates";
+    };
+    symlinkJoin = args: args;
+    writeTextDir = path: text: { inherit path text; };
+    package = package withML;
+    contract = builtins.fromJSON (builtins.readFile ./nix/contract.json);
+    image = name;
+    revision = "abc1234";
+    inherit variant;
+  };
+in
+%(body)s
+"""
+
+
+def _evaluate(body: str) -> Any:
+    return nix_eval(STUBS % {"packages": json.dumps(PYTHON_PACKAGES), "body": body})
+
+
+@pytest.fixture(scope="module")
+def packages() -> dict[str, Any]:
+    value = _evaluate(
+        'builtins.mapAttrs (_: p: removeAttrs p [ "meta" ]) '
+        "{ full = package true; api = package false; }"
+    )
+    assert isinstance(value, dict)
+    return value
+
+
+def test_the_api_variant_has_no_ml_libraries(packages: dict[str, Any]) -> None:
+    ml = {"torch", "transformers", "deap"}
+    assert ml <= set(packages["full"]["dependencies"])
+    assert not ml & set(packages["api"]["dependencies"])
+    assert set(packages["full"]["dependencies"]) - ml == set(packages["api"]["dependencies"])
+    assert packages["full"]["pname"] == "fragrance-ai"
+    assert packages["api"]["pname"] == "fragrance-ai-api"
+
+
+def test_the_package_is_a_pyproject_build_with_unit_tests(packages: dict[str, Any]) -> None:
+    package = packages["full"]
+    assert package["pyproject"] is True
+    assert package["version"] == "0.1.0"  # from pyproject.toml
+    assert package["build-system"] == ["setuptools"]
+    assert "pytestCheckHook" in package["nativeCheckInputs"]
+    assert package["disabledTestMarks"] == ["integration", "e2e"]
+    assert "fragrance_ai.cli" in package["pythonImportsCheck"]
+
+
+def test_runtime_dependencies_match_pyproject(packages: dict[str, Any]) -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+    def names(requirements: list[str]) -> set[str]:
+        return {re.split(r"[\[<>=~! ]", requirement)[0].lower() for requirement in requirements}
+
+    assert set(packages["api"]["dependencies"]) == names(project["dependencies"])
+    assert set(packages["full"]["dependencies"]) == names(
+        project["dependencies"] + project["optional-dependencies"]["ml"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "variant", "with_ml", "image_name"),
+    [
+        ("api", "cpu", False, "fragrance-ai-api"),
+        ("worker-llm", "cpu", True, "fragrance-ai-worker-llm"),
+        ("worker-rl", "cuda", True, "fragrance-ai-worker-rl-cuda"),
+    ],
+)
+def test_images(name: str, variant: str, with_ml: bool, image_name: str) -> None:
+    ml = "true" if with_ml else "false"
+    image = _evaluate(f'image {ml} "{name}" "{variant}"')
+    assert image["name"] == image_name
+    assert image["tag"] == "0.1.0"
+    assert image["created"] == "1970-01-01T00:00:01Z"
+    pname = "fragrance-ai" if with_ml else "fragrance-ai-api"
+    assert image["config"]["Entrypoint"] == [f"/nix/store/stub-{pname}/bin/fragrance-ai"]
+    assert image["config"]["User"] == "10001:10001"
+    etc = {entry["path"]: entry["text"] for entry in image["contents"][0]["paths"]}
+    assert "fragrance-ai:x:10001:10001:" in etc["etc/passwd"]
+    assert "fragrance-ai:x:10001:" in etc["etc/group"]
+    assert "chown 10001:10001 ./var/lib/fragrance-ai" in image["fakeRootCommands"]
+    assert "chmod 1777 tmp" in image["fakeRootCommands"]
