@@ -6,9 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from fragrance_ai.db.models import JobStatus
+from fragrance_ai.domain.compliance import ComplianceReport
 from fragrance_ai.domain.products import ProductType
 from fragrance_ai.settings import InferenceMode
 
@@ -110,15 +111,111 @@ class FormulaPage(BaseModel):
     offset: int
 
 
+class ConstituentView(BaseModel):
+    substance: str
+    cas: str
+    percent: float = Field(description="Typical mass fraction in the material, percent.")
+    source: str
+    uncertain: bool
+
+
 class IngredientView(BaseModel):
     name: str
     synonyms: list[str]
     cas: str
     tier: str
+    volatility: str
     families: list[str]
     descriptors: list[str]
-    typical_use_percent: tuple[float, float]
+    typical_use_percent: tuple[float, float] = Field(
+        description="Typical use range in the concentrate, percent (min, max)."
+    )
     price_per_kg_eur: float
     price_source: str
     natural: bool
-    ifra: list[dict[str, Any]]
+    ifra: list[dict[str, Any]] = Field(
+        description="IFRA limits of the material itself, percent of the finished product."
+    )
+    constituents: list[ConstituentView]
+    eu_allergens: list[str] = Field(
+        description="EU labelling allergens the material is or contains."
+    )
+    note: str
+
+
+PERCENT_SUM_TOLERANCE = 0.01
+
+
+class CheckLine(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, min_length=1, max_length=200, examples=["Bergamot oil"])
+    cas: str | None = Field(None, min_length=5, max_length=12, examples=["8007-75-8"])
+    percent: float = Field(gt=0, le=100, description="Percent of the concentrate.")
+
+    @model_validator(mode="after")
+    def _names_a_material(self) -> CheckLine:
+        if self.name is None and self.cas is None:
+            raise ValueError("give the material's name or its CAS number")
+        return self
+
+
+class FormulaCheckRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    lines: list[CheckLine] = Field(min_length=1, max_length=200)
+    product: ProductType
+    dosage_percent: float | None = Field(
+        None,
+        gt=0,
+        le=100,
+        description="Concentrate in the finished product, percent; the product's usual "
+        "dosage when omitted.",
+    )
+    repair: bool = Field(False, description="Also return the nearest compliant formula.")
+
+    @field_validator("lines")
+    @classmethod
+    def _sums_to_100(cls, lines: list[CheckLine]) -> list[CheckLine]:
+        total = sum(line.percent for line in lines)
+        if abs(total - 100) > PERCENT_SUM_TOLERANCE:
+            raise ValueError(
+                f"percentages of the concentrate add up to {total:g}, not 100 "
+                f"(± {PERCENT_SUM_TOLERANCE})"
+            )
+        return lines
+
+
+class RepairChangeView(BaseModel):
+    name: str
+    cas: str
+    tier: str
+    before_percent: float
+    after_percent: float
+
+
+class RepairView(BaseModel):
+    feasible: bool
+    lines: list[FormulaLineView] | None = Field(
+        description="The repaired formula, percent of the concentrate; null when infeasible."
+    )
+    changes: list[RepairChangeView]
+    reasons: list[str]
+    moved_percent: float = Field(description="Share of the concentrate moved, percent.")
+    cost_per_kg_eur: float | None
+    pyramid: dict[str, float] | None
+    compliance: ComplianceReport
+
+
+class FormulaCheckResponse(BaseModel):
+    product: ProductType
+    dosage_percent: float
+    ifra_category: str
+    lines: list[FormulaLineView]
+    cost_per_kg_eur: float = Field(description="Cost of one kilogram of the concentrate, EUR.")
+    pyramid: dict[str, float] = Field(description="Share of the concentrate per tier, percent.")
+    compliance: ComplianceReport
+    allergens_to_declare: list[str] = Field(
+        description="EU label: allergens above 0.001 % (leave-on) or 0.01 % (rinse-off)."
+    )
+    repair: RepairView | None = None

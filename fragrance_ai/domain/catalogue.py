@@ -1,4 +1,5 @@
-"""The catalogue of perfumery materials, loaded from the packaged data file."""
+"""The catalogue of perfumery materials and the regulated substances they contain, loaded
+once from the packaged data file and validated as it loads."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import functools
 import math
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
@@ -19,6 +20,7 @@ DATA_PACKAGE = "fragrance_ai"
 DATA_FILE = "ingredients.yaml"
 
 _CAS_SHAPE = re.compile(r"^(\d{2,7})-(\d{2})-(\d)$")
+_SUBSTANCE_ID = re.compile(r"^[a-z0-9_]+$")
 
 
 class CatalogueError(ValueError):
@@ -31,6 +33,22 @@ class Tier(StrEnum):
     BASE = "base"
 
 
+class Volatility(StrEnum):
+    """How fast a material leaves a blotter, from a few minutes to weeks."""
+
+    VERY_HIGH = "very_high"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    VERY_LOW = "very_low"
+
+
+class IfraStandardType(StrEnum):
+    RESTRICTION = "restriction"
+    PROHIBITION = "prohibition"
+    SPECIFICATION = "specification"
+
+
 @dataclass(frozen=True)
 class IfraLimit:
     category: str
@@ -38,14 +56,73 @@ class IfraLimit:
     max_percent_in_finished_product: float | None
     source: str
     note: str = ""
+    # The figure comes from a secondary source or an older amendment and is applied as
+    # binding, but it is not confirmed against the 51st Amendment text.
+    uncertain: bool = False
+    # The standard explicitly sets no limit for this category.
+    unrestricted: bool = False
 
     @property
     def allowed_percent(self) -> float:
+        if self.unrestricted:
+            return 100.0
         return self.max_percent_in_finished_product or 0.0
 
     @property
     def prohibited(self) -> bool:
-        return self.max_percent_in_finished_product is None
+        return not self.unrestricted and self.max_percent_in_finished_product is None
+
+
+@dataclass(frozen=True)
+class EuAllergen:
+    """A fragrance allergen of Annex III of Regulation (EC) No 1223/2009: it must be named on
+    the label above 0.001 % in leave-on and 0.01 % in rinse-off products."""
+
+    source: str
+    uncertain: bool = False
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Substance:
+    """Something a rule applies to: an IFRA standard, an EU allergen entry, or both. A
+    material is a substance when its CAS is listed here, and contains substances through its
+    constituents."""
+
+    id: str
+    name: str
+    cas: tuple[str, ...]
+    ifra_standard: IfraStandardType | None
+    limits: tuple[IfraLimit, ...]
+    ifra_note: str
+    allergen: EuAllergen | None
+
+    def limit_for(self, category: str) -> IfraLimit | None:
+        return self._limits_by_category.get(category)
+
+    @functools.cached_property
+    def _limits_by_category(self) -> dict[str, IfraLimit]:
+        return {limit.category: limit for limit in self.limits}
+
+    def lacks_figure_for(self, category: str) -> bool:
+        """A restricting standard exists but the data has no figure for this category."""
+        return (
+            self.ifra_standard in (IfraStandardType.RESTRICTION, IfraStandardType.PROHIBITION)
+            and self.limit_for(category) is None
+        )
+
+    @property
+    def label_cas(self) -> str:
+        return self.cas[0] if self.cas else ""
+
+
+@dataclass(frozen=True)
+class Constituent:
+    substance: Substance
+    # Typical mass fraction in the material, percent.
+    percent: float
+    source: str
+    uncertain: bool = False
 
 
 @dataclass(frozen=True)
@@ -62,17 +139,28 @@ class Ingredient:
     price_source: str
     natural: bool
     ifra: tuple[IfraLimit, ...]
-    # Known to be IFRA-restricted but no figure was verified for the data file, so the
-    # catalogue cannot enforce a number; callers must treat it conservatively.
+    # Known to be IFRA-restricted (itself or through a constituent) but with no figure in
+    # the data for at least one category, so the engine cannot enforce a number; callers
+    # must treat it conservatively.
     restricted_unverified: bool = False
     ifra_note: str = ""
+    note: str = ""
+    volatility: Volatility = Volatility.MEDIUM
+    constituents: tuple[Constituent, ...] = ()
+    # Regulated substances this material brings, with their mass fraction (0-1): itself
+    # when its CAS is a substance's, then its constituents. Filled in by the loader.
+    contributions: tuple[tuple[Substance, float], ...] = field(default=(), compare=False)
 
     def limit_for(self, category: str) -> IfraLimit | None:
         return next((limit for limit in self.ifra if limit.category == category), None)
 
     def is_prohibited_in(self, category: str) -> bool:
-        limit = self.limit_for(category)
-        return limit is not None and limit.prohibited
+        return any(
+            fraction > 0
+            and (limit := substance.limit_for(category)) is not None
+            and limit.prohibited
+            for substance, fraction in self.contributions
+        )
 
     def names(self) -> tuple[str, ...]:
         return (self.name, *self.synonyms)
@@ -90,9 +178,12 @@ def is_valid_cas(cas: str) -> bool:
 
 
 class Catalogue:
-    def __init__(self, ingredients: list[Ingredient]) -> None:
+    def __init__(
+        self, ingredients: list[Ingredient], substances: list[Substance] | None = None
+    ) -> None:
         self._by_cas: dict[str, Ingredient] = {}
         self._by_name: dict[str, Ingredient] = {}
+        self.substances: dict[str, Substance] = {s.id: s for s in substances or []}
         for ingredient in ingredients:
             if ingredient.cas in self._by_cas:
                 raise CatalogueError(f"duplicate CAS {ingredient.cas} ({ingredient.name})")
@@ -109,6 +200,10 @@ class Catalogue:
             return self._by_cas[cas.strip()]
         except KeyError:
             raise KeyError(f"no material with CAS {cas!r} in the catalogue") from None
+
+    def get(self, cas: str) -> Ingredient | None:
+        """The material with exactly this CAS number, or None."""
+        return self._by_cas.get(cas)
 
     def find(self, name_or_synonym_or_cas: str) -> Ingredient | None:
         key = name_or_synonym_or_cas.strip()
@@ -171,24 +266,60 @@ def parse_catalogue(text: str, *, source: str = "<text>") -> Catalogue:
         raise CatalogueError(f"{source}: not valid YAML: {error}") from error
     if not isinstance(document, dict) or not isinstance(document.get("materials"), list):
         raise CatalogueError(f"{source}: expected a mapping with a 'materials' list")
-    ingredients = [
-        _parse_row(row, index=index, source=source)
-        for index, row in enumerate(document["materials"], start=1)
+    _expand_sources(document)
+    raw_substances = document.get("substances", [])
+    if not isinstance(raw_substances, list):
+        raise CatalogueError(f"{source}: 'substances' must be a list")
+    substances = [
+        _parse_substance(_Row(raw, index=index, source=source, kind="substance"))
+        for index, raw in enumerate(raw_substances, start=1)
     ]
-    return Catalogue(ingredients)
+    by_id: dict[str, Substance] = {}
+    for substance in substances:
+        if substance.id in by_id:
+            raise CatalogueError(f"{source}: duplicate substance id {substance.id!r}")
+        by_id[substance.id] = substance
+    rows = [
+        _Row(raw, index=index, source=source, kind="row")
+        for index, raw in enumerate(document["materials"], start=1)
+    ]
+    ingredients = [_parse_material(row, by_id) for row in rows]
+    return Catalogue(ingredients, list(by_id.values()))
+
+
+def _expand_sources(document: dict[str, Any]) -> None:
+    """A `source` (or `price_source`) that names a key of the top-level `sources` map is
+    replaced by that text, so a long citation is written once."""
+    sources = document.get("sources") or {}
+    if not isinstance(sources, dict):
+        raise CatalogueError("'sources' must be a mapping of key to citation text")
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("source", "price_source") and isinstance(value, str):
+                    node[key] = sources.get(value, value)
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(document.get("substances"))
+    walk(document.get("materials"))
 
 
 class _Row:
     """Reads one data row and names the row and field in every error."""
 
-    def __init__(self, raw: Any, *, index: int, source: str) -> None:
+    def __init__(self, raw: Any, *, index: int, source: str, kind: str) -> None:
         self.source = source
         self.index = index
         if not isinstance(raw, dict):
-            raise CatalogueError(f"{source}: row {index}: expected a mapping, got {raw!r}")
+            raise CatalogueError(f"{source}: {kind} {index}: expected a mapping, got {raw!r}")
         self.raw: dict[str, Any] = raw
         name = raw.get("name")
-        self.label = f"row {index} ({name!r})" if isinstance(name, str) else f"row {index}"
+        self.label = f"{kind} {index} ({name!r})" if isinstance(name, str) else f"{kind} {index}"
 
     def fail(self, field: str, problem: str) -> CatalogueError:
         return CatalogueError(f"{self.source}: {self.label}: field '{field}': {problem}")
@@ -198,6 +329,18 @@ class _Row:
         if not isinstance(value, str) or not value.strip():
             raise self.fail(field, "must be a non-empty string")
         return value.strip()
+
+    def optional_text(self, field: str) -> str:
+        value = self.raw.get(field, "")
+        if not isinstance(value, str):
+            raise self.fail(field, "must be a string")
+        return value.strip()
+
+    def flag(self, field: str, raw: dict[str, Any] | None = None) -> bool:
+        value = (raw if raw is not None else self.raw).get(field, False)
+        if not isinstance(value, bool):
+            raise self.fail(field, "must be true or false")
+        return value
 
     def number(self, value: Any, field: str) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -215,17 +358,31 @@ class _Row:
             raise self.fail(field, "must not be empty")
         return tuple(v.strip().lower() for v in value)
 
+    def cas_numbers(self, field: str) -> tuple[str, ...]:
+        value = self.raw.get(field)
+        values = value if isinstance(value, list) else [value]
+        numbers = tuple(v.strip() for v in values if isinstance(v, str) and is_valid_cas(v))
+        if not values or len(numbers) != len(values):
+            raise self.fail(field, f"{value!r} is not a valid CAS number (shape or check digit)")
+        return numbers
 
-def _parse_row(raw: Any, *, index: int, source: str) -> Ingredient:
-    row = _Row(raw, index=index, source=source)
-    cas = row.raw.get("cas")
-    if not isinstance(cas, str) or not is_valid_cas(cas):
-        raise row.fail("cas", f"{cas!r} is not a valid CAS number (shape or check digit)")
+
+def _parse_material(row: _Row, substances: dict[str, Substance]) -> Ingredient:
+    raw_cas = row.raw.get("cas")
+    if not isinstance(raw_cas, str) or not is_valid_cas(raw_cas):
+        raise row.fail("cas", f"{raw_cas!r} is not a valid CAS number (shape or check digit)")
+    cas = raw_cas.strip()
     tier_value = row.raw.get("tier")
     try:
         tier = Tier(str(tier_value))
     except ValueError:
         raise row.fail("tier", f"{tier_value!r} is not one of top/heart/base") from None
+    volatility_value = row.raw.get("volatility", _DEFAULT_VOLATILITY[tier].value)
+    try:
+        volatility = Volatility(str(volatility_value))
+    except ValueError:
+        allowed = "/".join(v.value for v in Volatility)
+        raise row.fail("volatility", f"{volatility_value!r} is not one of {allowed}") from None
     use = row.raw.get("use")
     if not isinstance(use, list) or len(use) != 2:
         raise row.fail("use", "must be [min, max] percent in the concentrate")
@@ -238,16 +395,31 @@ def _parse_row(raw: Any, *, index: int, source: str) -> Ingredient:
     natural = row.raw.get("natural")
     if not isinstance(natural, bool):
         raise row.fail("natural", "must be true or false")
-    restricted_unverified = row.raw.get("restricted_unverified", False)
-    if not isinstance(restricted_unverified, bool):
-        raise row.fail("restricted_unverified", "must be true or false")
-    ifra_note = row.raw.get("ifra_note", "")
-    if not isinstance(ifra_note, str):
-        raise row.fail("ifra_note", "must be a string")
+    name = row.text("name")
+    inline_limits = _parse_limits(row, row.raw.get("ifra", []), "ifra")
+    own = [s for s in substances.values() if cas in s.cas]
+    if inline_limits:
+        if own:
+            raise row.fail("ifra", f"CAS {cas} is already a substance with its own limits")
+        own = [
+            Substance(
+                id=f"cas_{cas}",
+                name=name,
+                cas=(cas,),
+                ifra_standard=IfraStandardType.RESTRICTION,
+                limits=inline_limits,
+                ifra_note="",
+                allergen=None,
+            )
+        ]
+    constituents = _parse_constituents(row, substances)
+    contributions = [(substance, 1.0) for substance in own] + [
+        (c.substance, c.percent / 100) for c in constituents
+    ]
     return Ingredient(
-        name=row.text("name"),
+        name=name,
         synonyms=row.words("synonyms", required=False),
-        cas=cas.strip(),
+        cas=cas,
         tier=tier,
         families=row.words("families", required=True),
         descriptors=row.words("descriptors", required=False),
@@ -256,28 +428,110 @@ def _parse_row(raw: Any, *, index: int, source: str) -> Ingredient:
         price_per_kg_eur=price,
         price_source=row.text("price_source"),
         natural=natural,
-        ifra=_parse_limits(row),
-        restricted_unverified=restricted_unverified,
-        ifra_note=ifra_note.strip(),
+        ifra=tuple(limit for substance in own for limit in substance.limits),
+        restricted_unverified=row.flag("restricted_unverified")
+        or any(_lacks_any_figure(substance) for substance, _ in contributions),
+        ifra_note=row.optional_text("ifra_note"),
+        note=row.optional_text("note"),
+        volatility=volatility,
+        constituents=constituents,
+        contributions=tuple(contributions),
     )
 
 
-def _parse_limits(row: _Row) -> tuple[IfraLimit, ...]:
-    raw_limits = row.raw.get("ifra", [])
+# Categories every product type of this service maps to; a restricted substance without a
+# figure for one of them cannot be enforced there.
+_PRODUCT_CATEGORIES = ("4", "5A", "12")
+
+_DEFAULT_VOLATILITY = {
+    Tier.TOP: Volatility.HIGH,
+    Tier.HEART: Volatility.MEDIUM,
+    Tier.BASE: Volatility.LOW,
+}
+
+
+def _lacks_any_figure(substance: Substance) -> bool:
+    return any(substance.lacks_figure_for(category) for category in _PRODUCT_CATEGORIES)
+
+
+def _parse_constituents(row: _Row, substances: dict[str, Substance]) -> tuple[Constituent, ...]:
+    raw_list = row.raw.get("constituents", [])
+    if not isinstance(raw_list, list):
+        raise row.fail("constituents", "must be a list")
+    constituents: list[Constituent] = []
+    for position, raw in enumerate(raw_list, start=1):
+        field_name = f"constituents[{position}]"
+        if not isinstance(raw, dict):
+            raise row.fail(field_name, "must be a mapping")
+        substance = substances.get(str(raw.get("substance")))
+        if substance is None:
+            raise row.fail(f"{field_name}.substance", f"unknown substance {raw.get('substance')!r}")
+        percent = row.number(raw.get("percent"), f"{field_name}.percent")
+        if not 0 < percent <= 100:
+            raise row.fail(f"{field_name}.percent", "must be in (0, 100]")
+        source = raw.get("source")
+        if not isinstance(source, str) or not source.strip():
+            raise row.fail(f"{field_name}.source", "every figure needs a source")
+        uncertain = row.flag("uncertain", raw)
+        constituents.append(Constituent(substance, percent, source.strip(), uncertain))
+    if sum(c.percent for c in constituents) > 100 + 1e-9:
+        raise row.fail("constituents", "percentages add up to more than 100")
+    return tuple(constituents)
+
+
+def _parse_substance(row: _Row) -> Substance:
+    substance_id = row.text("id")
+    if not _SUBSTANCE_ID.match(substance_id):
+        raise row.fail("id", "must be lower-case letters, digits and underscores")
+    standard_value = row.raw.get("ifra_standard")
+    try:
+        standard = None if standard_value is None else IfraStandardType(str(standard_value))
+    except ValueError:
+        raise row.fail("ifra_standard", f"{standard_value!r} is not a standard type") from None
+    limits = _parse_limits(row, row.raw.get("ifra", []), "ifra")
+    if limits and standard is None:
+        raise row.fail("ifra_standard", "limits need the type of standard they come from")
+    allergen_raw = row.raw.get("eu_allergen")
+    allergen: EuAllergen | None = None
+    if allergen_raw is not None:
+        if not isinstance(allergen_raw, dict) or not isinstance(allergen_raw.get("source"), str):
+            raise row.fail("eu_allergen", "must be a mapping with a source")
+        allergen = EuAllergen(
+            source=allergen_raw["source"].strip(),
+            uncertain=row.flag("uncertain", allergen_raw),
+            note=str(allergen_raw.get("note", "")).strip(),
+        )
+    if standard is None and allergen is None:
+        raise row.fail("ifra_standard", "needs an IFRA standard or an EU allergen entry")
+    return Substance(
+        id=substance_id,
+        name=row.text("name"),
+        cas=row.cas_numbers("cas") if row.raw.get("cas") is not None else (),
+        ifra_standard=standard,
+        limits=limits,
+        ifra_note=row.optional_text("ifra_note"),
+        allergen=allergen,
+    )
+
+
+def _parse_limits(row: _Row, raw_limits: Any, field_name: str) -> tuple[IfraLimit, ...]:
     if not isinstance(raw_limits, list):
-        raise row.fail("ifra", "must be a list")
+        raise row.fail(field_name, "must be a list")
     limits: list[IfraLimit] = []
     for position, raw in enumerate(raw_limits, start=1):
-        field = f"ifra[{position}]"
+        field = f"{field_name}[{position}]"
         if not isinstance(raw, dict):
             raise row.fail(field, "must be a mapping")
         category = raw.get("category")
         if not isinstance(category, str) or not category.strip():
             raise row.fail(f"{field}.category", "must be a non-empty string such as '4'")
+        unrestricted = row.flag("unrestricted", raw)
         value = raw.get("max_percent_in_finished_product")
         maximum = None if value is None else row.number(value, f"{field}.max_percent")
         if maximum is not None and not 0 < maximum <= 100:
             raise row.fail(f"{field}.max_percent", "must be in (0, 100]; use null for prohibited")
+        if unrestricted and maximum is not None:
+            raise row.fail(f"{field}.unrestricted", "an unrestricted category has no figure")
         source = raw.get("source")
         if not isinstance(source, str) or not source.strip():
             raise row.fail(f"{field}.source", "every figure needs a source")
@@ -286,5 +540,14 @@ def _parse_limits(row: _Row) -> tuple[IfraLimit, ...]:
             raise row.fail(f"{field}.note", "must be a string")
         if any(limit.category == category for limit in limits):
             raise row.fail(f"{field}.category", f"category {category} given twice")
-        limits.append(IfraLimit(category.strip(), maximum, source.strip(), note.strip()))
+        limits.append(
+            IfraLimit(
+                category.strip(),
+                maximum,
+                source.strip(),
+                note.strip(),
+                uncertain=row.flag("uncertain", raw),
+                unrestricted=unrestricted,
+            )
+        )
     return tuple(limits)

@@ -9,7 +9,12 @@ from typing import Protocol
 
 from fragrance_ai.domain.brief import CreativeBrief, Intensity
 from fragrance_ai.domain.catalogue import Catalogue, Ingredient, Tier
-from fragrance_ai.domain.compliance import ComplianceReport, check_compliance
+from fragrance_ai.domain.compliance import (
+    ComplianceReport,
+    check_compliance,
+    lacks_figures,
+    max_percent_in_concentrate,
+)
 from fragrance_ai.domain.families import canonical_family
 from fragrance_ai.domain.formula import Formula, FormulaLine, cost_per_kg_eur
 from fragrance_ai.domain.products import ProductProfile, product_profile
@@ -221,7 +226,19 @@ class RuleBasedDesigner:
         changed = False
         for violation in report.violations:
             ratio = violation.limit_percent_in_product / violation.level_percent_in_product
-            for name in violation.materials:
+            names = violation.materials
+            # Materials the brief did not name absorb the excess first, when they can.
+            excess = violation.level_percent_in_product - violation.limit_percent_in_product
+            unnamed = {
+                c.material: c.level_percent_in_product
+                for c in violation.contributions
+                if c.material in by_name and not by_name[c.material].named
+            }
+            unnamed_level = sum(unnamed.values())
+            if 0 < excess < unnamed_level:
+                ratio = (unnamed_level - excess) / unnamed_level
+                names = list(unnamed)
+            for name in names:
                 line = by_name.get(name)
                 if line is None:
                     continue
@@ -282,7 +299,7 @@ class RuleBasedDesigner:
         _allocate(draft.lines, targets)
         for line in draft.lines:
             ingredient = line.ingredient
-            if ingredient.restricted_unverified:
+            if lacks_figures(ingredient, plan.profile.ifra_category):
                 draft.held_low.append(ingredient.name)
             elif line.high < round(ingredient.typical_use_max_percent * _CENTS):
                 draft.capped_by_ifra.append(ingredient.name)
@@ -334,16 +351,14 @@ class RuleBasedDesigner:
             return None
         low = math.ceil(ingredient.typical_use_min_percent * _CENTS - 1e-9)
         high = math.floor(ingredient.typical_use_max_percent * _CENTS + 1e-9)
-        if ingredient.restricted_unverified:
+        if lacks_figures(ingredient, category):
             # The real limit is unknown here: only a perfumer's explicit request brings the
             # material in, and then at the bottom of its usual range.
             if not named:
                 return None
             high = low
-        limit = ingredient.limit_for(category)
-        if limit is not None:
-            cap = limit.allowed_percent * 100 / plan.dosage_percent
-            high = min(high, math.floor(cap * _CENTS + 1e-9))
+        cap = max_percent_in_concentrate(ingredient, category, plan.dosage_percent)
+        high = min(high, math.floor(cap * _CENTS + 1e-9))
         if ingredient.cas in high_overrides:
             high = min(high, high_overrides[ingredient.cas])
         if high < low:

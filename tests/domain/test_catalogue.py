@@ -6,6 +6,7 @@ from fragrance_ai.domain.catalogue import (
     Catalogue,
     CatalogueError,
     Tier,
+    Volatility,
     is_valid_cas,
     load_catalogue,
     load_catalogue_from,
@@ -45,8 +46,10 @@ def test_invalid_cas_numbers_fail(cas: str) -> None:
 
 def test_packaged_catalogue_is_large_and_every_cas_checks_out() -> None:
     catalogue = load_catalogue()
-    assert len(catalogue) >= 45
+    assert len(catalogue) >= 150
     assert all(is_valid_cas(ingredient.cas) for ingredient in catalogue)
+    assert all(is_valid_cas(cas) for s in catalogue.substances.values() for cas in s.cas)
+    assert sum(ingredient.natural for ingredient in catalogue) >= 50
 
 
 def test_packaged_catalogue_covers_every_tier_and_family() -> None:
@@ -65,6 +68,16 @@ def test_every_ifra_figure_has_a_source_and_a_sane_value() -> None:
         for limit in ingredient.ifra:
             assert limit.source
             assert limit.prohibited or 0 < limit.allowed_percent <= 100
+        for constituent in ingredient.constituents:
+            assert constituent.source
+            assert 0 < constituent.percent <= 100
+    for substance in load_catalogue().substances.values():
+        assert substance.ifra_standard is not None or substance.allergen is not None
+        for limit in substance.limits:
+            # Source keys are expanded to the citation text at load time.
+            assert len(limit.source) > 40
+        if substance.allergen is not None:
+            assert len(substance.allergen.source) > 40
 
 
 def test_known_facts_are_recorded() -> None:
@@ -76,6 +89,37 @@ def test_known_facts_are_recorded() -> None:
     limit = oakmoss.limit_for("4")
     assert limit is not None
     assert limit.allowed_percent == pytest.approx(0.1)
+
+
+def test_naturals_carry_their_regulated_constituents() -> None:
+    catalogue = load_catalogue()
+    bergamot = catalogue.find("bergamot")
+    assert bergamot is not None
+    fractions = {substance.id: fraction for substance, fraction in bergamot.contributions}
+    # Itself (the expressed-oil phototoxicity standard), then what it contains.
+    assert fractions["bergamot_oil_expressed"] == 1.0
+    assert fractions["bergapten"] == pytest.approx(0.0035)
+    assert fractions["linalool"] > 0
+    assert fractions["limonene"] > 0
+    lavender = catalogue.find("lavender")
+    assert lavender is not None
+    assert {c.substance.id for c in lavender.constituents} >= {"linalool", "limonene", "coumarin"}
+    rose = catalogue.find("rose oil")
+    assert rose is not None
+    assert {c.substance.id for c in rose.constituents} >= {"methyl_eugenol", "geraniol", "eugenol"}
+
+
+def test_oakmoss_and_treemoss_share_one_ifra_substance() -> None:
+    catalogue = load_catalogue()
+    shared = catalogue.substances["oakmoss_treemoss_extracts"]
+    for name in ("Oakmoss absolute", "Treemoss absolute"):
+        material = catalogue.find(name)
+        assert material is not None
+        assert shared in [substance for substance, _ in material.contributions]
+
+
+def test_every_material_has_a_volatility() -> None:
+    assert {ingredient.volatility for ingredient in load_catalogue()} == set(Volatility)
 
 
 def test_find_is_case_insensitive_and_knows_synonyms_and_cas() -> None:
@@ -121,6 +165,7 @@ def test_bad_check_digit_names_row_and_field() -> None:
         ("price_per_kg_eur: 15", "price_per_kg_eur: -1", "'price_per_kg_eur'"),
         ("natural: false", "natural: maybe", "'natural'"),
         ("families: [gourmand]", "families: []", "'families'"),
+        ("tier: base", "tier: base\n    volatility: sluggish", "'volatility'"),
     ],
 )
 def test_bad_fields_are_named(old: str, new: str, field: str) -> None:
@@ -132,6 +177,61 @@ def test_ifra_figure_without_source_is_rejected() -> None:
     row = GOOD_ROW + '    ifra:\n      - {category: "4", max_percent_in_finished_product: 1.6}\n'
     with pytest.raises(CatalogueError, match=r"ifra\[1\]\.source"):
         parse_catalogue("materials:" + row)
+
+
+SUBSTANCE = """
+substances:
+  - id: citral
+    name: Citral
+    cas: [5392-40-5]
+    ifra_standard: restriction
+    ifra:
+      - {category: "4", max_percent_in_finished_product: 0.6, source: ifra}
+sources:
+  ifra: IFRA Standard Citral
+materials:
+"""
+
+
+@pytest.mark.parametrize(
+    ("constituents", "field"),
+    [
+        ("[{substance: citral, percent: 2, source: gc}]", None),
+        ("[{substance: unobtainium, percent: 2, source: gc}]", r"constituents\[1\]\.substance"),
+        ("[{substance: citral, percent: 0, source: gc}]", r"constituents\[1\]\.percent"),
+        ("[{substance: citral, percent: 2}]", r"constituents\[1\]\.source"),
+        (
+            "[{substance: citral, percent: 60, source: a},"
+            " {substance: citral, percent: 50, source: b}]",
+            "'constituents'",
+        ),
+    ],
+)
+def test_constituents_are_validated(constituents: str, field: str | None) -> None:
+    text = SUBSTANCE + GOOD_ROW + f"    constituents: {constituents}\n"
+    if field is None:
+        coumarin = parse_catalogue(text).by_cas("91-64-5")
+        assert coumarin.constituents[0].percent == 2
+        [(substance, fraction)] = coumarin.contributions
+        assert substance.id == "citral"
+        assert fraction == pytest.approx(0.02)
+        assert substance.limits[0].source == "IFRA Standard Citral"
+        return
+    with pytest.raises(CatalogueError, match=field) as error:
+        parse_catalogue(text)
+    assert "'Coumarin'" in str(error.value)
+
+
+def test_a_material_is_the_substance_with_its_cas() -> None:
+    text = SUBSTANCE + GOOD_ROW.replace("91-64-5", "5392-40-5").replace("Coumarin", "Citral")
+    citral = parse_catalogue(text).by_cas("5392-40-5")
+    assert citral.limit_for("4") is not None
+    assert citral.contributions[0][1] == 1.0
+
+
+def test_bad_substance_cas_is_named() -> None:
+    with pytest.raises(CatalogueError, match=r"substance 1 \('Citral'\).*'cas'"):
+        parse_catalogue(SUBSTANCE.replace("5392-40-5", "5392-40-6") + GOOD_ROW)
 
 
 def test_duplicate_cas_is_rejected() -> None:

@@ -1,7 +1,7 @@
 import pytest
 
 from fragrance_ai.domain.catalogue import Tier, load_catalogue
-from fragrance_ai.domain.compliance import check_compliance
+from fragrance_ai.domain.compliance import check_compliance, max_percent_in_concentrate
 from fragrance_ai.domain.formula import Formula, FormulaLine, cost_per_kg_eur
 from fragrance_ai.domain.products import ProductType
 
@@ -87,3 +87,108 @@ def test_cost_and_pyramid_of_a_hand_made_formula() -> None:
     assert formula.total_percent() == pytest.approx(100)
     assert formula.pyramid_shares() == {Tier.TOP: 20, Tier.HEART: 30, Tier.BASE: 50}
     assert formula.model_dump(mode="json")["lines"][0]["tier"] == "top"
+
+
+def _line(name: str, percent: float) -> FormulaLine:
+    material = load_catalogue().find(name)
+    assert material is not None, name
+    return FormulaLine(cas=material.cas, name=material.name, tier=material.tier, percent=percent)
+
+
+def test_worked_example_oakmoss_in_an_edp_at_18_percent() -> None:
+    """docs/compliance.md, worked example 1, by hand:
+    level in product = 0.8 % of concentrate x 18 % dosage / 100 = 0.144 % > 0.1 % (Cat 4);
+    concentrate cap  = 0.1 % / 18 % x 100 = 0.5556 % of the concentrate."""
+    catalogue = load_catalogue()
+    report = check_compliance(_formula(OAKMOSS), catalogue)
+    [violation] = report.violations
+    assert violation.level_percent_in_product == pytest.approx(0.8 * 18 / 100)
+    assert violation.limit_percent_in_product == 0.1
+    oakmoss = catalogue.find("oakmoss")
+    assert oakmoss is not None
+    cap = max_percent_in_concentrate(oakmoss, "4", 18)
+    assert cap == pytest.approx(0.1 / 18 * 100)
+    assert round(cap, 4) == 0.5556
+    # At the cap it passes; a hundredth of a percent above it fails.
+    assert check_compliance(
+        _formula(OAKMOSS.model_copy(update={"percent": cap})), catalogue
+    ).compliant
+    over = OAKMOSS.model_copy(update={"percent": round(cap, 2) + 0.01})
+    assert not check_compliance(_formula(over), catalogue).compliant
+
+
+def test_worked_example_bergamot_in_an_edp_at_18_percent() -> None:
+    """docs/compliance.md, worked example 2: 5 % expressed bergamot oil in the concentrate.
+    oil:       5 x 0.18            = 0.9 %     > 0.4 %    -> cap 0.4 / 18 x 100 = 2.22 %
+    bergapten: 5 x 0.18 x 0.35 %   = 0.00315 % > 0.0015 % -> cap 2.38 %
+    linalool:  5 x 0.18 x 10 %     = 0.09 %    > 0.001 %  -> named on the label."""
+    report = check_compliance(_formula(_line("Bergamot oil", 5)), load_catalogue())
+    levels = {v.cas: v.level_percent_in_product for v in report.violations}
+    assert levels["8007-75-8"] == pytest.approx(0.9)
+    assert levels["484-20-8"] == pytest.approx(0.00315)
+    assert all(v.materials == ["Bergamot oil"] for v in report.violations)
+    by_name = {line.substance: line for line in report.allergens}
+    assert by_name["Linalool"].level_percent_in_product == pytest.approx(0.09)
+    assert "Linalool" in report.allergens_to_declare
+    assert report.allergen_label_threshold_percent == 0.001
+    bergamot = load_catalogue().find("bergamot")
+    assert bergamot is not None
+    assert max_percent_in_concentrate(bergamot, "4", 18) == pytest.approx(0.4 / 18 * 100)
+
+
+def test_a_substance_is_summed_over_every_material_that_brings_it() -> None:
+    # Citral: 3 % neat + lemon (2.5 %) + litsea (75 %) + bergamot (0.5 %), EDP at 18 %.
+    lines = [
+        _line("Citral", 3),
+        _line("Lemon oil", 5),
+        _line("Litsea cubeba oil", 1),
+        _line("Bergamot oil", 1),
+    ]
+    report = check_compliance(_formula(*lines), load_catalogue())
+    [citral] = [v for v in report.violations if v.substance == "Citral"]
+    expected = 0.18 * (3 + 5 * 0.025 + 1 * 0.75 + 1 * 0.005)
+    assert citral.level_percent_in_product == pytest.approx(expected)
+    assert citral.limit_percent_in_product == 0.6
+    assert set(citral.materials) == {"Citral", "Lemon oil", "Litsea cubeba oil", "Bergamot oil"}
+    assert sum(c.level_percent_in_product for c in citral.contributions) == pytest.approx(expected)
+
+
+def test_restricted_substance_without_a_figure_needs_review_not_a_pass() -> None:
+    report = check_compliance(_formula(_line("Geraniol", 2)), load_catalogue())
+    assert report.compliant
+    assert report.needs_review
+    [item] = report.review
+    assert item.substance == "Geraniol"
+    assert item.level_percent_in_product == pytest.approx(2 * 18 / 100)
+
+
+def test_allergen_labelling_thresholds_by_product() -> None:
+    # 0.01 % linalool in the concentrate: 0.0018 % in an EDP (> 0.001 %, declare) but
+    # 0.0001 % in a body lotion at 1 % (not declared); candles are not cosmetics.
+    linalool = _line("Linalool", 0.01)
+    edp = check_compliance(_formula(linalool), load_catalogue())
+    assert "Linalool" in edp.allergens_to_declare
+    lotion = check_compliance(
+        _formula(linalool, product=ProductType.BODY_LOTION, dosage=1), load_catalogue()
+    )
+    assert lotion.allergens_to_declare == []
+    assert [line.substance for line in lotion.allergens] == ["Linalool"]
+    candle = check_compliance(
+        _formula(_line("Linalool", 10), product=ProductType.CANDLE, dosage=8), load_catalogue()
+    )
+    assert candle.allergen_label_threshold_percent is None
+    assert candle.allergens_to_declare == []
+
+
+def test_candle_category_12_limits() -> None:
+    # Oakmoss: no restriction in Cat 12; methyl eugenol (from rose oil) has 0.097 %.
+    catalogue = load_catalogue()
+    moss = OAKMOSS.model_copy(update={"percent": 20.0})
+    assert check_compliance(
+        _formula(moss, product=ProductType.CANDLE, dosage=8), catalogue
+    ).compliant
+    rose = _line("Rose oil", 70)
+    report = check_compliance(_formula(rose, product=ProductType.CANDLE, dosage=8), catalogue)
+    [violation] = [v for v in report.violations if v.substance == "Methyl eugenol"]
+    assert violation.level_percent_in_product == pytest.approx(70 * 0.08 * 0.02)
+    assert violation.limit_percent_in_product == 0.097

@@ -4,7 +4,7 @@ from hypothesis import strategies as st
 
 from fragrance_ai.domain.brief import CreativeBrief, Intensity
 from fragrance_ai.domain.catalogue import Tier, load_catalogue
-from fragrance_ai.domain.compliance import check_compliance
+from fragrance_ai.domain.compliance import check_compliance, lacks_figures
 from fragrance_ai.domain.designer import DesignedFormula, RuleBasedDesigner
 from fragrance_ai.domain.formula import cost_per_kg_eur
 from fragrance_ai.domain.parser import DeterministicBriefParser
@@ -86,15 +86,29 @@ def test_prohibited_material_is_never_used_even_when_named() -> None:
     assert "Lilial" not in {line.name for line in designed.formula.lines}
 
 
-def test_unverified_restricted_material_only_when_named_and_held_low() -> None:
+def test_material_without_a_verified_figure_only_when_named_and_held_low() -> None:
+    # Expressed lemon oil is under an IFRA phototoxicity standard whose figure the data does
+    # not have: the designer leaves it out unless named, and then holds it at its minimum.
     unnamed = DESIGNER.design(CreativeBrief(families=["citrus"]), count=3)
     for designed in unnamed:
+        category = designed.compliance.ifra_category
         assert not any(
-            CATALOGUE.by_cas(line.cas).restricted_unverified for line in designed.formula.lines
+            lacks_figures(CATALOGUE.by_cas(line.cas), category) for line in designed.formula.lines
         )
-    [named] = DESIGNER.design(CreativeBrief(families=["citrus"], notes=["bergamot"]))
-    [line] = [line for line in named.formula.lines if line.name == "Bergamot oil"]
+        assert not designed.compliance.needs_review
+    [named] = DESIGNER.design(CreativeBrief(families=["citrus"], notes=["lemon"]))
+    [line] = [line for line in named.formula.lines if line.name == "Lemon oil"]
     assert line.percent == CATALOGUE.by_cas(line.cas).typical_use_min_percent
+    assert named.compliance.needs_review
+
+
+def test_named_bergamot_is_held_under_its_phototoxicity_cap() -> None:
+    # EDP at 18 %: 0.4 % of expressed bergamot oil in the product allows at most
+    # 0.4 / 18 x 100 = 2.22 % in the concentrate (its 0.35 % bergapten allows 2.38 %).
+    [designed] = DESIGNER.design(CreativeBrief(families=["citrus"], notes=["bergamot"]))
+    [line] = [line for line in designed.formula.lines if line.name == "Bergamot oil"]
+    assert line.percent <= 0.4 / 18 * 100
+    assert designed.compliance.compliant
 
 
 def test_budget_prefers_cheaper_materials() -> None:

@@ -9,6 +9,7 @@ def test_domain_imports_no_infrastructure() -> None:
     code = (
         "import sys\n"
         "import fragrance_ai.domain.designer, fragrance_ai.domain.parser\n"
+        "import fragrance_ai.domain.repair\n"
         f"leaked = [m for m in {FORBIDDEN!r} if m in sys.modules]\n"
         "print(','.join(leaked))\n"
     )

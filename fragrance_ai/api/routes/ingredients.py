@@ -3,31 +3,56 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi.exceptions import RequestValidationError
 
 from fragrance_ai.api.deps import CatalogueDep
-from fragrance_ai.api.schemas import IngredientView
-from fragrance_ai.domain.catalogue import Ingredient, Tier
+from fragrance_ai.api.schemas import ConstituentView, IngredientView
+from fragrance_ai.domain.catalogue import Ingredient, Tier, is_valid_cas
 
 router = APIRouter(prefix="/v1/ingredients", tags=["ingredients"])
 
+CAS_PATTERN = r"^\d{2,7}-\d{2}-\d$"
+
 
 @router.get("", response_model=list[IngredientView])
-def read_ingredients(
+async def read_ingredients(
     catalogue: CatalogueDep,
     tier: Tier | None = None,
     family: str | None = None,
     q: Annotated[str | None, Query(max_length=100, description="Text in name or notes")] = None,
 ) -> list[IngredientView]:
-    return [_view(item) for item in catalogue.filter(tier=tier, family=family, text=q)]
+    return [ingredient_view(item) for item in catalogue.filter(tier=tier, family=family, text=q)]
 
 
-def _view(item: Ingredient) -> IngredientView:
+@router.get("/{cas}", response_model=IngredientView)
+async def read_ingredient(
+    cas: Annotated[str, Path(pattern=CAS_PATTERN, examples=["8007-75-8"])],
+    catalogue: CatalogueDep,
+) -> IngredientView:
+    if not is_valid_cas(cas):
+        raise RequestValidationError(
+            [
+                {
+                    "type": "cas_check_digit",
+                    "loc": ("path", "cas"),
+                    "msg": f"{cas} is not a valid CAS number: its check digit does not match",
+                    "input": cas,
+                }
+            ]
+        )
+    if cas not in catalogue:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no material with CAS {cas}")
+    return ingredient_view(catalogue.by_cas(cas))
+
+
+def ingredient_view(item: Ingredient) -> IngredientView:
     return IngredientView(
         name=item.name,
         synonyms=list(item.synonyms),
         cas=item.cas,
         tier=item.tier.value,
+        volatility=item.volatility.value,
         families=list(item.families),
         descriptors=list(item.descriptors),
         typical_use_percent=(item.typical_use_min_percent, item.typical_use_max_percent),
@@ -35,4 +60,16 @@ def _view(item: Ingredient) -> IngredientView:
         price_source=item.price_source,
         natural=item.natural,
         ifra=[asdict(limit) for limit in item.ifra],
+        constituents=[
+            ConstituentView(
+                substance=c.substance.name,
+                cas=c.substance.label_cas,
+                percent=c.percent,
+                source=c.source,
+                uncertain=c.uncertain,
+            )
+            for c in item.constituents
+        ],
+        eu_allergens=[s.name for s, _ in item.contributions if s.allergen is not None],
+        note=item.note,
     )

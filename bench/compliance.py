@@ -1,0 +1,91 @@
+"""Time to check a 40-ingredient formula against the IFRA limits and EU allergen list, and
+to repair it, in microseconds per call (median of several rounds).
+
+    .venv/bin/python -m bench.compliance [--rounds 7] [--calls 2000]
+
+The formula mixes naturals (whose constituents are summed) with aroma chemicals, and is
+made non-compliant on purpose (bergamot, oakmoss and citral over their Category 4 limits)
+so that the repair does real work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+from fragrance_ai.domain.catalogue import Catalogue, load_catalogue
+from fragrance_ai.domain.compliance import check_compliance
+from fragrance_ai.domain.formula import Formula, FormulaLine
+from fragrance_ai.domain.products import ProductType
+from fragrance_ai.domain.repair import repair_formula
+
+FORTY = [
+    ("Bergamot oil", 8), ("Lemon oil", 3), ("Mandarin oil", 2), ("Lavender oil", 2),
+    ("Petitgrain bigarade oil", 1.5), ("Citral", 2), ("Linalool", 3), ("Dihydromyrcenol", 2),
+    ("Cardamom oil", 0.5), ("Pink pepper oil", 0.5), ("Aldehyde C-10", 0.2),
+    ("Aldehyde C-12 MNA", 0.3), ("Lemongrass oil", 0.5),
+    ("Hedione", 15), ("Rose oil", 0.5), ("Jasmine absolute", 0.5), ("Geranium oil", 1),
+    ("Phenylethyl alcohol", 4), ("Citronellol", 1.5), ("Geraniol", 0.5), ("Ylang ylang oil", 0.5),
+    ("Alpha-isomethyl ionone", 2), ("Beta-ionone", 0.5), ("Benzyl salicylate", 3),
+    ("Hexyl cinnamal", 2), ("Clove bud oil", 0.3), ("Neroli oil", 0.2),
+    ("Iso E Super", 10), ("Galaxolide", 8), ("Ambroxan", 1), ("Cedarwood oil Virginia", 3),
+    ("Patchouli oil", 3), ("Vetiver oil", 1), ("Oakmoss absolute", 1.5), ("Sandalore", 2),
+    ("Vanillin", 1), ("Coumarin", 1), ("Ethylene brassylate", 3), ("Labdanum resinoid", 0.5),
+    ("Benzoin resinoid", 1.5),
+]  # fmt: skip
+
+
+def forty_ingredient_formula(catalogue: Catalogue) -> Formula:
+    lines = []
+    for name, percent in FORTY:
+        material = catalogue.find(name)
+        if material is None:
+            raise SystemExit(f"{name} is not in the catalogue")
+        lines.append(
+            FormulaLine(cas=material.cas, name=material.name, tier=material.tier, percent=percent)
+        )
+    total = sum(line.percent for line in lines)
+    lines = [line.model_copy(update={"percent": line.percent * 100 / total}) for line in lines]
+    return Formula(lines=lines, product=ProductType.EDP, dosage_percent=18)
+
+
+def time_per_call_us(work: Callable[[], object], *, rounds: int, calls: int) -> list[float]:
+    timings = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(calls):
+            work()
+        timings.append((time.perf_counter() - start) / calls * 1e6)
+    return timings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--calls", type=int, default=2000)
+    args = parser.parse_args()
+
+    catalogue = load_catalogue()
+    formula = forty_ingredient_formula(catalogue)
+    report = check_compliance(formula, catalogue)
+    print(
+        f"formula: {len(formula.lines)} ingredients, EDP at {formula.dosage_percent:g} %, "
+        f"{report.checked_substances} regulated substances, {len(report.violations)} "
+        f"violations, {len(report.allergens_to_declare)} allergens to declare"
+    )
+    for label, work, calls in (
+        ("check_compliance", lambda: check_compliance(formula, catalogue), args.calls),
+        ("repair_formula", lambda: repair_formula(formula, catalogue), max(args.calls // 4, 1)),
+    ):
+        timings = time_per_call_us(work, rounds=args.rounds, calls=calls)
+        print(
+            f"{label:>17}: median {statistics.median(timings):7.1f} us per call "
+            f"(best {min(timings):.1f}, worst {max(timings):.1f}; {args.rounds} rounds of "
+            f"{calls} calls)"
+        )
+
+
+if __name__ == "__main__":
+    main()

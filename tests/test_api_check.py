@@ -1,0 +1,233 @@
+"""`POST /v1/formulas/check` and `GET /v1/ingredients/{cas}`: a perfumer's own formula in,
+compliance, labelling, cost and pyramid out; bad input is a 422 naming the field."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from fragrance_ai.api.app import create_app
+from fragrance_ai.db.migrate import upgrade_to_head
+from fragrance_ai.runtime import Runtime, build_runtime, install_runtime
+from tests.conftest import make_settings
+
+CHYPRE = [
+    {"name": "Bergamot oil", "percent": 12},
+    {"name": "Lemon oil", "percent": 4},
+    {"cas": "78-70-6", "percent": 9},
+    {"name": "Hedione", "percent": 25},
+    {"name": "rose oil", "percent": 1},
+    {"name": "Phenylethyl alcohol", "percent": 9},
+    {"name": "oakmoss", "percent": 2},
+    {"name": "Patchouli oil", "percent": 8},
+    {"name": "Iso E Super", "percent": 15},
+    {"name": "Galaxolide", "percent": 15},
+]
+
+
+@pytest.fixture
+def runtime(tmp_path: Path) -> Iterator[Runtime]:
+    runtime = build_runtime(make_settings(tmp_path))
+    upgrade_to_head(runtime.engine)
+    yield runtime
+    runtime.close()
+    install_runtime(None)
+
+
+@pytest.fixture
+def client(runtime: Runtime) -> Iterator[TestClient]:
+    with TestClient(create_app(runtime)) as client:
+        yield client
+
+
+def check(client: TestClient, **body: Any) -> Any:
+    response = client.post("/v1/formulas/check", json=body)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_an_edp_with_oakmoss_and_bergamot_is_reported_with_levels_and_limits(
+    client: TestClient,
+) -> None:
+    report = check(client, lines=CHYPRE, product="EDP")
+    assert report["dosage_percent"] == 18
+    assert report["ifra_category"] == "4"
+    compliance = report["compliance"]
+    assert compliance["compliant"] is False
+    violations = {v["cas"]: v for v in compliance["violations"]}
+    # 2 % oakmoss x 18 % = 0.36 % > 0.1 %; 12 % bergamot x 18 % = 2.16 % > 0.4 %.
+    assert violations["90028-68-5"]["level_percent_in_product"] == pytest.approx(0.36)
+    assert violations["90028-68-5"]["limit_percent_in_product"] == 0.1
+    assert violations["90028-68-5"]["materials"] == ["Oakmoss absolute"]
+    assert violations["8007-75-8"]["level_percent_in_product"] == pytest.approx(2.16)
+    assert violations["8007-75-8"]["limit_uncertain"] is True
+    assert "Linalool" in report["allergens_to_declare"]
+    assert "Evernia prunastri (oakmoss) extract" in report["allergens_to_declare"]
+    assert report["pyramid"] == {"top": 25, "heart": 35, "base": 40}
+    assert report["cost_per_kg_eur"] > 0
+    assert report["repair"] is None
+    assert [line["name"] for line in report["lines"]][:3] == [
+        "Bergamot oil",
+        "Lemon oil",
+        "Linalool",
+    ]
+
+
+def test_repair_returns_a_compliant_formula_with_the_same_pyramid(client: TestClient) -> None:
+    report = check(client, lines=CHYPRE, product="EDP", repair=True)
+    repair = report["repair"]
+    assert repair["feasible"] is True
+    assert repair["compliance"]["compliant"] is True
+    assert repair["pyramid"] == pytest.approx(report["pyramid"])
+    assert sum(line["percent"] for line in repair["lines"]) == pytest.approx(100)
+    after = {line["name"]: line["percent"] for line in repair["lines"]}
+    assert after["Oakmoss absolute"] == pytest.approx(0.1 / 18 * 100)
+    assert after["Bergamot oil"] == pytest.approx(0.4 / 18 * 100)
+    assert {change["name"] for change in repair["changes"]} >= {"Oakmoss absolute", "Bergamot oil"}
+    # The repaired formula checks clean when posted back.
+    again = check(
+        client,
+        lines=[{"cas": line["cas"], "percent": line["percent"]} for line in repair["lines"]],
+        product="EDP",
+    )
+    assert again["compliance"]["compliant"] is True
+
+
+def test_infeasible_repair_says_why(client: TestClient) -> None:
+    lines = [
+        {"name": "Bergamot oil", "percent": 30},
+        {"name": "Hedione", "percent": 30},
+        {"name": "Galaxolide", "percent": 40},
+    ]
+    repair = check(client, lines=lines, product="EDP", repair=True)["repair"]
+    assert repair["feasible"] is False
+    assert repair["lines"] is None
+    assert repair["compliance"]["compliant"] is False
+    assert any("No formula of these materials" in reason for reason in repair["reasons"])
+
+
+def test_dosage_and_product_change_the_verdict(client: TestClient) -> None:
+    # 0.5 % oakmoss: EDT at 10 % -> 0.05 % (passes); parfum at 25 % -> 0.125 % (fails).
+    lines = [{"name": "Oakmoss absolute", "percent": 0.5}, {"name": "Hedione", "percent": 99.5}]
+    assert check(client, lines=lines, product="EDT")["compliance"]["compliant"] is True
+    parfum = check(client, lines=lines, product="parfum")
+    assert parfum["compliance"]["compliant"] is False
+    explicit = check(client, lines=lines, product="EDP", dosage_percent=15)
+    assert explicit["dosage_percent"] == 15
+    assert explicit["compliance"]["compliant"] is True
+    candle = check(client, lines=lines, product="candle")
+    assert candle["compliance"]["ifra_category"] == "12"
+    assert candle["allergens_to_declare"] == []
+
+
+@pytest.mark.parametrize(
+    ("lines", "location"),
+    [
+        ([{"name": "Meteorite", "percent": 100}], ["body", "lines", 0, "name"]),
+        (
+            [{"name": "Hedione", "percent": 90}, {"cas": "50-00-0", "percent": 10}],
+            ["body", "lines", 1, "cas"],
+        ),
+        (
+            [{"name": "Hedione", "percent": 90}, {"cas": "8007-75-9", "percent": 10}],
+            ["body", "lines", 1, "cas"],
+        ),
+        (
+            [{"name": "Galaxolide", "cas": "8007-75-8", "percent": 100}],
+            ["body", "lines", 0, "name"],
+        ),
+        (
+            [{"name": "Hedione", "percent": 50}, {"cas": "24851-98-7", "percent": 50}],
+            ["body", "lines", 1, "cas"],
+        ),
+    ],
+)
+def test_unknown_or_wrong_materials_are_named_in_a_422(
+    client: TestClient, lines: list[dict[str, Any]], location: list[Any]
+) -> None:
+    response = client.post("/v1/formulas/check", json={"lines": lines, "product": "EDP"})
+    assert response.status_code == 422
+    assert location in [error["loc"] for error in response.json()["detail"]]
+
+
+def test_every_unknown_material_is_named_at_once(client: TestClient) -> None:
+    lines = [
+        {"name": "Meteorite", "percent": 40},
+        {"name": "Hedione", "percent": 20},
+        {"name": "Stardust", "percent": 40},
+    ]
+    response = client.post("/v1/formulas/check", json={"lines": lines, "product": "EDP"})
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert [error["loc"] for error in detail] == [
+        ["body", "lines", 0, "name"],
+        ["body", "lines", 2, "name"],
+    ]
+    assert "Meteorite" in detail[0]["msg"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"lines": [{"name": "Hedione", "percent": 99}], "product": "EDP"}, "lines"),
+        ({"lines": [{"name": "Hedione", "percent": 100.02}], "product": "EDP"}, "percent"),
+        ({"lines": [], "product": "EDP"}, "lines"),
+        ({"lines": [{"percent": 100}], "product": "EDP"}, 0),
+        ({"lines": [{"name": "Hedione", "percent": 100}], "product": "shampoo"}, "product"),
+        ({"lines": [{"name": "Hedione", "percent": 100}]}, "product"),
+        ({"lines": [{"name": "Hedione", "percent": -5}], "product": "EDP"}, "percent"),
+        (
+            {"lines": [{"name": "Hedione", "percent": 100}], "product": "EDP", "dosage_percent": 0},
+            "dosage_percent",
+        ),
+        ({"lines": [{"name": "Hedione", "percent": 100}], "product": "EDP", "x": 1}, "x"),
+    ],
+)
+def test_malformed_bodies_are_422_naming_the_field(
+    client: TestClient, body: dict[str, Any], field: str | int
+) -> None:
+    response = client.post("/v1/formulas/check", json=body)
+    assert response.status_code == 422, response.text
+    locations = [error["loc"] for error in response.json()["detail"]]
+    assert any(field in location for location in locations), locations
+
+
+def test_percentages_within_a_hundredth_of_100_are_accepted(client: TestClient) -> None:
+    lines = [{"name": "Hedione", "percent": 60.005}, {"name": "Galaxolide", "percent": 40}]
+    assert check(client, lines=lines, product="EDT")["compliance"]["compliant"] is True
+
+
+def test_one_ingredient_by_cas(client: TestClient) -> None:
+    response = client.get("/v1/ingredients/8007-75-8")
+    assert response.status_code == 200
+    bergamot = response.json()
+    assert bergamot["name"] == "Bergamot oil"
+    assert bergamot["volatility"] == "very_high"
+    constituents = {c["substance"]: c for c in bergamot["constituents"]}
+    assert constituents["Bergapten (5-methoxypsoralen), marker of furocoumarins"]["percent"] == 0.35
+    assert "Linalool" in bergamot["eu_allergens"]
+    assert {limit["category"] for limit in bergamot["ifra"]} >= {"4", "5A"}
+    assert all(limit["source"] for limit in bergamot["ifra"])
+
+
+def test_unknown_cas_is_404_and_malformed_cas_422(client: TestClient) -> None:
+    missing = client.get("/v1/ingredients/50-00-0")
+    assert missing.status_code == 404
+    assert "50-00-0" in missing.json()["detail"]
+    for malformed in ("8007-75-9", "not-a-cas", "8007758"):
+        response = client.get(f"/v1/ingredients/{malformed}")
+        assert response.status_code == 422, malformed
+        assert response.json()["detail"][0]["loc"] == ["path", "cas"]
+
+
+def test_ingredients_filter_by_text_tier_and_family(client: TestClient) -> None:
+    found = client.get("/v1/ingredients", params={"q": "oakmoss"}).json()
+    # Oakmoss absolute itself, and Evernyl, sold as an oakmoss substitute.
+    assert {item["name"] for item in found} == {"Oakmoss absolute", "Evernyl"}
+    woods = client.get("/v1/ingredients", params={"tier": "base", "family": "woody"}).json()
+    assert len(woods) >= 10
+    assert all(item["tier"] == "base" and "woody" in item["families"] for item in woods)
