@@ -62,14 +62,14 @@
                 variant
                 ;
             };
-          cudaImages =
-            let
-              fragrance-ai-cuda = application cudaPkgs true;
-            in
-            {
-              worker-llm-cuda = mkImage cudaPkgs fragrance-ai-cuda "worker-llm" "cuda";
-              worker-rl-cuda = mkImage cudaPkgs fragrance-ai-cuda "worker-rl" "cuda";
-            };
+          # The application on CUDA torch, for GPU workers on NixOS hosts
+          # (services.fragrance-ai.workers.<name>.package) and for the CUDA images.
+          fragrance-ai-cuda = application cudaPkgs true;
+          cudaOutputs = {
+            inherit fragrance-ai-cuda;
+            worker-llm-cuda = mkImage cudaPkgs fragrance-ai-cuda "worker-llm" "cuda";
+            worker-rl-cuda = mkImage cudaPkgs fragrance-ai-cuda "worker-rl" "cuda";
+          };
         in
         {
           packages = {
@@ -79,7 +79,7 @@
             worker-llm = mkImage pkgs fragrance-ai "worker-llm" "cpu";
             worker-rl = mkImage pkgs fragrance-ai "worker-rl" "cpu";
           }
-          // lib.optionalAttrs (builtins.elem system cudaSystems) cudaImages;
+          // lib.optionalAttrs (builtins.elem system cudaSystems) cudaOutputs;
 
           devShells.default = pkgs.callPackage ./nix/devshell.nix { };
 

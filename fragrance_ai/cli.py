@@ -49,6 +49,13 @@ def _parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="run an RQ worker")
     worker.add_argument("kind", choices=["llm", "rl"], help="llm: llm_inference, rl: rl_training")
     worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    worker.add_argument(
+        "--queue",
+        action="append",
+        default=[],
+        choices=["llm_inference", "rl_training"],
+        help="work this queue instead of the kind's own; repeat for several",
+    )
     worker.set_defaults(handler=_worker)
 
     migrate = commands.add_parser("migrate", help="bring the database schema up to date")
@@ -152,9 +159,11 @@ def _dev(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    from fragrance_ai.queue import QueueName
     from fragrance_ai.worker import WorkerKind, run_worker
 
-    run_worker(settings, WorkerKind(args.kind), burst=args.burst)
+    queues = [QueueName(name) for name in args.queue]
+    run_worker(settings, WorkerKind(args.kind), burst=args.burst, queues=queues)
     return 0
 
 

@@ -7,14 +7,17 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections.abc import Sequence
 from enum import StrEnum
 
 from prometheus_client import start_http_server
+from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
 
 from fragrance_ai.queue import QueueName, RedisJobQueue
 from fragrance_ai.runtime import build_runtime, install_runtime
 from fragrance_ai.settings import ConfigError, Settings
+from fragrance_ai.systemd import HealthNotifier
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +37,14 @@ def worker_name_prefix(kind: WorkerKind, hostname: str) -> str:
     return f"{kind.value}-{hostname}-"
 
 
-def run_worker(settings: Settings, kind: WorkerKind, *, burst: bool = False) -> None:
+def run_worker(
+    settings: Settings,
+    kind: WorkerKind,
+    *,
+    burst: bool = False,
+    queues: Sequence[QueueName] = (),
+) -> None:
+    """Works `queues`, by default the kind's own queue; `kind` names the worker."""
     if not settings.redis_url:
         raise ConfigError(
             "REDIS_URL: a standalone worker needs Redis; without it, `fragrance-ai dev` "
@@ -49,12 +59,27 @@ def run_worker(settings: Settings, kind: WorkerKind, *, burst: bool = False) -> 
         # Job durations are recorded in this process, so it serves them itself.
         start_http_server(settings.worker_metrics_port, addr=settings.api_host)
         log.info("worker metrics on %s:%d", settings.api_host, settings.worker_metrics_port)
-    queue_name = QUEUES_OF[kind]
+    names = [name.value for name in (queues or [QUEUES_OF[kind]])]
     worker = SimpleWorker(
-        [Queue(queue_name.value, connection=runtime.queue.connection)],
+        [Queue(name, connection=runtime.queue.connection) for name in names],
         connection=runtime.queue.connection,
         name=f"{worker_name_prefix(kind, socket.gethostname())}{os.getpid()}",
     )
-    log.info("worker %s listening on queue %s", worker.name, queue_name.value)
-    # SIGTERM and SIGINT are a warm shutdown in RQ: the running job finishes first.
-    worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level)
+    log.info("worker %s listening on %s", worker.name, ", ".join(names))
+    # Under systemd: ready once RQ has registered the worker, alive while its heartbeat lasts.
+    notifier = HealthNotifier(lambda: rq_heartbeat_is_live(worker)).start()
+    try:
+        # SIGTERM and SIGINT are a warm shutdown in RQ: the running job finishes first.
+        worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level)
+    finally:
+        notifier.stop()
+
+
+def rq_heartbeat_is_live(worker: SimpleWorker) -> tuple[bool, str]:
+    """RQ's heartbeat keeps the worker's key alive (worker_ttl + 60 s idle, job timeout + 60 s
+    during a job); once the main loop stops beating, the key expires."""
+    try:
+        live = bool(worker.connection.exists(worker.key))
+    except RedisError as error:
+        return False, f"redis unreachable: {error}"
+    return live, f"{worker.name}: " + ("RQ heartbeat live" if live else "no live RQ heartbeat")

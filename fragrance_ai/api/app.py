@@ -8,7 +8,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from fragrance_ai.api.metrics_middleware import MetricsMiddleware
 from fragrance_ai.api.routes import briefs, formulas, health, ingredients, jobs
@@ -16,6 +17,7 @@ from fragrance_ai.logs import configure_logging
 from fragrance_ai.queue.base import QueueUnavailable
 from fragrance_ai.runtime import Runtime, build_runtime, install_runtime
 from fragrance_ai.settings import load_settings
+from fragrance_ai.systemd import HealthNotifier
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +34,10 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Job functions running in this process (the embedded queue) find the same runtime.
         install_runtime(runtime)
+        # Under systemd: ready once the database and the queue answer, alive while they do.
+        notifier = HealthNotifier(lambda: dependencies_reachable(runtime)).start()
         yield
+        notifier.stop()
         if owns_runtime:
             runtime.close()
 
@@ -48,6 +53,19 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         app.include_router(router)
     _install_error_handlers(app)
     return app
+
+
+def dependencies_reachable(runtime: Runtime) -> tuple[bool, str]:
+    try:
+        with runtime.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except SQLAlchemyError as error:
+        return False, f"database unreachable: {type(error).__name__}"
+    try:
+        runtime.queue.ping()
+    except QueueUnavailable as error:
+        return False, f"queue unreachable: {error}"
+    return True, "database and queue reachable"
 
 
 def _install_error_handlers(app: FastAPI) -> None:

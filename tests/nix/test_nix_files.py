@@ -61,7 +61,7 @@ in
 """
 
 IMAGES = {"api", "worker-llm", "worker-rl"}
-CUDA_IMAGES = {"worker-llm-cuda", "worker-rl-cuda"}
+CUDA_OUTPUTS = {"fragrance-ai-cuda", "worker-llm-cuda", "worker-rl-cuda"}
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,7 @@ def test_packages_are_the_application_and_its_images(flake: dict[str, object]) -
     assert isinstance(packages, dict)
     assert set(packages) == {"x86_64-linux", "aarch64-linux"}
     common = {"default", "fragrance-ai", "fragrance-ai-api"} | IMAGES
-    assert set(packages["x86_64-linux"]) == common | CUDA_IMAGES
+    assert set(packages["x86_64-linux"]) == common | CUDA_OUTPUTS
     assert set(packages["aarch64-linux"]) == common
 
 

@@ -1,0 +1,792 @@
+# services.fragrance-ai: the HTTP API, its RQ workers and the schema migration as systemd
+# units under fragrance-ai.target, with health checks (Type=notify + WatchdogSec, fed only
+# while the process's own check passes), per-unit resource limits, one slice with an overall
+# budget, and hardening that opens the NVIDIA devices to GPU workers only.
+# Guide: docs/deployment.md. Offline tests: tests/nixos_module/.
+{
+  config,
+  lib,
+  pkgs,
+  ...
+}:
+let
+  inherit (lib)
+    literalExpression
+    mkEnableOption
+    mkIf
+    mkMerge
+    mkOption
+    types
+    ;
+
+  cfg = config.services.fragrance-ai;
+
+  stateDir = "/var/lib/fragrance-ai";
+  cacheDir = "/var/cache/fragrance-ai";
+  redisServer = config.services.redis.servers.fragrance-ai;
+  exe = lib.getExe' cfg.package "fragrance-ai";
+
+  queueNames = [
+    "llm_inference"
+    "rl_training"
+  ];
+  defaultQueues = {
+    llm = [ "llm_inference" ];
+    rl = [ "rl_training" ];
+  };
+  # The CLI names a worker by kind (llm or rl); the kind only prefixes the RQ worker's name.
+  kindOf = queues: if queues == [ ] || lib.head queues == "llm_inference" then "llm" else "rl";
+
+  # Settings keys this module sets from its own options; `settings` must not set them too.
+  ownedSettings = [
+    "app_env"
+    "data_dir"
+    "database_url"
+    "redis_url"
+    "api_host"
+    "api_port"
+    "api_workers"
+    "worker_metrics_port"
+  ];
+
+  # NVIDIA device classes, matched by systemd with fnmatch against the names in /proc/devices:
+  # nvidia-frontend (/dev/nvidia0..N, /dev/nvidiactl), nvidia-uvm (unified memory, which CUDA
+  # needs), nvidia-caps (MIG), nvidia-nvswitch, ... (nixpkgs' ollama module lists the first three
+  # by name). With DevicePolicy=closed nothing else beyond /dev/null and friends is reachable.
+  nvidiaDevices = [ "char-nvidia*" ];
+
+  # ---- settings -> environment -------------------------------------------------------------
+  # { log_level = "DEBUG"; queue.job_timeout_s = 300; } -> LOG_LEVEL=DEBUG QUEUE__JOB_TIMEOUT_S=300
+  # (pydantic-settings' nested delimiter); lists go as JSON, which pydantic-settings parses.
+  envValue =
+    value:
+    if builtins.isBool value then
+      lib.boolToString value
+    else if builtins.isList value then
+      builtins.toJSON value
+    else if builtins.isPath value then
+      "${value}"
+    else
+      toString value;
+  flattenSettings =
+    prefix: attrs:
+    lib.concatMapAttrs (
+      key: value:
+      let
+        name = (if prefix == "" then "" else "${prefix}__") + lib.toUpper key;
+      in
+      if value == null then
+        { }
+      else if builtins.isAttrs value && !(lib.isDerivation value) then
+        flattenSettings name value
+      else
+        { ${name} = envValue value; }
+    ) attrs;
+
+  settingsValue = types.nullOr (
+    types.oneOf [
+      types.bool
+      types.int
+      types.float
+      types.str
+      types.path
+      (types.listOf (
+        types.oneOf [
+          types.bool
+          types.int
+          types.float
+          types.str
+        ]
+      ))
+      (types.attrsOf types.anything)
+    ]
+  );
+
+  # ---- per-unit limits and health, shared by the API and each worker group -----------------
+  memorySize = types.strMatching "[0-9]+[KMGT]?|[0-9]+(\\.[0-9]+)?%|infinity";
+  cpuPercent = types.strMatching "[0-9]+%";
+  # An option whose defaultText, when given, documents a default computed from other options.
+  mkUnitOption =
+    {
+      type,
+      default,
+      description,
+      defaultText ? null,
+      example ? null,
+    }:
+    mkOption (
+      { inherit type default description; }
+      // lib.optionalAttrs (defaultText != null) { inherit defaultText; }
+      // lib.optionalAttrs (example != null) { inherit example; }
+    );
+  unitOptions = defaults: {
+    memoryMax = mkUnitOption {
+      type = memorySize;
+      default = defaults.memoryMax;
+      defaultText = defaults.memoryMaxText or null;
+      example = "16G";
+      description = "MemoryMax= of each process's unit: past it the kernel OOM-kills the unit, and systemd restarts it.";
+    };
+    cpuQuota = mkUnitOption {
+      type = cpuPercent;
+      default = defaults.cpuQuota;
+      defaultText = defaults.cpuQuotaText or null;
+      example = "800%";
+      description = "CPUQuota= of each unit; 100% is one CPU.";
+    };
+    tasksMax = mkUnitOption {
+      type = types.ints.positive;
+      default = defaults.tasksMax;
+      description = "TasksMax= (threads and processes) of each unit.";
+    };
+    limitNOFILE = mkUnitOption {
+      type = types.ints.positive;
+      default = 16384;
+      description = "LimitNOFILE= (open files and sockets) of each unit.";
+    };
+    watchdogSec = mkUnitOption {
+      type = types.ints.positive;
+      default = defaults.watchdogSec;
+      description = ''
+        WatchdogSec= of each unit. The process pings systemd every half of this while its own
+        health check passes; after this long without a ping, systemd kills it (SIGABRT) and
+        restarts it.
+      '';
+    };
+    startTimeoutSec = mkUnitOption {
+      type = types.ints.positive;
+      default = defaults.startTimeoutSec;
+      description = "TimeoutStartSec=: how long the process may take to report ready.";
+    };
+    stopTimeoutSec = mkUnitOption {
+      type = types.ints.positive;
+      default = defaults.stopTimeoutSec;
+      defaultText = defaults.stopTimeoutSecText or null;
+      description = "TimeoutStopSec=: how long a stop may take before SIGKILL.";
+    };
+  };
+
+  jobTimeout = ((cfg.settings.queue or { }).job_timeout_s or 600);
+
+  workerModule =
+    { name, config, ... }:
+    {
+      options = {
+        enable = mkEnableOption "this worker group" // {
+          default = true;
+        };
+        package = mkOption {
+          type = types.package;
+          default = cfg.package;
+          defaultText = literalExpression "config.services.fragrance-ai.package";
+          description = "The package these workers run, e.g. a CUDA build for GPU workers while the API keeps the CPU one.";
+        };
+        queues = mkOption {
+          type = types.listOf (types.enum queueNames);
+          default = defaultQueues.${name} or [ ];
+          defaultText = literalExpression ''{ llm = [ "llm_inference" ]; rl = [ "rl_training" ]; }.''${name} or [ ]'';
+          description = "RQ queues this group works, highest priority first.";
+        };
+        replicas = mkOption {
+          type = types.ints.positive;
+          default = 1;
+          description = "Worker processes, one unit each: fragrance-ai-worker-<name>-<i>.";
+        };
+        gpu = mkOption {
+          type = types.bool;
+          default = false;
+          description = ''
+            Give these workers the NVIDIA devices (DevicePolicy=closed with DeviceAllow= for the
+            char-nvidia* classes, PrivateDevices=false for these units only) and run the models
+            on CUDA (LLM__DEVICE=cuda unless `settings.llm.device` says otherwise). The host needs
+            the driver: see docs/deployment.md.
+          '';
+        };
+        gpuDevices = mkOption {
+          type = types.nullOr (types.nonEmptyListOf types.str);
+          default = null;
+          example = [
+            "0"
+            "1"
+          ];
+          description = "GPU indices or UUIDs handed round-robin to the replicas as CUDA_VISIBLE_DEVICES; null: every replica sees every GPU.";
+        };
+        metricsPort = mkOption {
+          type = types.nullOr types.port;
+          default = null;
+          example = 9101;
+          description = "Replica i serves its own /metrics on this port + i - 1 (WORKER_METRICS_PORT); null: off.";
+        };
+        environment = mkOption {
+          type = types.attrsOf types.str;
+          default = { };
+          description = "Extra environment variables for these workers only.";
+        };
+      }
+      // unitOptions {
+        memoryMax = "8G";
+        cpuQuota = "400%";
+        tasksMax = 1024;
+        watchdogSec = 120;
+        startTimeoutSec = 600;
+        stopTimeoutSec = jobTimeout + 60;
+        stopTimeoutSecText = literalExpression "settings.queue.job_timeout_s (600) + 60";
+      };
+    };
+
+  enabledWorkers = lib.filterAttrs (_: worker: worker.enable) cfg.workers;
+
+  # ---- units --------------------------------------------------------------------------------
+  databaseUrl =
+    if cfg.database.createLocally then
+      # Peer authentication over the socket: the OS user is the database role.
+      "postgresql+psycopg:///fragrance-ai?host=/run/postgresql"
+    else
+      cfg.database.url;
+  redisUrl = if cfg.redis.createLocally then "unix://${redisServer.unixSocket}?db=0" else cfg.redis.url;
+
+  localServices =
+    lib.optional cfg.database.createLocally "postgresql.target"
+    ++ lib.optional cfg.redis.createLocally "redis-fragrance-ai.service";
+
+  baseEnvironment =
+    flattenSettings "" cfg.settings
+    // {
+      APP_ENV = cfg.profile;
+      DATA_DIR = stateDir;
+      HOME = stateDir;
+      # Hugging Face and torch caches (models, kernels) land under CacheDirectory=.
+      XDG_CACHE_HOME = cacheDir;
+      API_HOST = cfg.api.host;
+      API_PORT = toString cfg.api.port;
+    }
+    // lib.optionalAttrs (databaseUrl != null) { DATABASE_URL = databaseUrl; }
+    // lib.optionalAttrs (redisUrl != null) { REDIS_URL = redisUrl; };
+
+  # Hardening shared by every unit; `systemd-analyze security` scores it (see the tests).
+  commonServiceConfig = {
+    User = "fragrance-ai";
+    Group = "fragrance-ai";
+    SupplementaryGroups = lib.optional cfg.redis.createLocally redisServer.group;
+    StateDirectory = "fragrance-ai";
+    StateDirectoryMode = "0700";
+    CacheDirectory = "fragrance-ai";
+    CacheDirectoryMode = "0700";
+    WorkingDirectory = stateDir;
+    EnvironmentFile = lib.optional (cfg.secretsFile != null) cfg.secretsFile;
+    Slice = "fragrance-ai.slice";
+    UMask = "0077";
+
+    CapabilityBoundingSet = [ "" ];
+    AmbientCapabilities = [ "" ];
+    NoNewPrivileges = true;
+    ProtectSystem = "strict";
+    ProtectHome = true;
+    PrivateTmp = true;
+    PrivateDevices = true;
+    DevicePolicy = "closed";
+    PrivateUsers = true;
+    PrivateMounts = true;
+    PrivateIPC = true;
+    ProtectClock = true;
+    ProtectControlGroups = true;
+    ProtectHostname = true;
+    ProtectKernelLogs = true;
+    ProtectKernelModules = true;
+    ProtectKernelTunables = true;
+    ProtectProc = "invisible";
+    # Not "pid": prometheus-client's process_* metrics need /proc/stat (boot time) and drop
+    # all of them without it; torch reads /proc/cpuinfo and /proc/meminfo.
+    ProcSubset = "all";
+    LockPersonality = true;
+    MemoryDenyWriteExecute = true;
+    RemoveIPC = true;
+    KeyringMode = "private";
+    RestrictAddressFamilies = [
+      "AF_UNIX"
+      "AF_INET"
+      "AF_INET6"
+    ];
+    RestrictNamespaces = true;
+    RestrictRealtime = true;
+    RestrictSUIDSGID = true;
+    SystemCallArchitectures = "native";
+    SystemCallFilter = [
+      "@system-service"
+      "~@privileged"
+      "~@resources"
+    ];
+    SystemCallErrorNumber = "EPERM";
+  };
+
+  limitsConfig = unit: {
+    MemoryMax = unit.memoryMax;
+    CPUQuota = unit.cpuQuota;
+    TasksMax = unit.tasksMax;
+    LimitNOFILE = unit.limitNOFILE;
+  };
+
+  healthConfig = unit: {
+    Type = "notify";
+    WatchdogSec = unit.watchdogSec;
+    TimeoutStartSec = unit.startTimeoutSec;
+    TimeoutStopSec = unit.stopTimeoutSec;
+    # A hung or crashed process comes back; one that keeps failing backs off from 1 s to 2 min.
+    Restart = "on-failure";
+    RestartSec = "1s";
+    RestartSteps = 10;
+    RestartMaxDelaySec = "2min";
+  };
+
+  # The API and the workers need the schema migrated and, with createLocally, the local servers.
+  appUnit = {
+    after = [
+      "network.target"
+      "fragrance-ai-migrate.service"
+    ]
+    ++ localServices;
+    requires = [ "fragrance-ai-migrate.service" ] ++ localServices;
+    wantedBy = [ "fragrance-ai.target" ];
+    partOf = [ "fragrance-ai.target" ];
+    # Keep retrying (with the back-off above) instead of giving up after five quick failures.
+    startLimitIntervalSec = 0;
+  };
+
+  apiUnit = appUnit // {
+    description = "Fragrance AI HTTP API";
+    environment =
+      baseEnvironment
+      // {
+        API_WORKERS = toString cfg.api.workers;
+      }
+      // lib.optionalAttrs (cfg.api.workers > 1) {
+        # Where uvicorn's worker processes leave their samples for /metrics to sum (wiped at
+        # start by `serve`); only set with several, as it switches prometheus-client's mode.
+        PROMETHEUS_MULTIPROC_DIR = "/run/fragrance-ai-api/metrics";
+      };
+    serviceConfig =
+      commonServiceConfig
+      // limitsConfig cfg.api
+      // healthConfig cfg.api
+      // {
+        ExecStart = "${exe} serve";
+        RuntimeDirectory = "fragrance-ai-api";
+        RuntimeDirectoryMode = "0700";
+        # With api.workers > 1, uvicorn's worker processes (children) notify and ping.
+        NotifyAccess = "all";
+        # uvicorn binds the port itself, unprivileged ports only (CapabilityBoundingSet is empty).
+      };
+  };
+
+  workerUnit =
+    name: worker: index:
+    let
+      gpuEnvironment = lib.optionalAttrs worker.gpu (
+        {
+          # CUDA's JIT cache would go to ~/.nv; keep it with the other caches.
+          CUDA_CACHE_PATH = "${cacheDir}/nv";
+        }
+        // lib.optionalAttrs (!((cfg.settings.llm or { }) ? device)) { LLM__DEVICE = "cuda"; }
+        // lib.optionalAttrs (worker.gpuDevices != null) {
+          CUDA_VISIBLE_DEVICES = lib.elemAt worker.gpuDevices (
+            lib.mod (index - 1) (lib.length worker.gpuDevices)
+          );
+        }
+      );
+    in
+    appUnit
+    // {
+      description = "Fragrance AI worker ${name} #${toString index} (${lib.concatStringsSep ", " worker.queues})";
+      environment =
+        baseEnvironment
+        // gpuEnvironment
+        // lib.optionalAttrs (worker.metricsPort != null) {
+          WORKER_METRICS_PORT = toString (worker.metricsPort + index - 1);
+        }
+        // worker.environment;
+      serviceConfig =
+        commonServiceConfig
+        // limitsConfig worker
+        // healthConfig worker
+        // {
+          ExecStart = "${lib.getExe' worker.package "fragrance-ai"} worker ${kindOf worker.queues} ${
+            lib.concatMapStringsSep " " (queue: "--queue ${queue}") worker.queues
+          }";
+          NotifyAccess = "main";
+          # SIGTERM is RQ's warm shutdown: the running job finishes (TimeoutStopSec) first.
+          KillSignal = "SIGTERM";
+          # torch and CUDA need two exceptions to the shared hardening:
+          # - oneDNN (torch's CPU kernels), the CUDA driver's PTX JIT and Triton generate machine
+          #   code at run time, which needs writable+executable memory (under
+          #   MemoryDenyWriteExecute a torch Conv2d fails: "could not create a primitive");
+          MemoryDenyWriteExecute = false;
+          # - OpenMP pins threads (sched_setaffinity) and NUMA-aware allocators call mbind and
+          #   set_mempolicy, all in @resources.
+          SystemCallFilter = [
+            "@system-service"
+            "@resources"
+            "~@privileged"
+          ];
+        }
+        // lib.optionalAttrs worker.gpu {
+          # Only GPU workers see devices beyond the minimal /dev: the NVIDIA ones, by class.
+          PrivateDevices = false;
+          DeviceAllow = nvidiaDevices;
+        };
+    };
+
+  workerUnits = lib.concatMapAttrs (
+    name: worker:
+    lib.listToAttrs (
+      map (index: lib.nameValuePair "fragrance-ai-worker-${name}-${toString index}" (workerUnit name worker index)) (
+        lib.range 1 worker.replicas
+      )
+    )
+  ) enabledWorkers;
+
+  migrateUnit = {
+    description = "Fragrance AI database migrations";
+    after = [ "network.target" ] ++ localServices;
+    requires = localServices;
+    wantedBy = [ "fragrance-ai.target" ];
+    partOf = [ "fragrance-ai.target" ];
+    # Re-run on every start of the target, e.g. after `nixos-rebuild switch` brings a new schema.
+    environment = baseEnvironment;
+    serviceConfig = commonServiceConfig // {
+      Type = "oneshot";
+      RemainAfterExit = true;
+      ExecStart = "${exe} migrate";
+      TimeoutStartSec = "15min";
+    };
+  };
+
+  metricsPorts = lib.concatLists (
+    lib.mapAttrsToList (
+      _: worker:
+      lib.optionals (worker.metricsPort != null) (
+        lib.range worker.metricsPort (worker.metricsPort + worker.replicas - 1)
+      )
+    ) enabledWorkers
+  );
+  settingsKeys = map lib.toLower (lib.attrNames cfg.settings);
+  # scheme://user:password@host...: a password in a URL option would be world-readable.
+  hasPassword =
+    url:
+    let
+      userinfo = if url == null then null else builtins.match "[^:]+://([^/@]*)@.*" url;
+    in
+    userinfo != null && lib.hasInfix ":" (lib.head userinfo);
+  # nginx reaches the API where it listens (IPv6 literals in brackets).
+  apiAddress =
+    if lib.hasInfix ":" cfg.api.host then "[${cfg.api.host}]:${toString cfg.api.port}"
+    else "${cfg.api.host}:${toString cfg.api.port}";
+in
+{
+  options.services.fragrance-ai = {
+    enable = mkEnableOption "Fragrance AI: the HTTP API and its LLM and RL workers";
+
+    package = mkOption {
+      type = types.package;
+      description = "The fragrance-ai package; the flake's nixosModules.default sets its own.";
+    };
+
+    profile = mkOption {
+      type = types.enum [
+        "development"
+        "staging"
+        "production"
+      ];
+      default = "production";
+      description = "APP_ENV: which profile of configs/llm_ensemble.yaml and which env file apply.";
+    };
+
+    settings = mkOption {
+      type = types.attrsOf settingsValue;
+      default = { };
+      example = literalExpression ''
+        {
+          log_level = "INFO";
+          queue.job_timeout_s = 900;
+          llm.roles.parser.model_path = "/var/lib/models/qwen2-7b";
+        }
+      '';
+      description = ''
+        Application settings (fragrance_ai/settings.py), rendered to its environment:
+        nested keys join with `__` and are upper-cased (`queue.job_timeout_s` becomes
+        QUEUE__JOB_TIMEOUT_S), lists are passed as JSON. Database, Redis, API address and
+        profile come from this module's own options. Nothing secret here: it lands in the
+        world-readable Nix store; use {option}`secretsFile`.
+      '';
+    };
+
+    secretsFile = mkOption {
+      # A string, never a path literal (which would be copied into the world-readable store),
+      # and never a path inside the store.
+      type = types.nullOr (
+        types.pathWith {
+          inStore = false;
+          absolute = true;
+        }
+      );
+      default = null;
+      example = "/run/secrets/fragrance-ai.env";
+      description = ''
+        An environment file (KEY=value lines) read by systemd when each unit starts, e.g.
+        `DATABASE_URL=postgresql+psycopg://fragrance:secret@db.internal/fragrance`. Its values
+        win over the module's. It stays outside the Nix store; sops-nix or agenix can write it.
+      '';
+    };
+
+    api =
+      {
+        host = mkOption {
+          type = types.str;
+          default = "127.0.0.1";
+          example = "0.0.0.0";
+          description = "Address the API listens on (API_HOST).";
+        };
+        port = mkOption {
+          type = types.port;
+          default = 8000;
+          description = "Port the API listens on (API_PORT).";
+        };
+        workers = mkOption {
+          type = types.ints.between 1 64;
+          default = 1;
+          description = "uvicorn worker processes in the API unit (API_WORKERS).";
+        };
+      }
+      // unitOptions {
+        memoryMax = "${toString (2 * cfg.api.workers)}G";
+        memoryMaxText = literalExpression ''"''${toString (2 * api.workers)}G"'';
+        cpuQuota = "${toString (200 * cfg.api.workers)}%";
+        cpuQuotaText = literalExpression ''"''${toString (200 * api.workers)}%"'';
+        tasksMax = 512;
+        watchdogSec = 30;
+        startTimeoutSec = 120;
+        stopTimeoutSec = 30;
+      };
+
+    workers = mkOption {
+      type = types.attrsOf (types.submodule workerModule);
+      default = { };
+      example = literalExpression ''
+        {
+          llm = { replicas = 2; gpu = true; memoryMax = "24G"; };
+          rl.cpuQuota = "800%";
+          batch = { queues = [ "rl_training" "llm_inference" ]; replicas = 4; };
+        }
+      '';
+      description = ''
+        Worker groups; each runs `replicas` units fragrance-ai-worker-<name>-<i>. The module
+        always defines `llm` (queue llm_inference) and `rl` (queue rl_training), so setting
+        `workers.llm.replicas = 3` keeps `rl`; disable one with `workers.rl.enable = false`.
+      '';
+    };
+
+    database = {
+      createLocally = mkOption {
+        type = types.bool;
+        default = true;
+        description = "Provision a local PostgreSQL database and role `fragrance-ai`, reached over its socket with peer authentication.";
+      };
+      url = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        example = "postgresql+psycopg://fragrance@db.internal/fragrance";
+        description = "DATABASE_URL of an external database, without a password (put the whole URL in secretsFile when it has one).";
+      };
+    };
+
+    redis = {
+      createLocally = mkOption {
+        type = types.bool;
+        default = true;
+        description = "Run services.redis.servers.fragrance-ai on a Unix socket only, with the units in its group.";
+      };
+      url = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        example = "redis://redis.internal:6379/0";
+        description = "REDIS_URL of an external Redis, without a password (put it in secretsFile when it has one).";
+      };
+    };
+
+    openFirewall = mkOption {
+      type = types.bool;
+      default = false;
+      description = "Open the API port in the firewall, or 80 and 443 when {option}`nginx.enable` is set.";
+    };
+
+    nginx = {
+      enable = mkEnableOption "an nginx virtual host proxying to the API (the load balancer)";
+      virtualHost = mkOption {
+        type = types.str;
+        default = config.networking.fqdnOrHostName or "localhost";
+        defaultText = literalExpression "config.networking.fqdnOrHostName";
+        example = "fragrance.example.com";
+        description = "Name of the virtual host.";
+      };
+      enableACME = mkOption {
+        type = types.bool;
+        default = false;
+        description = "Get a certificate from Let's Encrypt (needs security.acme.acceptTerms and defaults.email).";
+      };
+      forceSSL = mkOption {
+        type = types.bool;
+        default = cfg.nginx.enableACME;
+        defaultText = literalExpression "nginx.enableACME";
+        description = "Redirect HTTP to HTTPS.";
+      };
+    };
+
+    slice = {
+      memoryMax = mkOption {
+        type = types.nullOr memorySize;
+        default = "80%";
+        description = "MemoryMax= of fragrance-ai.slice, the budget of all units together (a share of RAM, or a size); null: none.";
+      };
+      cpuQuota = mkOption {
+        type = types.nullOr cpuPercent;
+        default = null;
+        example = "1200%";
+        description = "CPUQuota= of fragrance-ai.slice; null: none.";
+      };
+    };
+  };
+
+  config = mkMerge [
+    {
+      # attrsOf merges per name, so a user's `workers.llm.replicas = 2` keeps `rl`.
+      services.fragrance-ai.workers = {
+        llm = lib.mkDefault { };
+        rl = lib.mkDefault { };
+      };
+    }
+    (mkIf cfg.enable {
+      assertions = [
+        {
+          assertion = cfg.database.createLocally -> cfg.database.url == null;
+          message = "services.fragrance-ai.database: set createLocally or url, not both.";
+        }
+        {
+          assertion = cfg.database.createLocally || cfg.database.url != null || cfg.secretsFile != null;
+          message = "services.fragrance-ai.database: without createLocally, set url or put DATABASE_URL in secretsFile.";
+        }
+        {
+          assertion = cfg.redis.createLocally -> cfg.redis.url == null;
+          message = "services.fragrance-ai.redis: set createLocally or url, not both.";
+        }
+        {
+          assertion = cfg.redis.createLocally || cfg.redis.url != null || cfg.secretsFile != null;
+          message = "services.fragrance-ai.redis: without createLocally, set url or put REDIS_URL in secretsFile (workers need Redis).";
+        }
+        {
+          assertion = lib.all (key: !(lib.elem key settingsKeys)) ownedSettings;
+          message = "services.fragrance-ai.settings: ${
+            lib.concatStringsSep ", " (lib.filter (key: lib.elem key ownedSettings) settingsKeys)
+          } come from the module's own options (profile, api.*, database.*, redis.*, workers.*.metricsPort).";
+        }
+        {
+          assertion = enabledWorkers != { };
+          message = "services.fragrance-ai.workers: enable at least one worker group, or briefs are never processed.";
+        }
+        {
+          assertion = lib.unique metricsPorts == metricsPorts && !(lib.elem cfg.api.port metricsPorts);
+          message = "services.fragrance-ai.workers.*.metricsPort: the replicas' ports (port .. port + replicas - 1) overlap each other or api.port.";
+        }
+      ]
+      ++ lib.mapAttrsToList (name: worker: {
+        assertion = worker.queues != [ ];
+        message = "services.fragrance-ai.workers.${name}.queues: name at least one of ${lib.concatStringsSep ", " queueNames}.";
+      }) enabledWorkers
+      ++ lib.mapAttrsToList (name: _: {
+        assertion = builtins.match "[a-z0-9][a-z0-9-]*" name != null;
+        message = "services.fragrance-ai.workers.${name}: a worker group's name becomes part of unit names; use a-z, 0-9 and -.";
+      }) cfg.workers
+      ++ lib.mapAttrsToList (name: worker: {
+        assertion = worker.gpuDevices != null -> worker.gpu;
+        message = "services.fragrance-ai.workers.${name}.gpuDevices is set but gpu is false.";
+      }) enabledWorkers
+      ++ [
+        {
+          assertion = cfg.nginx.enable -> !(lib.elem cfg.api.host [ "0.0.0.0" "::" ]);
+          message = "services.fragrance-ai: with nginx.enable, keep api.host on loopback so clients go through nginx.";
+        }
+      ];
+
+      warnings =
+        lib.optional (hasPassword cfg.database.url) "services.fragrance-ai.database.url holds a password, which ends up in the world-readable Nix store; put DATABASE_URL in secretsFile instead."
+        ++ lib.optional (hasPassword cfg.redis.url) "services.fragrance-ai.redis.url holds a password, which ends up in the world-readable Nix store; put REDIS_URL in secretsFile instead.";
+
+      users.users.fragrance-ai = {
+        isSystemUser = true;
+        group = "fragrance-ai";
+        home = stateDir;
+        description = "Fragrance AI";
+      };
+      users.groups.fragrance-ai = { };
+
+      services.postgresql = mkIf cfg.database.createLocally {
+        enable = true;
+        ensureDatabases = [ "fragrance-ai" ];
+        ensureUsers = [
+          {
+            name = "fragrance-ai";
+            ensureDBOwnership = true;
+          }
+        ];
+      };
+
+      services.redis.servers.fragrance-ai = mkIf cfg.redis.createLocally {
+        enable = true;
+        port = 0; # the Unix socket only
+      };
+
+      # The driver's user-space libraries (libcuda) appear under /run/opengl-driver/lib, where
+      # nixpkgs' CUDA builds look; the kernel driver itself is the host's choice (docs).
+      hardware.graphics.enable = mkIf (lib.any (worker: worker.gpu) (lib.attrValues enabledWorkers)) (
+        lib.mkDefault true
+      );
+
+      systemd.targets.fragrance-ai = {
+        description = "Fragrance AI: API, workers and migrations";
+        wantedBy = [ "multi-user.target" ];
+      };
+
+      systemd.slices.fragrance-ai = {
+        description = "Fragrance AI, all units together";
+        sliceConfig =
+          lib.optionalAttrs (cfg.slice.memoryMax != null) { MemoryMax = cfg.slice.memoryMax; }
+          // lib.optionalAttrs (cfg.slice.cpuQuota != null) { CPUQuota = cfg.slice.cpuQuota; };
+      };
+
+      systemd.services = {
+        fragrance-ai-migrate = migrateUnit;
+        fragrance-ai-api = apiUnit;
+      }
+      // workerUnits;
+
+      services.nginx = mkIf cfg.nginx.enable {
+        enable = true;
+        recommendedProxySettings = true;
+        virtualHosts.${cfg.nginx.virtualHost} = {
+          inherit (cfg.nginx) enableACME forceSSL;
+          locations."/".proxyPass = "http://${apiAddress}";
+          # Prometheus scrapes the API directly; the public side does not see /metrics.
+          locations."= /metrics".return = "404";
+        };
+      };
+
+      networking.firewall.allowedTCPPorts = mkIf cfg.openFirewall (
+        if cfg.nginx.enable then
+          [
+            80
+            443
+          ]
+        else
+          [ cfg.api.port ]
+      );
+    })
+  ];
+}

@@ -1,0 +1,179 @@
+"""sd_notify against a real AF_UNIX datagram socket bound by the test, as systemd binds one."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fragrance_ai.systemd import HealthNotifier, notify, watchdog_interval_s
+
+
+class NotifySocket:
+    """What systemd does for NOTIFY_SOCKET: bind a datagram socket and read messages."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        bind_to = "\0" + path[1:] if path.startswith("@") else path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(bind_to)
+        self.sock.settimeout(10)
+
+    def receive(self) -> list[str]:
+        return self.sock.recv(4096).decode().split("\n")
+
+    def receive_until(self, assignment: str, *, timeout_s: float = 10) -> list[list[str]]:
+        """All messages up to and including the first that carries `assignment`."""
+        seen: list[list[str]] = []
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            message = self.receive()
+            seen.append(message)
+            if assignment in message:
+                return seen
+        raise AssertionError(f"no {assignment} within {timeout_s} s; got {seen}")
+
+    def pending(self) -> list[list[str]]:
+        self.sock.setblocking(False)
+        messages = []
+        try:
+            while True:
+                messages.append(self.sock.recv(4096).decode().split("\n"))
+        except BlockingIOError:
+            return messages
+        finally:
+            self.sock.setblocking(True)
+            self.sock.settimeout(10)
+
+
+@pytest.fixture
+def notify_socket(tmp_path: Path) -> Iterator[NotifySocket]:
+    listener = NotifySocket(str(tmp_path / "notify"))
+    try:
+        yield listener
+    finally:
+        listener.sock.close()
+
+
+def systemd_env(listener: NotifySocket, **extra: str) -> dict[str, str]:
+    return {"NOTIFY_SOCKET": listener.path, **extra}
+
+
+def test_notify_sends_one_datagram_of_newline_separated_assignments(
+    notify_socket: NotifySocket,
+) -> None:
+    assert notify("READY=1", "STATUS=serving", environ=systemd_env(notify_socket))
+    assert notify_socket.receive() == ["READY=1", "STATUS=serving"]
+
+
+def test_notify_reaches_an_abstract_socket() -> None:
+    listener = NotifySocket(f"@fragrance-ai-test-{os.getpid()}-{time.monotonic_ns()}")
+    try:
+        assert notify("WATCHDOG=1", environ={"NOTIFY_SOCKET": listener.path})
+        assert listener.receive() == ["WATCHDOG=1"]
+    finally:
+        listener.sock.close()
+
+
+@pytest.mark.parametrize("value", ["", "vsock:2:1234", "relative/path"])
+def test_notify_is_inert_without_a_unix_socket_path(value: str) -> None:
+    assert not notify("READY=1", environ={"NOTIFY_SOCKET": value})
+    assert not notify("READY=1", environ={})
+
+
+def test_notify_to_a_vanished_socket_fails_quietly(tmp_path: Path) -> None:
+    assert not notify("READY=1", environ={"NOTIFY_SOCKET": str(tmp_path / "gone")})
+
+
+def test_watchdog_interval_is_half_of_watchdog_usec() -> None:
+    assert watchdog_interval_s({"WATCHDOG_USEC": "30000000"}) == 15.0
+    assert watchdog_interval_s({"WATCHDOG_USEC": "30000000", "WATCHDOG_PID": str(os.getpid())})
+    # A child of the main process (uvicorn's workers) may ping under NotifyAccess=all.
+    assert watchdog_interval_s({"WATCHDOG_USEC": "4000000", "WATCHDOG_PID": str(os.getppid())})
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {},
+        {"WATCHDOG_USEC": "0"},
+        {"WATCHDOG_USEC": "soon"},
+        {"WATCHDOG_USEC": "1", "WATCHDOG_PID": "1"},
+    ],
+)
+def test_no_watchdog(environ: dict[str, str]) -> None:
+    assert watchdog_interval_s(environ) is None
+
+
+def test_notifier_is_inert_outside_systemd() -> None:
+    notifier = HealthNotifier(lambda: (True, "fine"), environ={}).start()
+    assert not notifier.under_systemd
+    assert not notifier.ready.wait(0.3)
+    notifier.stop()
+
+
+def test_ready_once_the_check_passes_then_pings_while_it_passes(
+    notify_socket: NotifySocket,
+) -> None:
+    healthy = threading.Event()
+
+    def check() -> tuple[bool, str]:
+        return (True, "all good") if healthy.is_set() else (False, "waiting for the database")
+
+    env = systemd_env(notify_socket, WATCHDOG_USEC="200000")  # ping every 0.1 s
+    notifier = HealthNotifier(check, environ=env).start()
+    try:
+        assert notify_socket.receive() == ["STATUS=waiting for the database"]
+        time.sleep(0.3)
+        assert notify_socket.pending() == [], "no READY and no ping while the check fails"
+        healthy.set()
+        assert notify_socket.receive_until("READY=1")[-1] == ["STATUS=all good", "READY=1"]
+        assert notify_socket.receive() == ["WATCHDOG=1"]
+        assert notify_socket.receive() == ["WATCHDOG=1"]
+        healthy.clear()
+        assert notify_socket.receive_until("STATUS=waiting for the database")
+        time.sleep(0.35)
+        assert notify_socket.pending() == [], "a failing check stops the pings"
+        healthy.set()
+        pings = notify_socket.receive_until("WATCHDOG=1")
+        assert ["READY=1"] not in pings, "READY is sent once"
+    finally:
+        notifier.stop()
+    assert notify_socket.receive_until("STOPPING=1")
+
+
+def test_a_check_that_raises_counts_as_failing(notify_socket: NotifySocket) -> None:
+    def check() -> tuple[bool, str]:
+        raise ConnectionError("refused")
+
+    notifier = HealthNotifier(check, environ=systemd_env(notify_socket)).start()
+    try:
+        assert notify_socket.receive() == ["STATUS=health check raised ConnectionError: refused"]
+        assert not notifier.ready.is_set()
+    finally:
+        notifier.stop()
+
+
+def test_without_a_watchdog_the_thread_ends_after_ready(notify_socket: NotifySocket) -> None:
+    notifier = HealthNotifier(lambda: (True, "up"), environ=systemd_env(notify_socket)).start()
+    assert notify_socket.receive() == ["STATUS=up", "READY=1"]
+    assert notifier._thread is not None
+    notifier._thread.join(timeout=5)
+    assert not notifier._thread.is_alive()
+    notifier.stop()
+    assert notify_socket.receive() == ["STOPPING=1"]
+
+
+def test_only_the_main_process_says_stopping(notify_socket: NotifySocket) -> None:
+    # uvicorn's worker processes are children: WATCHDOG_PID names their parent.
+    env = systemd_env(notify_socket, WATCHDOG_USEC="10000000", WATCHDOG_PID=str(os.getppid()))
+    notifier = HealthNotifier(lambda: (True, "up"), environ=env).start()
+    assert notify_socket.receive() == ["STATUS=up", "READY=1"]
+    notifier.stop()
+    time.sleep(0.2)
+    assert notify_socket.pending() == []
