@@ -10,13 +10,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from redis import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from fragrance_ai.api.app import create_app
+from fragrance_ai.db.migrate import upgrade_to_head
+from fragrance_ai.runtime import Runtime, build_runtime, install_runtime
 from fragrance_ai.settings import QueueSettings, Settings
+from tests.notify_socket import NotifySocket
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -80,3 +85,29 @@ def redis_url() -> Iterator[str]:
     finally:
         connection.flushdb()
         connection.close()
+
+
+@pytest.fixture
+def notify_socket(tmp_path: Path) -> Iterator[NotifySocket]:
+    """A datagram socket where a process under test sends its sd_notify messages."""
+    listener = NotifySocket(str(tmp_path / "notify"))
+    try:
+        yield listener
+    finally:
+        listener.sock.close()
+
+
+@pytest.fixture
+def runtime(tmp_path: Path) -> Iterator[Runtime]:
+    """The embedded default, migrated: SQLite under tmp_path and the in-process queue."""
+    runtime = build_runtime(make_settings(tmp_path))
+    upgrade_to_head(runtime.engine)
+    yield runtime
+    runtime.close()
+    install_runtime(None)
+
+
+@pytest.fixture
+def client(runtime: Runtime) -> Iterator[TestClient]:
+    with TestClient(create_app(runtime)) as client:
+        yield client

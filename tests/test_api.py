@@ -2,34 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from fragrance_ai.api.app import create_app
-from fragrance_ai.db.migrate import upgrade_to_head
-from fragrance_ai.runtime import Runtime, build_runtime, install_runtime
+from fragrance_ai.runtime import build_runtime, install_runtime
 from tests.conftest import make_settings
 from tests.helpers import wait_for_job
 
 CITRUS_BRIEF = "fresh citrus cologne for summer with a woody base"
-
-
-@pytest.fixture
-def runtime(tmp_path: Path) -> Iterator[Runtime]:
-    runtime = build_runtime(make_settings(tmp_path))
-    upgrade_to_head(runtime.engine)
-    yield runtime
-    runtime.close()
-    install_runtime(None)
-
-
-@pytest.fixture
-def client(runtime: Runtime) -> Iterator[TestClient]:
-    with TestClient(create_app(runtime)) as client:
-        yield client
 
 
 def submit(client: TestClient, text: str, **extra: str) -> dict[str, object]:

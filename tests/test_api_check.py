@@ -3,17 +3,10 @@ compliance, labelling, cost and pyramid out; bad input is a 422 naming the field
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-
-from fragrance_ai.api.app import create_app
-from fragrance_ai.db.migrate import upgrade_to_head
-from fragrance_ai.runtime import Runtime, build_runtime, install_runtime
-from tests.conftest import make_settings
 
 CHYPRE = [
     {"name": "Bergamot oil", "percent": 12},
@@ -27,21 +20,6 @@ CHYPRE = [
     {"name": "Iso E Super", "percent": 15},
     {"name": "Galaxolide", "percent": 15},
 ]
-
-
-@pytest.fixture
-def runtime(tmp_path: Path) -> Iterator[Runtime]:
-    runtime = build_runtime(make_settings(tmp_path))
-    upgrade_to_head(runtime.engine)
-    yield runtime
-    runtime.close()
-    install_runtime(None)
-
-
-@pytest.fixture
-def client(runtime: Runtime) -> Iterator[TestClient]:
-    with TestClient(create_app(runtime)) as client:
-        yield client
 
 
 def check(client: TestClient, **body: Any) -> Any:

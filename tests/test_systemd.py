@@ -3,61 +3,14 @@
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from fragrance_ai.systemd import HealthNotifier, notify, watchdog_interval_s
-
-
-class NotifySocket:
-    """What systemd does for NOTIFY_SOCKET: bind a datagram socket and read messages."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        bind_to = "\0" + path[1:] if path.startswith("@") else path
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(bind_to)
-        self.sock.settimeout(10)
-
-    def receive(self) -> list[str]:
-        return self.sock.recv(4096).decode().split("\n")
-
-    def receive_until(self, assignment: str, *, timeout_s: float = 10) -> list[list[str]]:
-        """All messages up to and including the first that carries `assignment`."""
-        seen: list[list[str]] = []
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            message = self.receive()
-            seen.append(message)
-            if assignment in message:
-                return seen
-        raise AssertionError(f"no {assignment} within {timeout_s} s; got {seen}")
-
-    def pending(self) -> list[list[str]]:
-        self.sock.setblocking(False)
-        messages = []
-        try:
-            while True:
-                messages.append(self.sock.recv(4096).decode().split("\n"))
-        except BlockingIOError:
-            return messages
-        finally:
-            self.sock.setblocking(True)
-            self.sock.settimeout(10)
-
-
-@pytest.fixture
-def notify_socket(tmp_path: Path) -> Iterator[NotifySocket]:
-    listener = NotifySocket(str(tmp_path / "notify"))
-    try:
-        yield listener
-    finally:
-        listener.sock.close()
+from tests.notify_socket import NotifySocket
 
 
 def systemd_env(listener: NotifySocket, **extra: str) -> dict[str, str]:

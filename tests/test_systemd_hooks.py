@@ -8,25 +8,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from redis import Redis
 
 from tests.helpers import free_port
-from tests.test_systemd import NotifySocket
+from tests.notify_socket import NotifySocket
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
-
-
-@pytest.fixture
-def notify_socket(tmp_path: Path) -> Iterator[NotifySocket]:
-    listener = NotifySocket(str(tmp_path / "notify"))
-    try:
-        yield listener
-    finally:
-        listener.sock.close()
 
 
 def _start(args: list[str], environment: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

@@ -31,6 +31,19 @@ def nixpkgs_lib() -> str:
     return str(Path(directory).resolve())
 
 
+def eval_expression(expression: str) -> Any:
+    """The JSON value of a Nix expression that uses nixpkgs' lib (skips without it)."""
+    nixpkgs_lib()
+    result = subprocess.run(
+        ["nix-instantiate", "--eval", "--strict", "--json", "--expr", expression],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return json.loads(result.stdout)
+
+
 class EvaluationError(Exception):
     """The module refused the configuration: a type error or a failed evaluation."""
 

@@ -3,12 +3,10 @@ described, and every default renders, without evaluating a host."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
-from tests.nixos_module.conftest import nixpkgs_lib
+from tests.nixos_module.conftest import eval_expression, nixpkgs_lib
 
 MODULE = Path(__file__).resolve().parents[2] / "modules" / "fragrance-ai.nix"
 
@@ -25,14 +23,7 @@ def option_docs() -> list[dict[str, Any]]:
         (lib.filter (o: lib.hasPrefix "services.fragrance-ai." o.name)
           (lib.optionAttrSetToDocList evaluated.options))
     """
-    result = subprocess.run(
-        ["nix-instantiate", "--eval", "--strict", "--json", "--expr", expression],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    docs: list[dict[str, Any]] = json.loads(result.stdout)
+    docs: list[dict[str, Any]] = eval_expression(expression)
     return [option for option in docs if "._module." not in option["name"]]
 
 

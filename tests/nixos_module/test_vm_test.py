@@ -4,11 +4,9 @@ shape, its Python test script, and its node's configuration through the module."
 from __future__ import annotations
 
 import ast
-import json
-import subprocess
 from pathlib import Path
 
-from tests.nixos_module.conftest import EvaluateRaw, nixpkgs_lib
+from tests.nixos_module.conftest import EvaluateRaw, eval_expression
 
 VM_TEST = Path(__file__).resolve().parents[2] / "nix" / "tests" / "nixos-vm.nix"
 # runNixOSTest hands back its argument, so the test's definition can be inspected.
@@ -19,20 +17,8 @@ STUB_CALL = (
 )
 
 
-def _eval(expression: str) -> object:
-    nixpkgs_lib()  # skips without Nix, like the other module tests
-    result = subprocess.run(
-        ["nix-instantiate", "--eval", "--strict", "--json", "--expr", expression],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return json.loads(result.stdout)
-
-
 def test_the_vm_test_drives_the_real_application() -> None:
-    test = _eval(f"let t = {STUB_CALL}; in {{ inherit (t) name testScript; }}")
+    test = eval_expression(f"let t = {STUB_CALL}; in {{ inherit (t) name testScript; }}")
     assert isinstance(test, dict)
     assert test["name"] == "fragrance-ai-nixos-module"
     script = test["testScript"]
@@ -50,7 +36,7 @@ def test_the_vm_test_drives_the_real_application() -> None:
 
 
 def test_the_vm_node_imports_the_flake_module() -> None:
-    imports = _eval(f"map (m: m == {{ }}) ({STUB_CALL}).nodes.machine.imports")
+    imports = eval_expression(f"map (m: m == {{ }}) ({STUB_CALL}).nodes.machine.imports")
     assert imports == [True]
 
 
