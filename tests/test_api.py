@@ -6,11 +6,14 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from fragrance_ai.api.app import create_app
+from fragrance_ai.db.migrate import upgrade_to_head
+from fragrance_ai.db.models import Brief, Job
 from fragrance_ai.runtime import build_runtime, install_runtime
 from tests.conftest import make_settings
-from tests.helpers import wait_for_job
+from tests.helpers import free_port, wait_for_job
 
 CITRUS_BRIEF = "fresh citrus cologne for summer with a woody base"
 
@@ -181,3 +184,29 @@ def test_openapi_docs_are_served(client: TestClient) -> None:
     assert client.get("/docs").status_code == 200
     schema = client.get("/openapi.json").json()
     assert "/v1/briefs" in schema["paths"]
+
+
+def test_with_redis_down_ready_names_the_queue_and_a_brief_is_kept_with_a_503(
+    tmp_path: Path,
+) -> None:
+    unreachable = f"redis://127.0.0.1:{free_port()}/0"
+    runtime = build_runtime(make_settings(tmp_path, redis_url=unreachable))
+    upgrade_to_head(runtime.engine)
+    try:
+        with TestClient(create_app(runtime)) as client:
+            ready = client.get("/ready")
+            submitted = client.post("/v1/briefs", json={"text": CITRUS_BRIEF})
+    finally:
+        runtime.close()
+        install_runtime(None)
+    assert ready.status_code == 503
+    assert ready.json()["failing"] == ["queue"]
+    assert submitted.status_code == 503
+    assert "was saved" in submitted.json()["detail"]
+    with runtime.sessions() as session:
+        brief = session.scalars(select(Brief)).one()
+        job = session.scalars(select(Job)).one()
+    assert brief.text == CITRUS_BRIEF
+    assert job.status == "failed"
+    assert job.error is not None
+    assert job.error.startswith("could not enqueue: redis:")

@@ -8,10 +8,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import OperationalError
 
 from fragrance_ai.api.metrics_middleware import MetricsMiddleware
+from fragrance_ai.api.readiness import dependencies_reachable
 from fragrance_ai.api.routes import briefs, formulas, health, ingredients, jobs
 from fragrance_ai.logs import configure_logging
 from fragrance_ai.queue.base import QueueUnavailable
@@ -53,19 +53,6 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         app.include_router(router)
     _install_error_handlers(app)
     return app
-
-
-def dependencies_reachable(runtime: Runtime) -> tuple[bool, str]:
-    try:
-        with runtime.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except SQLAlchemyError as error:
-        return False, f"database unreachable: {type(error).__name__}"
-    try:
-        runtime.queue.ping()
-    except QueueUnavailable as error:
-        return False, f"queue unreachable: {error}"
-    return True, "database and queue reachable"
 
 
 def _install_error_handlers(app: FastAPI) -> None:

@@ -4,11 +4,9 @@ import logging
 
 from fastapi import APIRouter, Response, status
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
 from fragrance_ai.api.deps import RuntimeDep
-from fragrance_ai.db.migrate import is_up_to_date
+from fragrance_ai.api.readiness import dependency_checks, failing
 from fragrance_ai.metrics import QUEUE_DEPTH, render_metrics
 from fragrance_ai.queue.base import QueueUnavailable
 
@@ -25,27 +23,14 @@ async def health() -> dict[str, str]:
 @router.get("/ready")
 def ready(runtime: RuntimeDep) -> JSONResponse:
     """Ready to serve: database reachable and migrated, queue reachable. 503 names what is not."""
-    checks: dict[str, str] = {}
-    try:
-        with runtime.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        checks["database"] = "ok"
-        checks["migrations"] = "ok" if is_up_to_date(runtime.engine) else "pending"
-    except SQLAlchemyError as error:
-        checks["database"] = f"unreachable: {type(error).__name__}"
-        checks["migrations"] = "unknown"
-    try:
-        runtime.queue.ping()
-        checks["queue"] = "ok"
-    except QueueUnavailable as error:
-        checks["queue"] = f"unreachable: {error}"
-    failing = sorted(name for name, state in checks.items() if state != "ok")
+    checks = dependency_checks(runtime, migrations=True)
+    failing_parts = failing(checks)
     body: dict[str, object] = {
-        "status": "ready" if not failing else "unavailable",
+        "status": "unavailable" if failing_parts else "ready",
         "checks": checks,
     }
-    if failing:
-        body["failing"] = failing
+    if failing_parts:
+        body["failing"] = failing_parts
         log.warning("not ready: %s", checks)
         return JSONResponse(body, status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
     return JSONResponse(body)
