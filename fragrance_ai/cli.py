@@ -137,7 +137,10 @@ def _dev(settings: Settings, args: argparse.Namespace) -> int:
     if settings.redis_url:
         for kind in ("llm", "rl"):
             command = [sys.executable, "-m", "fragrance_ai.cli", "worker", kind]
-            children.append(subprocess.Popen(command))
+            # A session of their own, so a Ctrl-C in the terminal reaches only this process,
+            # which then asks each worker once for a warm shutdown: a second signal would
+            # make RQ abandon the running job.
+            children.append(subprocess.Popen(command, start_new_session=True))
     else:
         resumed = resume_unfinished_jobs(runtime)
         if resumed:
@@ -150,12 +153,21 @@ def _dev(settings: Settings, args: argparse.Namespace) -> int:
             log_level=settings.log_level.lower(),
         )
     finally:
-        for child in children:
-            child.terminate()
-        for child in children:
-            child.wait(timeout=60)
+        _stop_warmly(children)
         runtime.close()
     return 0
+
+
+def _stop_warmly(children: list[subprocess.Popen[bytes]]) -> None:
+    for child in children:
+        child.terminate()
+    try:
+        for child in children:
+            child.wait()
+    except KeyboardInterrupt:
+        log.warning("stopping the workers now; their running jobs will be retried")
+        for child in children:
+            child.kill()
 
 
 def _worker(settings: Settings, args: argparse.Namespace) -> int:

@@ -1,4 +1,5 @@
-"""`fragrance-ai dev`: everything in one process on a bare machine (SQLite, in-process queue)."""
+"""`fragrance-ai dev`: the API and both workers from one command, on the embedded default
+(SQLite, in-process queue) or, with REDIS_URL set, with the workers as child processes."""
 
 from __future__ import annotations
 
@@ -9,32 +10,53 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.helpers import free_port, wait_for_job, wait_until_answering
 
 
-def test_dev_serves_briefs_on_the_embedded_default(tmp_path: Path) -> None:
+def run_dev_and_design_a_formula(tmp_path: Path, **environment: str) -> str:
+    """Starts `fragrance-ai dev`, has a brief designed, stops it with Ctrl-C; returns its log."""
     port = free_port()
-    environment = {**os.environ, "DATA_DIR": str(tmp_path)}
     log_path = tmp_path / "dev.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "fragrance_ai.cli", "dev", "--port", str(port)],
-            env=environment,
+            env={**os.environ, "DATA_DIR": str(tmp_path), **environment},
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # a process group of its own, like a terminal's job
         )
         try:
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-                wait_until_answering(client, process, "/health")
-                assert client.get("/ready").status_code == 200
+                wait_until_answering(client, process, "/ready")
                 accepted = client.post("/v1/briefs", json={"text": "a light floral EDT"})
                 assert accepted.status_code == 202
                 job = wait_for_job(client, accepted.json()["job_id"])
                 assert job["status"] == "finished", job
         finally:
-            process.send_signal(signal.SIGINT)
-            process.wait(timeout=30)
-    output = log_path.read_text()
+            # Ctrl-C in a terminal signals the whole foreground process group.
+            os.killpg(process.pid, signal.SIGINT)
+            process.wait(timeout=60)
+    return log_path.read_text()
+
+
+def test_dev_serves_briefs_on_the_embedded_default(tmp_path: Path) -> None:
+    output = run_dev_and_design_a_formula(tmp_path)
     assert "queue: in-process worker threads" in output
     assert f"database: sqlite:///{tmp_path.resolve()}/fragrance-ai.sqlite3" in output
+    assert "Traceback" not in output
+
+
+@pytest.mark.integration
+def test_dev_with_redis_runs_both_workers_and_stops_them_warmly(
+    tmp_path: Path, redis_url: str
+) -> None:
+    output = run_dev_and_design_a_formula(tmp_path, REDIS_URL=redis_url)
+    assert f"queue: RQ on Redis at {redis_url}" in output
+    for queue in ("llm_inference", "rl_training"):
+        assert f"listening on {queue}" in output
+    # One Ctrl-C: each worker gets exactly one SIGTERM, a warm shutdown, never a second.
+    assert output.lower().count("warm shut down requested") == 2
+    assert "received twice" not in output
+    assert "Traceback" not in output
