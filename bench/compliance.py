@@ -15,7 +15,8 @@ import statistics
 import time
 from collections.abc import Callable
 
-from fragrance_ai.domain.catalogue import Catalogue, load_catalogue
+from fragrance_ai.domain.catalogue import Catalogue
+from fragrance_ai.domain.catalogue_file import load_catalogue
 from fragrance_ai.domain.compliance import check_compliance
 from fragrance_ai.domain.formula import Formula, FormulaLine
 from fragrance_ai.domain.products import ProductType

@@ -14,7 +14,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from fragrance_ai.db.engine import create_database_engine, create_session_factory
-from fragrance_ai.domain.catalogue import Catalogue, load_catalogue
+from fragrance_ai.domain.catalogue import Catalogue
+from fragrance_ai.domain.catalogue_file import load_catalogue
 from fragrance_ai.domain.designer import FormulaDesigner, RuleBasedDesigner
 from fragrance_ai.domain.parser import BriefParser, DeterministicBriefParser
 from fragrance_ai.queue import InProcessJobQueue, JobQueue, RedisJobQueue

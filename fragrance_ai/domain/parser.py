@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from fragrance_ai.domain.brief import CreativeBrief, Intensity
-from fragrance_ai.domain.catalogue import Catalogue, load_catalogue
+from fragrance_ai.domain.catalogue import Catalogue
+from fragrance_ai.domain.catalogue_file import load_catalogue
 from fragrance_ai.domain.families import FAMILY_WORDS
 from fragrance_ai.domain.products import ProductType
 

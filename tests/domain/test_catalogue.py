@@ -8,10 +8,8 @@ from fragrance_ai.domain.catalogue import (
     Tier,
     Volatility,
     is_valid_cas,
-    load_catalogue,
-    load_catalogue_from,
-    parse_catalogue,
 )
+from fragrance_ai.domain.catalogue_file import load_catalogue, load_catalogue_from, parse_catalogue
 
 REQUIRED_FAMILIES = {
     "citrus", "floral", "woody", "amber", "fresh", "green", "aquatic", "fruity", "spicy",

@@ -1,6 +1,7 @@
 import pytest
 
-from fragrance_ai.domain.catalogue import Tier, load_catalogue
+from fragrance_ai.domain.catalogue import Tier
+from fragrance_ai.domain.catalogue_file import load_catalogue
 from fragrance_ai.domain.compliance import check_compliance, max_percent_in_concentrate
 from fragrance_ai.domain.formula import Formula, FormulaLine, cost_per_kg_eur
 from fragrance_ai.domain.products import ProductType

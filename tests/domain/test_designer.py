@@ -3,7 +3,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fragrance_ai.domain.brief import CreativeBrief, Intensity
-from fragrance_ai.domain.catalogue import Tier, load_catalogue
+from fragrance_ai.domain.catalogue import Tier
+from fragrance_ai.domain.catalogue_file import load_catalogue
 from fragrance_ai.domain.compliance import check_compliance, lacks_figures
 from fragrance_ai.domain.designer import DesignedFormula, RuleBasedDesigner
 from fragrance_ai.domain.formula import cost_per_kg_eur

@@ -4,7 +4,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fragrance_ai.domain.catalogue import Tier, load_catalogue
+from fragrance_ai.domain.catalogue import Tier
+from fragrance_ai.domain.catalogue_file import load_catalogue
 from fragrance_ai.domain.compliance import TOLERANCE_PERCENT, check_compliance
 from fragrance_ai.domain.formula import Formula, FormulaLine
 from fragrance_ai.domain.products import ProductType, product_profile
