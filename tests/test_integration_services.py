@@ -12,7 +12,7 @@ from sqlalchemy import inspect
 
 from fragrance_ai.db.migrate import current_revision, head_revision, upgrade_to_head
 from fragrance_ai.db.models import Brief, Job, JobStatus
-from fragrance_ai.db.repositories import get_formula
+from fragrance_ai.db.repositories import read_formula_document
 from fragrance_ai.jobs import design_formulas, parse_brief
 from fragrance_ai.queue import QueueName, RedisJobQueue
 from fragrance_ai.runtime import Runtime, build_runtime, install_runtime
@@ -77,10 +77,10 @@ def test_a_brief_goes_through_both_rq_queues_into_postgresql(services_runtime: R
         assert job is not None
         assert job.status == JobStatus.FINISHED.value, job.error
         assert job.result is not None
-        formula = get_formula(session, uuid.UUID(job.result["formula_ids"][0]))
+        formula = read_formula_document(session, uuid.UUID(job.result["formula_ids"][0]))
         assert formula is not None
-        assert abs(sum(line.percent for line in formula.lines) - 100) <= 0.01
-        assert formula.compliant
+        assert abs(sum(line["percent"] for line in formula["lines"]) - 100) <= 0.01
+        assert formula["compliant"]
 
 
 def test_a_step_that_keeps_raising_fails_the_job_with_its_reason_after_retries(

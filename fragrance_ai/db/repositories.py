@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import bindparam, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from fragrance_ai.db.models import Formula, FormulaLine
 from fragrance_ai.domain.designer import DesignedFormula
@@ -48,11 +48,6 @@ def save_designed_formula(
     )
     session.add(row)
     return row
-
-
-def get_formula(session: Session, formula_id: uuid.UUID) -> Formula | None:
-    statement = select(Formula).options(selectinload(Formula.lines)).where(Formula.id == formula_id)
-    return session.scalars(statement).one_or_none()
 
 
 _formulas = Formula.__table__

@@ -20,7 +20,7 @@ from fragrance_ai.settings import QueueSettings
 
 log = logging.getLogger(__name__)
 
-_STOP = None  # put on a queue to stop its thread
+# A step to run on a job, or None, which stops the thread that takes it.
 _Work = tuple[StepFunction, str] | None
 
 
@@ -48,7 +48,7 @@ class InProcessJobQueue:
     def close(self) -> None:
         with self._lock:
             for name in QueueName:
-                self._pending[name].put(_STOP)
+                self._pending[name].put(None)
             for thread in self._threads:
                 thread.join(timeout=30)
             self._threads.clear()
