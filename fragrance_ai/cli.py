@@ -81,6 +81,14 @@ def _add_bind_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, help="port to listen on (API_PORT)")
 
 
+def _host(settings: Settings, args: argparse.Namespace) -> str:
+    return str(args.host or settings.api_host)
+
+
+def _port(settings: Settings, args: argparse.Namespace) -> int:
+    return int(args.port if args.port is not None else settings.api_port)
+
+
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -90,8 +98,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     uvicorn.run(
         "fragrance_ai.api.app:create_app",
         factory=True,
-        host=args.host or settings.api_host,
-        port=args.port if args.port is not None else settings.api_port,
+        host=_host(settings, args),
+        port=_port(settings, args),
         workers=workers,
         log_level=settings.log_level.lower(),
     )
@@ -148,8 +156,8 @@ def _dev(settings: Settings, args: argparse.Namespace) -> int:
     try:
         uvicorn.run(
             create_app(runtime),
-            host=args.host or settings.api_host,
-            port=args.port if args.port is not None else settings.api_port,
+            host=_host(settings, args),
+            port=_port(settings, args),
             log_level=settings.log_level.lower(),
         )
     finally:
