@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from fragrance_ai.db.models import JobStatus
+from fragrance_ai.domain.catalogue import Tier
 from fragrance_ai.domain.compliance import ComplianceReport
 from fragrance_ai.domain.products import ProductType
 from fragrance_ai.settings import InferenceMode
@@ -111,6 +112,9 @@ class FormulaPage(BaseModel):
     offset: int
 
 
+PERCENT_SUM_TOLERANCE = 0.01
+
+
 class ConstituentView(BaseModel):
     substance: str
     cas: str
@@ -143,7 +147,11 @@ class IngredientView(BaseModel):
     note: str
 
 
-PERCENT_SUM_TOLERANCE = 0.01
+class DeclaredConstituent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    cas: str = Field(min_length=5, max_length=12, examples=["78-70-6"])
+    percent: float = Field(gt=0, le=100, description="Mass fraction in the material, percent.")
 
 
 class CheckLine(BaseModel):
@@ -152,6 +160,26 @@ class CheckLine(BaseModel):
     name: str | None = Field(None, min_length=1, max_length=200, examples=["Bergamot oil"])
     cas: str | None = Field(None, min_length=5, max_length=12, examples=["8007-75-8"])
     percent: float = Field(gt=0, le=100, description="Percent of the concentrate.")
+    composition: list[DeclaredConstituent] | Literal["none_known"] | None = Field(
+        None,
+        description="For a material the catalogue lacks: its regulated constituents (CAS "
+        "and percent), or 'none_known'. Without it such a line makes the verdict "
+        "cannot_certify; the other lines are still checked.",
+    )
+    tier: Tier | None = Field(None, description="For a material the catalogue lacks.")
+
+    @field_validator("composition")
+    @classmethod
+    def _composition_adds_up(
+        cls, composition: list[DeclaredConstituent] | str | None
+    ) -> list[DeclaredConstituent] | str | None:
+        if isinstance(composition, list):
+            total = sum(c.percent for c in composition)
+            if total > 100 + PERCENT_SUM_TOLERANCE:
+                raise ValueError(f"constituents add up to {total:g} %, more than 100")
+            if len({c.cas.strip() for c in composition}) != len(composition):
+                raise ValueError("a constituent CAS is given twice")
+        return composition
 
     @model_validator(mode="after")
     def _names_a_material(self) -> CheckLine:
@@ -163,6 +191,9 @@ class CheckLine(BaseModel):
 class FormulaCheckRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    title: str | None = Field(
+        None, max_length=200, description="A name for the formula on printed documents."
+    )
     lines: list[CheckLine] = Field(min_length=1, max_length=200)
     product: ProductType
     dosage_percent: float | None = Field(

@@ -52,6 +52,11 @@ class IfraLimit:
     uncertain: bool = False
     # The standard explicitly sets no limit for this category.
     unrestricted: bool = False
+    # The amendment the figure was read from ("51st", "49th"), as the data names it.
+    amendment: str = ""
+    # The table exists but gives no number here ("see note", an unreadable cell): the
+    # engine cannot certify this category and the repair treats it as prohibited.
+    unreadable: bool = False
 
     @property
     def allowed_percent(self) -> float:
@@ -61,7 +66,59 @@ class IfraLimit:
 
     @property
     def prohibited(self) -> bool:
-        return not self.unrestricted and self.max_percent_in_finished_product is None
+        return (
+            not self.unrestricted
+            and not self.unreadable
+            and self.max_percent_in_finished_product is None
+        )
+
+
+class EuScope(StrEnum):
+    """Which cosmetic products an EU entry covers."""
+
+    ALL = "all"
+    LEAVE_ON = "leave_on"
+    RINSE_OFF = "rinse_off"
+    FINE_FRAGRANCE = "fine_fragrance"
+    # EDT and EDC, where an entry sets a stricter figure than for fine fragrance in general.
+    EAU_DE_TOILETTE = "eau_de_toilette"
+    LEAVE_ON_OTHER_THAN_FINE_FRAGRANCE = "leave_on_other_than_fine_fragrance"
+    # Every cosmetic but fine fragrance (e.g. musk ketone's "other products").
+    OTHER_THAN_FINE_FRAGRANCE = "other_than_fine_fragrance"
+
+
+@dataclass(frozen=True)
+class EuLimit:
+    """A maximum (Annex III) or a ban (Annex II) of Regulation (EC) No 1223/2009."""
+
+    rule: str
+    scope: EuScope
+    # None means prohibited.
+    max_percent_in_finished_product: float | None
+    source: str
+    uncertain: bool = False
+    note: str = ""
+
+    @property
+    def allowed_percent(self) -> float:
+        return self.max_percent_in_finished_product or 0.0
+
+    @property
+    def prohibited(self) -> bool:
+        return self.max_percent_in_finished_product is None
+
+
+@dataclass(frozen=True)
+class CmrClass:
+    """A harmonised CLP classification (Annex VI of Regulation (EC) No 1272/2008) as
+    carcinogenic, mutagenic or toxic for reproduction."""
+
+    classification: str
+    source: str
+    # REACH Annex XVII entries 28-30: a mixture supplied to the general public may not hold
+    # a category 1A/1B CMR at or above this (percent); None for category 2 (labelling only).
+    public_mixture_limit_percent: float | None
+    uncertain: bool = False
 
 
 @dataclass(frozen=True)
@@ -72,6 +129,11 @@ class EuAllergen:
     source: str
     uncertain: bool = False
     note: str = ""
+    # The INCI name to print on the label.
+    inci: str = ""
+    # Added by Regulation (EU) 2023/1545: labelled on products placed on the market from 31
+    # July 2026 (all products made available from 31 July 2028).
+    added_2023: bool = False
 
 
 @dataclass(frozen=True)
@@ -87,6 +149,13 @@ class Substance:
     limits: tuple[IfraLimit, ...]
     ifra_note: str
     allergen: EuAllergen | None
+    # Where a standard exists but no figure could be found: what was searched.
+    ifra_searched: str = ""
+    # The standard's critical effect is phototoxicity: its levels over their limits add up
+    # (IFRA's additive rule, sum <= 1).
+    phototoxic: bool = False
+    eu_limits: tuple[EuLimit, ...] = ()
+    cmr: CmrClass | None = None
 
     def limit_for(self, category: str) -> IfraLimit | None:
         return self._limits_by_category.get(category)
@@ -96,11 +165,12 @@ class Substance:
         return {limit.category: limit for limit in self.limits}
 
     def lacks_figure_for(self, category: str) -> bool:
-        """A restricting standard exists but the data has no figure for this category."""
-        return (
-            self.ifra_standard in (IfraStandardType.RESTRICTION, IfraStandardType.PROHIBITION)
-            and self.limit_for(category) is None
-        )
+        """A restricting standard exists but the data has no usable figure for this
+        category."""
+        if self.ifra_standard not in (IfraStandardType.RESTRICTION, IfraStandardType.PROHIBITION):
+            return False
+        limit = self.limit_for(category)
+        return limit is None or limit.unreadable
 
     @property
     def label_cas(self) -> str:

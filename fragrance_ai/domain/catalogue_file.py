@@ -16,8 +16,11 @@ import yaml
 from fragrance_ai.domain.catalogue import (
     Catalogue,
     CatalogueError,
+    CmrClass,
     Constituent,
     EuAllergen,
+    EuLimit,
+    EuScope,
     IfraLimit,
     IfraStandardType,
     Ingredient,
@@ -26,6 +29,7 @@ from fragrance_ai.domain.catalogue import (
     Volatility,
     is_valid_cas,
 )
+from fragrance_ai.domain.products import IFRA_CATEGORIES, all_profiles
 
 # Read through the fragrance_ai package so data/ needs no __init__.py of its own.
 DATA_PACKAGE = "fragrance_ai"
@@ -93,6 +97,7 @@ def _expand_sources(document: dict[str, Any]) -> None:
                 walk(item)
 
     walk(document.get("substances"))
+    walk(document.get("rules"))
     walk(document.get("materials"))
 
 
@@ -226,9 +231,9 @@ def _parse_material(row: _Row, substances: dict[str, Substance]) -> Ingredient:
     )
 
 
-# Categories every product type of this service maps to; a restricted substance without a
-# figure for one of them cannot be enforced there.
-_PRODUCT_CATEGORIES = ("4", "5A", "12")
+# Categories the service's product types map to; a restricted substance without a figure
+# for one of them cannot be certified there.
+_PRODUCT_CATEGORIES = tuple(sorted({profile.ifra_category for profile in all_profiles()}))
 
 _DEFAULT_VOLATILITY = {
     Tier.TOP: Volatility.HIGH,
@@ -275,7 +280,14 @@ def _parse_substance(row: _Row) -> Substance:
         standard = None if standard_value is None else IfraStandardType(str(standard_value))
     except ValueError:
         raise row.fail("ifra_standard", f"{standard_value!r} is not a standard type") from None
-    limits = _parse_limits(row, row.raw.get("ifra", []), "ifra")
+    raw_ifra = row.raw.get("ifra", [])
+    searched = ""
+    phototoxic = row.flag("phototoxic")
+    if isinstance(raw_ifra, dict):
+        limits, searched = _parse_limit_table(row, raw_ifra)
+        phototoxic = phototoxic or row.flag("phototoxic", raw_ifra)
+    else:
+        limits = _parse_limits(row, raw_ifra, "ifra")
     if limits and standard is None:
         raise row.fail("ifra_standard", "limits need the type of standard they come from")
     allergen_raw = row.raw.get("eu_allergen")
@@ -287,9 +299,17 @@ def _parse_substance(row: _Row) -> Substance:
             source=allergen_raw["source"].strip(),
             uncertain=row.flag("uncertain", allergen_raw),
             note=str(allergen_raw.get("note", "")).strip(),
+            inci=str(allergen_raw.get("inci", "")).strip(),
+            added_2023=row.flag("added_2023", allergen_raw),
         )
-    if standard is None and allergen is None:
-        raise row.fail("ifra_standard", "needs an IFRA standard or an EU allergen entry")
+    eu_limits = _parse_eu_limits(row)
+    cmr = _parse_cmr(row)
+    if standard is None and allergen is None and not eu_limits and cmr is None:
+        raise row.fail(
+            "ifra_standard", "needs an IFRA standard, an EU entry or a CLP classification"
+        )
+    if standard in (IfraStandardType.RESTRICTION, IfraStandardType.PROHIBITION):
+        _require_every_category(row, limits, searched)
     return Substance(
         id=substance_id,
         name=row.text("name"),
@@ -298,6 +318,137 @@ def _parse_substance(row: _Row) -> Substance:
         limits=limits,
         ifra_note=row.optional_text("ifra_note"),
         allergen=allergen,
+        ifra_searched=searched,
+        phototoxic=phototoxic,
+        eu_limits=eu_limits,
+        cmr=cmr,
+    )
+
+
+# A cell of the compact table: a number (percent in the finished product) or one of these.
+_CELL_WORDS = {"prohibited", "no_restriction", "see_note", "not_read"}
+
+
+def _parse_limit_table(row: _Row, raw: dict[str, Any]) -> tuple[tuple[IfraLimit, ...], str]:
+    """The compact form: one source and amendment for a standard's whole table,
+    `limits: {category: value}`, with per-category `notes`, `amendments` and `sources`
+    where a figure was read elsewhere; or `no_figure_found: <what was searched>`."""
+    searched = raw.get("no_figure_found", "")
+    if searched:
+        if not isinstance(searched, str):
+            raise row.fail("ifra.no_figure_found", "must say what was searched")
+        return (), searched.strip()
+    source = raw.get("source")
+    if not isinstance(source, str) or not source.strip():
+        raise row.fail("ifra.source", "every figure needs a source")
+    cells = raw.get("limits")
+    if not isinstance(cells, dict) or not cells:
+        raise row.fail("ifra.limits", "must map IFRA categories to figures")
+    notes, amendments, sources = (raw.get(key) or {} for key in ("notes", "amendments", "sources"))
+    amendment = str(raw.get("amendment", "")).strip()
+    uncertain = row.flag("uncertain", raw)
+    uncertain_categories = {str(c) for c in raw.get("uncertain_categories") or []}
+    limits: list[IfraLimit] = []
+    for category_key, value in cells.items():
+        category = str(category_key)
+        if category not in IFRA_CATEGORIES:
+            raise row.fail(f"ifra.limits.{category}", "is not an IFRA category")
+        field = f"ifra.limits.{category}"
+        if isinstance(value, str):
+            if value not in _CELL_WORDS:
+                raise row.fail(field, f"{value!r} is not a number or one of {sorted(_CELL_WORDS)}")
+            maximum = None
+        else:
+            maximum = row.number(value, field)
+            if not 0 < maximum <= 100:
+                raise row.fail(field, "must be in (0, 100]; write prohibited for a ban")
+        limits.append(
+            IfraLimit(
+                category,
+                maximum,
+                str(sources.get(category, source)).strip(),
+                str(notes.get(category, "")).strip(),
+                uncertain=uncertain or category in uncertain_categories,
+                unrestricted=value == "no_restriction",
+                amendment=str(amendments.get(category, amendment)).strip(),
+                unreadable=value in ("see_note", "not_read"),
+            )
+        )
+    # Where part of the table came from an older reading, what was searched for the rest.
+    return tuple(limits), str(raw.get("searched_for_the_rest", "")).strip()
+
+
+def _require_every_category(row: _Row, limits: tuple[IfraLimit, ...], searched: str) -> None:
+    """A restriction or prohibition carries a figure (or an explicit cell word) for every
+    IFRA category, or says what was searched: a gap is never silent."""
+    if searched and not limits:
+        return
+    present = {limit.category for limit in limits}
+    missing = [category for category in IFRA_CATEGORIES if category not in present]
+    if missing:
+        raise row.fail(
+            "ifra",
+            f"no figure for categories {', '.join(missing)}: give one, 'not_read', or "
+            "no_figure_found with what was searched",
+        )
+
+
+def _parse_eu_limits(row: _Row) -> tuple[EuLimit, ...]:
+    raw_list = row.raw.get("eu", [])
+    if not isinstance(raw_list, list):
+        raise row.fail("eu", "must be a list")
+    limits: list[EuLimit] = []
+    for position, raw in enumerate(raw_list, start=1):
+        field = f"eu[{position}]"
+        if not isinstance(raw, dict):
+            raise row.fail(field, "must be a mapping")
+        try:
+            scope = EuScope(str(raw.get("scope", "all")))
+        except ValueError:
+            allowed = "/".join(s.value for s in EuScope)
+            raise row.fail(f"{field}.scope", f"must be one of {allowed}") from None
+        value = raw.get("max_percent_in_finished_product")
+        maximum = None if value is None else row.number(value, f"{field}.max_percent")
+        if maximum is not None and not 0 < maximum <= 100:
+            raise row.fail(f"{field}.max_percent", "must be in (0, 100]; null for a ban")
+        rule = raw.get("rule")
+        source = raw.get("source")
+        if not isinstance(rule, str) or not rule.strip():
+            raise row.fail(f"{field}.rule", "must name the annex and entry")
+        if not isinstance(source, str) or not source.strip():
+            raise row.fail(f"{field}.source", "every figure needs a source")
+        limits.append(
+            EuLimit(
+                rule=rule.strip(),
+                scope=scope,
+                max_percent_in_finished_product=maximum,
+                source=source.strip(),
+                uncertain=row.flag("uncertain", raw),
+                note=str(raw.get("note", "")).strip(),
+            )
+        )
+    return tuple(limits)
+
+
+def _parse_cmr(row: _Row) -> CmrClass | None:
+    raw = row.raw.get("cmr")
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise row.fail("cmr", "must be a mapping")
+    classification = raw.get("classification")
+    source = raw.get("source")
+    if not isinstance(classification, str) or not classification.strip():
+        raise row.fail("cmr.classification", "must name the CLP class, e.g. 'Repr. 1B'")
+    if not isinstance(source, str) or not source.strip():
+        raise row.fail("cmr.source", "every classification needs a source")
+    limit_value = raw.get("public_mixture_limit_percent")
+    limit = None if limit_value is None else row.number(limit_value, "cmr.limit")
+    return CmrClass(
+        classification=classification.strip(),
+        source=source.strip(),
+        public_mixture_limit_percent=limit,
+        uncertain=row.flag("uncertain", raw),
     )
 
 
@@ -335,6 +486,7 @@ def _parse_limits(row: _Row, raw_limits: Any, field_name: str) -> tuple[IfraLimi
                 note.strip(),
                 uncertain=row.flag("uncertain", raw),
                 unrestricted=unrestricted,
+                amendment=str(raw.get("amendment", "")).strip(),
             )
         )
     return tuple(limits)

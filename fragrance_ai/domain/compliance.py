@@ -1,27 +1,50 @@
-"""IFRA compliance and EU allergen labelling of a formula at its product's dosage.
+"""IFRA and EU compliance and allergen labelling of a formula at its product's dosage.
 
 Every level is computed in the FINISHED product: a line at `percent` of the concentrate,
 in a product holding `dosage_percent` of concentrate, brings `fraction x percent x dosage /
 100` of each substance it contains. Levels of one substance add up over every material that
 carries it (the material itself, or a constituent of a natural). This module is the only
-place in the code base that decides whether a formula is compliant.
+place in the code base that decides a formula's verdict; `rules` says which limit binds.
+
+The verdict is never falsely reassuring:
+
+- `not_compliant`: a substance is over its binding limit (IFRA or EU, the stricter), or the
+  phototoxic materials together are over IFRA's additive rule (sum of level / limit > 1);
+- `cannot_certify`: nothing is over a known limit, but a present substance is under an IFRA
+  standard whose figure for this category the data lacks, or a material is unknown;
+- `compliant`: neither. Only this sets the boolean `compliant`.
 """
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from fragrance_ai.domain.catalogue import Catalogue, IfraLimit, Ingredient, Substance
+from fragrance_ai.domain.catalogue import Catalogue, Ingredient, Substance
 from fragrance_ai.domain.formula import Formula
 from fragrance_ai.domain.products import ProductType, product_profile
+from fragrance_ai.domain.rules import (
+    AppliedLimit,
+    RuleBook,
+    SubstanceRule,
+    rule_book,
+    substance_rule,
+)
 
 # Levels are compared with a little slack so that a line capped exactly at its limit is not
 # reported as a violation because of floating-point rounding.
 TOLERANCE_PERCENT = 1e-9
 LEAVE_ON_LABEL_THRESHOLD_PERCENT = 0.001
 RINSE_OFF_LABEL_THRESHOLD_PERCENT = 0.01
+PHOTOTOXIC_SUM_ID = "phototoxic_sum"
+
+
+class Verdict(StrEnum):
+    COMPLIANT = "compliant"
+    NOT_COMPLIANT = "not_compliant"
+    CANNOT_CERTIFY = "cannot_certify"
 
 
 class Contribution(BaseModel):
@@ -38,6 +61,8 @@ class Violation(BaseModel):
     cas: str
     level_percent_in_product: float
     limit_percent_in_product: float
+    # The rule that bound (the stricter of IFRA and EU), named for a person.
+    rule: str
     limit_source: str
     # The figure is applied as binding but is not confirmed against the primary text.
     limit_uncertain: bool
@@ -46,8 +71,8 @@ class Violation(BaseModel):
 
 
 class ReviewItem(BaseModel):
-    """A substance under an IFRA standard for which the data has no figure in this
-    category: the engine cannot decide, a person must."""
+    """A present substance the engine cannot certify: under an IFRA standard with no usable
+    figure for this category in the data."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -62,10 +87,13 @@ class AllergenLine(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     substance: str
+    inci: str
     cas: str
     level_percent_in_product: float
     # True when the level is above the labelling threshold of this product.
     declare: bool
+    # Added by Regulation (EU) 2023/1545 (labelled from 31 July 2026 for new products).
+    added_2023: bool
     # The Annex III entry itself is not confirmed against the Official Journal text.
     entry_uncertain: bool
     materials: list[str]
@@ -74,16 +102,23 @@ class AllergenLine(BaseModel):
 class ComplianceReport(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    # No limit exceeded (uncertain figures included) and every material known. Substances
-    # without a figure do not make this false; they set `needs_review` instead.
+    verdict: Verdict
+    # Why, in sentences: every violation, every substance that cannot be certified, every
+    # unknown material. Empty only for `compliant`.
+    reasons: list[str]
+    # Kept for clients: true only when the verdict is `compliant`.
     compliant: bool
+    # True when the verdict is `cannot_certify` for want of a figure (a person must decide).
     needs_review: bool
     ifra_category: str
     product: ProductType
     dosage_percent: float
     violations: list[Violation]
     review: list[ReviewItem]
-    # EU cosmetic labelling: None where it does not apply (a candle is not a cosmetic).
+    # Sum of level / limit over phototoxic substances (IFRA's additive rule: at most 1).
+    phototoxic_sum: float
+    unknown_materials: list[str]
+    # EU cosmetic labelling: None where it does not apply (not a cosmetic).
     allergen_label_threshold_percent: float | None
     allergens: list[AllergenLine]
     checked_substances: int
@@ -94,7 +129,9 @@ class ComplianceReport(BaseModel):
         return [line.substance for line in self.allergens if line.declare]
 
 
-class _Exposure:
+class Exposure:
+    """One substance's level in the finished product, with each material's share."""
+
     __slots__ = ("contributions", "level", "substance")
 
     def __init__(self, substance: Substance) -> None:
@@ -103,106 +140,100 @@ class _Exposure:
         self.contributions: dict[str, float] = {}
 
 
-def substance_levels(formula: Formula, catalogue: Catalogue) -> list[_Exposure]:
+def substance_levels(
+    formula: Formula, catalogue: Catalogue, extra: dict[str, Ingredient] | None = None
+) -> list[Exposure]:
     """Each regulated substance's level in the finished product, percent, with the share
-    each material brings."""
-    exposures: dict[str, _Exposure] = {}
+    each material brings. `extra` holds materials outside the catalogue (a perfumer's own,
+    with their declared composition), by CAS."""
+    exposures: dict[str, Exposure] = {}
     scale = formula.dosage_percent / 100
     for line in formula.lines:
-        material = catalogue.get(line.cas)
+        material = catalogue.get(line.cas) or (extra or {}).get(line.cas)
         if material is None:
             continue
         in_product = line.percent * scale
         for substance, fraction in material.contributions:
             exposure = exposures.get(substance.id)
             if exposure is None:
-                exposure = exposures[substance.id] = _Exposure(substance)
+                exposure = exposures[substance.id] = Exposure(substance)
             level = in_product * fraction
             exposure.level += level
-            exposure.contributions[material.name] = (
-                exposure.contributions.get(material.name, 0.0) + level
-            )
+            exposure.contributions[line.name] = exposure.contributions.get(line.name, 0.0) + level
     return list(exposures.values())
 
 
-def check_compliance(formula: Formula, catalogue: Catalogue) -> ComplianceReport:
-    profile = product_profile(formula.product)
+def check_compliance(
+    formula: Formula,
+    catalogue: Catalogue,
+    *,
+    own_materials: dict[str, Ingredient] | None = None,
+    unassessable: dict[str, str] | None = None,
+) -> ComplianceReport:
+    """The verdict on one formula. `own_materials` are a perfumer's materials outside the
+    catalogue, by CAS, with their declared composition; `unassessable` maps the CAS of a
+    line that cannot be assessed at all (no composition given) to why."""
+    book = rule_book(catalogue, formula.product)
+    profile = book.profile
     category = profile.ifra_category
+    own = own_materials or {}
     notes = [
         f"IFRA category {category} ({profile.label}) at {formula.dosage_percent:g} % "
         "concentrate in the finished product; every level below is percent of the finished "
         "product.",
     ]
-    unknown = [line for line in formula.lines if line.cas not in catalogue]
-    if unknown:
-        names = ", ".join(f"{line.name} ({line.cas})" for line in unknown)
-        notes.append(f"Not in the catalogue, so not assessed: {names}.")
+    reasons: list[str] = []
+    unassessable = unassessable or {}
+    unknown = [
+        line
+        for line in formula.lines
+        if line.cas in unassessable or (line.cas not in catalogue and line.cas not in own)
+    ]
+    for line in unknown:
+        why = unassessable.get(line.cas, "not in the catalogue and no composition given")
+        reasons.append(f"Cannot assess {line.name} ({line.cas}): {why}.")
+    if own:
+        notes.append(
+            "Assessed on the composition the perfumer declared (not verified by the "
+            "engine): " + ", ".join(f"{m.name} ({m.cas})" for m in own.values()) + "."
+        )
 
     threshold = _label_threshold(formula.product)
-    # Plain dicts, validated into the report in one call: pydantic-core builds the nested
-    # models several times faster than one constructor call per line.
-    violations: list[dict[str, Any]] = []
-    review: list[dict[str, Any]] = []
-    allergens: list[dict[str, Any]] = []
-    uncertain_applied: list[str] = []
-    exposures = substance_levels(formula, catalogue)
+    findings = _Findings(threshold)
+    exposures = substance_levels(formula, catalogue, own)
     for exposure in exposures:
-        substance = exposure.substance
-        limit = substance.limit_for(category)
-        if limit is not None:
-            if limit.uncertain and not limit.unrestricted:
-                uncertain_applied.append(substance.name)
-            exceeded = (
-                exposure.level > 0
-                if limit.prohibited
-                else exposure.level > limit.allowed_percent + TOLERANCE_PERCENT
-            )
-            if exceeded:
-                violations.append(_violation(exposure, limit))
-        elif substance.lacks_figure_for(category) and exposure.level > 0:
-            review.append(
-                {
-                    "substance": substance.name,
-                    "cas": substance.label_cas,
-                    "level_percent_in_product": round(exposure.level, 6),
-                    "materials": list(exposure.contributions),
-                    "reason": (
-                        f"IFRA {substance.ifra_standard} standard with no figure for category "
-                        f"{category} in the data; check by hand. {substance.ifra_note}"
-                    ).strip(),
-                }
-            )
-        if substance.allergen is not None and exposure.level > 0:
-            allergens.append(
-                {
-                    "substance": substance.name,
-                    "cas": substance.label_cas,
-                    "level_percent_in_product": round(exposure.level, 6),
-                    "declare": threshold is not None and exposure.level > threshold,
-                    "entry_uncertain": substance.allergen.uncertain,
-                    "materials": list(exposure.contributions),
-                }
-            )
-    if uncertain_applied:
-        notes.append(
-            "Limits applied as binding but marked uncertain in the data (not confirmed "
-            "against the 51st Amendment text): " + ", ".join(sorted(uncertain_applied)) + "."
-        )
+        if exposure.level > 0:
+            findings.assess(exposure, _rule(book, exposure.substance, formula.product))
+    phototoxic_sum = findings.add_phototoxic_sum(category)
+    reasons.extend(findings.reasons)
+    notes.extend(findings.notes())
+    violations, review, allergens = findings.violations, findings.review, findings.allergens
     if threshold is None:
         notes.append(
-            "EU cosmetic allergen labelling does not apply to a candle (not a cosmetic); "
-            "allergens are listed for information."
+            f"EU cosmetic allergen labelling does not apply to a {profile.label} (not a "
+            "cosmetic); allergens are listed for the CLP safety data sheet."
         )
     allergens.sort(key=lambda line: -float(line["level_percent_in_product"]))
+    verdict = (
+        Verdict.NOT_COMPLIANT
+        if violations
+        else Verdict.CANNOT_CERTIFY
+        if review or unknown
+        else Verdict.COMPLIANT
+    )
     return ComplianceReport.model_validate(
         {
-            "compliant": not violations and not unknown,
-            "needs_review": bool(review),
+            "verdict": verdict,
+            "reasons": reasons,
+            "compliant": verdict is Verdict.COMPLIANT,
+            "needs_review": bool(review) or bool(unknown),
             "ifra_category": category,
             "product": formula.product,
             "dosage_percent": formula.dosage_percent,
             "violations": violations,
             "review": review,
+            "phototoxic_sum": round(phototoxic_sum, 6),
+            "unknown_materials": [f"{line.name} ({line.cas})" for line in unknown],
             "allergen_label_threshold_percent": threshold,
             "allergens": allergens,
             "checked_substances": len(exposures),
@@ -211,12 +242,116 @@ def check_compliance(formula: Formula, catalogue: Catalogue) -> ComplianceReport
     )
 
 
-def _violation(exposure: _Exposure, limit: IfraLimit) -> dict[str, Any]:
+class _Findings:
+    """What the check finds, substance by substance. Plain dicts, validated into the report
+    in one call: pydantic-core builds the nested models several times faster than one
+    constructor call per line."""
+
+    def __init__(self, threshold: float | None) -> None:
+        self.threshold = threshold
+        self.violations: list[dict[str, Any]] = []
+        self.review: list[dict[str, Any]] = []
+        self.allergens: list[dict[str, Any]] = []
+        self.reasons: list[str] = []
+        self.uncertain_applied: set[str] = set()
+        self.specifications: set[str] = set()
+        self.phototoxic_terms: list[tuple[Exposure, float]] = []
+
+    def assess(self, exposure: Exposure, rule: SubstanceRule) -> None:
+        substance = exposure.substance
+        binding = rule.binding
+        if binding is not None:
+            if binding.uncertain:
+                self.uncertain_applied.add(substance.name)
+            if binding.prohibited or exposure.level > binding.allowed_percent + TOLERANCE_PERCENT:
+                self.violations.append(_violation(exposure, binding))
+                self.reasons.append(
+                    f"{substance.name} at {exposure.level:.6g} % of the product is over "
+                    f"{_limit_words(binding)} ({binding.rule})."
+                )
+        if rule.missing_reason:
+            self.review.append(
+                {
+                    "substance": substance.name,
+                    "cas": substance.label_cas,
+                    "level_percent_in_product": round(exposure.level, 6),
+                    "materials": list(exposure.contributions),
+                    "reason": f"{rule.missing_reason} {substance.ifra_note}".strip(),
+                }
+            )
+            self.reasons.append(
+                f"Cannot certify {substance.name} ({exposure.level:.6g} % of the product): "
+                f"{rule.missing_reason}"
+            )
+        if rule.phototoxic_limit_percent:
+            self.phototoxic_terms.append((exposure, rule.phototoxic_limit_percent))
+        if substance.ifra_standard == "specification":
+            self.specifications.add(substance.name)
+        if substance.allergen is not None:
+            self.allergens.append(
+                {
+                    "substance": substance.name,
+                    "inci": substance.allergen.inci or substance.name,
+                    "cas": substance.label_cas,
+                    "level_percent_in_product": round(exposure.level, 6),
+                    "declare": self.threshold is not None and exposure.level > self.threshold,
+                    "added_2023": substance.allergen.added_2023,
+                    "entry_uncertain": substance.allergen.uncertain,
+                    "materials": list(exposure.contributions),
+                }
+            )
+
+    def add_phototoxic_sum(self, category: str) -> float:
+        """IFRA's additive rule: with more than one phototoxic substance present, the sum of
+        level / limit must stay at or below 1 (each alone is already held to its limit)."""
+        terms = self.phototoxic_terms
+        total = sum(exposure.level / limit for exposure, limit in terms)
+        if len(terms) > 1 and total > 1 + TOLERANCE_PERCENT:
+            names = ", ".join(exposure.substance.name for exposure, _ in terms)
+            self.reasons.append(
+                f"Phototoxic materials together ({names}) reach {total:.3g} of their limits; "
+                "IFRA's additive rule allows at most 1."
+            )
+            self.violations.append(_phototoxic_violation(terms, total, category))
+        return total
+
+    def notes(self) -> list[str]:
+        notes = []
+        if self.uncertain_applied:
+            notes.append(
+                "Limits applied as binding but marked uncertain in the data (a secondary "
+                "source or an older amendment): " + ", ".join(sorted(self.uncertain_applied)) + "."
+            )
+        if self.specifications:
+            notes.append(
+                "IFRA specification standards (purity criteria such as a peroxide value) apply "
+                "to the grade of: " + ", ".join(sorted(self.specifications)) + "; the "
+                "supplier's certificate must show them met."
+            )
+        return notes
+
+
+def _rule(book: RuleBook, substance: Substance, product: ProductType) -> SubstanceRule:
+    rule = book.rule_for(substance.id)
+    if rule is None or rule.substance is not substance:
+        # A substance declared with a perfumer's own material.
+        return substance_rule(substance, product)
+    return rule
+
+
+def _limit_words(limit: AppliedLimit) -> str:
+    if limit.prohibited:
+        return "a prohibition"
+    return f"its {limit.allowed_percent:g} % limit"
+
+
+def _violation(exposure: Exposure, limit: AppliedLimit) -> dict[str, Any]:
     return {
         "substance": exposure.substance.name,
         "cas": exposure.substance.label_cas,
         "level_percent_in_product": round(exposure.level, 6),
         "limit_percent_in_product": limit.allowed_percent,
+        "rule": limit.rule,
         "limit_source": limit.source,
         "limit_uncertain": limit.uncertain,
         "materials": list(exposure.contributions),
@@ -227,28 +362,60 @@ def _violation(exposure: _Exposure, limit: IfraLimit) -> dict[str, Any]:
     }
 
 
+def _phototoxic_violation(
+    terms: list[tuple[Exposure, float]], total: float, category: str
+) -> dict[str, Any]:
+    materials: dict[str, float] = {}
+    for exposure, limit in terms:
+        for name, level in exposure.contributions.items():
+            materials[name] = materials.get(name, 0.0) + level / limit
+    return {
+        "substance": "Phototoxic materials (sum of level / limit)",
+        "cas": "",
+        "level_percent_in_product": round(total, 6),
+        "limit_percent_in_product": 1.0,
+        "rule": f"IFRA additive rule for phototoxic ingredients, category {category}",
+        "limit_source": "IFRA Guidance for the use of IFRA Standards, section 1.6.1",
+        "limit_uncertain": False,
+        "materials": list(materials),
+        "contributions": [
+            {"material": name, "level_percent_in_product": round(share, 6)}
+            for name, share in materials.items()
+        ],
+    }
+
+
 def _label_threshold(product: ProductType) -> float | None:
     profile = product_profile(product)
-    if product is ProductType.CANDLE:
+    if not profile.cosmetic:
         return None
     if profile.leave_on:
         return LEAVE_ON_LABEL_THRESHOLD_PERCENT
     return RINSE_OFF_LABEL_THRESHOLD_PERCENT
 
 
-def max_percent_in_concentrate(material: Ingredient, category: str, dosage_percent: float) -> float:
+def max_percent_in_concentrate(
+    material: Ingredient, product: ProductType, dosage_percent: float, catalogue: Catalogue
+) -> float:
     """The most of this material the concentrate can hold on its own, percent: the tightest
-    `limit / (fraction x dosage) x 100` over the limited substances it brings. 0 when one of
-    them is prohibited, 100 when none is limited. Other materials bringing the same
-    substances lower this further; `check_compliance` is the judge of a whole formula."""
+    `limit / (fraction x dosage) x 100` over the limited substances it brings, IFRA and EU
+    alike. 0 when one of them is prohibited or cannot be certified, 100 when none is
+    limited. Other materials bringing the same substances lower this further;
+    `check_compliance` is the judge of a whole formula."""
+    book = rule_book(catalogue, product)
     cap = 100.0
     for substance, fraction in material.contributions:
-        limit = substance.limit_for(category)
-        if limit is None or limit.unrestricted or fraction <= 0:
+        rule = book.rule_for(substance.id)
+        if rule is None or fraction <= 0:
             continue
-        if limit.prohibited:
+        if rule.missing_reason:
             return 0.0
-        cap = min(cap, limit.allowed_percent / (fraction * dosage_percent) * 100)
+        binding = rule.binding
+        if binding is None:
+            continue
+        if binding.prohibited:
+            return 0.0
+        cap = min(cap, binding.allowed_percent / (fraction * dosage_percent) * 100)
     return cap
 
 

@@ -11,6 +11,7 @@ from fragrance_ai.domain.brief import CreativeBrief, Intensity
 from fragrance_ai.domain.catalogue import Catalogue, Ingredient, Tier
 from fragrance_ai.domain.compliance import (
     ComplianceReport,
+    Verdict,
     check_compliance,
     lacks_figures,
     max_percent_in_concentrate,
@@ -92,6 +93,8 @@ class _Plan:
     excluded: frozenset[str]  # CAS numbers the brief rules out
     avoided_families: frozenset[str]
     bias_families: frozenset[str]
+    # Named in the brief but prohibited here or not certifiable (no figure in the data).
+    unusable_named: tuple[Ingredient, ...] = ()
 
 
 @dataclass
@@ -108,7 +111,6 @@ class _Line:
 class _Draft:
     lines: list[_Line]
     capped_by_ifra: list[str] = field(default_factory=list)
-    held_low: list[str] = field(default_factory=list)
 
 
 class RuleBasedDesigner:
@@ -149,7 +151,12 @@ class RuleBasedDesigner:
             bias |= SEASON_FAMILIES.get(season.lower(), frozenset())
         for mood in brief.moods:
             bias |= MOOD_FAMILIES.get(mood.lower(), frozenset())
+        category = profile.ifra_category
+        unusable = tuple(
+            i for i in named if i.is_prohibited_in(category) or lacks_figures(i, category)
+        )
         return _Plan(
+            unusable_named=unusable,
             profile=profile,
             dosage_percent=brief.dosage_percent or profile.default_dosage_percent,
             tier_targets=_tier_targets(brief),
@@ -197,8 +204,13 @@ class RuleBasedDesigner:
             )
             formula = _to_formula(draft, brief, plan)
             report = check_compliance(formula, self._catalogue)
-            if not report.compliant:
-                if not self._repair(formula, report, draft, high_overrides, dropped):
+            if report.verdict is not Verdict.COMPLIANT:
+                # Only `not_compliant` can be repaired here: materials the engine cannot
+                # certify never enter a draft (`_bounds`), so a `cannot_certify` draft is a
+                # bug and is refused rather than returned.
+                if report.verdict is Verdict.CANNOT_CERTIFY or not self._repair(
+                    formula, report, draft, high_overrides, dropped
+                ):
                     break
                 continue
             cost = cost_per_kg_eur(formula, self._catalogue)
@@ -299,9 +311,7 @@ class RuleBasedDesigner:
         _allocate(draft.lines, targets)
         for line in draft.lines:
             ingredient = line.ingredient
-            if lacks_figures(ingredient, plan.profile.ifra_category):
-                draft.held_low.append(ingredient.name)
-            elif line.high < round(ingredient.typical_use_max_percent * _CENTS):
+            if line.high < round(ingredient.typical_use_max_percent * _CENTS):
                 draft.capped_by_ifra.append(ingredient.name)
         return draft
 
@@ -347,17 +357,15 @@ class RuleBasedDesigner:
         """Allowed range in hundredths of a percent of the concentrate, or None if the
         material cannot be used at all in this product."""
         category = plan.profile.ifra_category
-        if ingredient.is_prohibited_in(category):
+        if ingredient.is_prohibited_in(category) or lacks_figures(ingredient, category):
+            # Prohibited, or limited by a standard whose figure the data lacks: a formula
+            # holding it could not be certified, so it is never proposed.
             return None
         low = math.ceil(ingredient.typical_use_min_percent * _CENTS - 1e-9)
         high = math.floor(ingredient.typical_use_max_percent * _CENTS + 1e-9)
-        if lacks_figures(ingredient, category):
-            # The real limit is unknown here: only a perfumer's explicit request brings the
-            # material in, and then at the bottom of its usual range.
-            if not named:
-                return None
-            high = low
-        cap = max_percent_in_concentrate(ingredient, category, plan.dosage_percent)
+        cap = max_percent_in_concentrate(
+            ingredient, plan.profile.product, plan.dosage_percent, self._catalogue
+        )
         high = min(high, math.floor(cap * _CENTS + 1e-9))
         if ingredient.cas in high_overrides:
             high = min(high, high_overrides[ingredient.cas])
@@ -554,10 +562,12 @@ def _rationale(
         lines.append("Avoided as asked: " + ", ".join(brief.avoid) + ".")
     if draft.capped_by_ifra:
         lines.append("Held under their IFRA limit: " + ", ".join(draft.capped_by_ifra) + ".")
-    if draft.held_low:
+    if plan.unusable_named:
         lines.append(
-            "Kept at the bottom of their usual range because their IFRA limit is not "
-            "verified in the catalogue: " + ", ".join(draft.held_low) + "."
+            "Named but left out, because they are prohibited in this product or the data has "
+            "no IFRA figure to certify them: "
+            + ", ".join(i.name for i in plan.unusable_named)
+            + "."
         )
     budget = brief.budget_per_kg_eur
     if budget is None:

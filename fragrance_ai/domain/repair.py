@@ -9,7 +9,8 @@ it can:
    limited substance is over its limit.
 2. Redistribute. The mass taken from a tier goes back to that tier's other materials, in
    proportion to their amounts, as far as every limited substance they bring has headroom
-   (materials that need a review by hand only take what the others cannot).
+   and the phototoxic additive rule (one more linear constraint: the sum of level / limit
+   over phototoxic substances at most 1) still allows.
    When a substance's headroom runs out, the materials bringing it stop receiving and the
    rest is poured again among the others.
 
@@ -29,13 +30,14 @@ from pydantic import BaseModel, ConfigDict
 
 from fragrance_ai.domain.catalogue import Catalogue, Ingredient, Tier
 from fragrance_ai.domain.compliance import (
+    PHOTOTOXIC_SUM_ID,
     TOLERANCE_PERCENT,
     ComplianceReport,
+    Verdict,
     check_compliance,
-    lacks_figures,
 )
 from fragrance_ai.domain.formula import Formula
-from fragrance_ai.domain.products import product_profile
+from fragrance_ai.domain.rules import RuleBook, rule_book, substance_rule
 
 _EPSILON_PERCENT = 1e-9
 
@@ -68,26 +70,39 @@ class RepairResult(BaseModel):
 
 class _Problem:
     """The formula as plain lists: amounts (percent of concentrate) and, per line, the level
-    in the finished product each percent of it brings of each limited substance."""
+    in the finished product each percent of it brings of each limited substance.
 
-    def __init__(self, formula: Formula, materials: list[Ingredient], category: str) -> None:
+    A substance that cannot be certified here (no IFRA figure) gets a limit of 0, like a
+    prohibited one: the repair takes its materials out rather than hand back a formula it
+    cannot vouch for."""
+
+    def __init__(self, formula: Formula, materials: list[Ingredient], book: RuleBook) -> None:
         scale = formula.dosage_percent / 100
         self.amounts = [line.percent for line in formula.lines]
         self.tiers = [line.tier for line in formula.lines]
         self.limits: dict[str, float] = {}
         self.names: dict[str, str] = {}
         self.coefficients: list[dict[str, float]] = []
-        # Lines bringing a restricted substance with no figure here (review by hand).
-        self.flagged = [bool(lacks_figures(material, category)) for material in materials]
         for material in materials:
             row: dict[str, float] = {}
             for substance, fraction in material.contributions:
-                limit = substance.limit_for(category)
-                if limit is None or limit.unrestricted or fraction <= 0:
+                rule = book.rule_for(substance.id)
+                if rule is None or rule.substance is not substance:
+                    rule = substance_rule(substance, book.profile.product)
+                binding = rule.binding
+                if fraction <= 0 or (binding is None and not rule.missing_reason):
                     continue
-                self.limits[substance.id] = limit.allowed_percent
+                allowed = 0.0 if rule.missing_reason or binding is None else binding.allowed_percent
+                self.limits[substance.id] = allowed
                 self.names[substance.id] = substance.name
                 row[substance.id] = row.get(substance.id, 0.0) + fraction * scale
+                if rule.phototoxic_limit_percent:
+                    self.limits[PHOTOTOXIC_SUM_ID] = 1.0
+                    self.names[PHOTOTOXIC_SUM_ID] = "the phototoxic additive rule"
+                    row[PHOTOTOXIC_SUM_ID] = (
+                        row.get(PHOTOTOXIC_SUM_ID, 0.0)
+                        + fraction * scale / rule.phototoxic_limit_percent
+                    )
             self.coefficients.append(row)
 
     def levels(self, amounts: list[float]) -> dict[str, float]:
@@ -98,9 +113,15 @@ class _Problem:
         return levels
 
 
-def repair_formula(formula: Formula, catalogue: Catalogue) -> RepairResult:
-    original_report = check_compliance(formula, catalogue)
-    if original_report.compliant:
+def repair_formula(
+    formula: Formula, catalogue: Catalogue, *, own_materials: dict[str, Ingredient] | None = None
+) -> RepairResult:
+    """The nearest `compliant` formula with the same pyramid, or why there is none. A
+    material the engine cannot certify is removed (its share goes to its tier's others);
+    a formula is never handed back `cannot_certify` as repaired."""
+    own = own_materials or {}
+    original_report = check_compliance(formula, catalogue, own_materials=own)
+    if original_report.verdict is Verdict.COMPLIANT:
         return RepairResult(
             feasible=True,
             formula=formula,
@@ -110,13 +131,18 @@ def repair_formula(formula: Formula, catalogue: Catalogue) -> RepairResult:
             pours=0,
             report=original_report,
         )
-    unknown = [line for line in formula.lines if line.cas not in catalogue]
+    unknown = [line for line in formula.lines if line.cas not in catalogue and line.cas not in own]
     if unknown:
         names = ", ".join(f"{line.name} ({line.cas})" for line in unknown)
-        return _infeasible(formula, original_report, [f"Not in the catalogue: {names}."], 0)
+        return _infeasible(
+            formula,
+            original_report,
+            [f"Cannot be assessed, so cannot be repaired: {names}."],
+            0,
+        )
 
-    category = product_profile(formula.product).ifra_category
-    problem = _Problem(formula, [catalogue.by_cas(line.cas) for line in formula.lines], category)
+    materials = [catalogue.get(line.cas) or own[line.cas] for line in formula.lines]
+    problem = _Problem(formula, materials, rule_book(catalogue, formula.product))
     amounts = _cap(problem)
     reasons = [_cap_summary(formula, amounts)]
     pours = 0
@@ -128,17 +154,17 @@ def repair_formula(formula: Formula, catalogue: Catalogue) -> RepairResult:
             return _infeasible(formula, original_report, [failure, *proofs], pours)
 
     repaired = _rebuild(formula, amounts)
-    report = check_compliance(repaired, catalogue)
-    if not report.compliant:
+    report = check_compliance(repaired, catalogue, own_materials=own)
+    if report.verdict is not Verdict.COMPLIANT:
         # Never reached if the two steps are right; the guard keeps a wrong formula from
         # ever being returned as repaired.
         return _infeasible(
             formula, original_report, ["The repair did not reach compliance."], pours
         )
-    if report.needs_review:
+    if original_report.review:
         reasons.append(
-            "Still to be reviewed by hand (no figure in the data): "
-            + ", ".join(item.substance for item in report.review)
+            "Taken out because the data has no figure to certify them here: "
+            + ", ".join(sorted({item.substance for item in original_report.review}))
             + "."
         )
     return RepairResult(
@@ -167,8 +193,7 @@ def _cap(problem: _Problem) -> list[float]:
 
 def _redistribute(problem: _Problem, amounts: list[float], tier: Tier) -> tuple[str | None, int]:
     """Pours the mass the cap took from `tier` back into its uncapped lines; returns why it
-    could not, or None, and the number of pours. Lines whose restricted substances all have
-    figures are served first; lines needing review by hand only take what is left."""
+    could not, or None, and the number of pours."""
     members = [i for i, line_tier in enumerate(problem.tiers) if line_tier is tier]
     freed = remaining = sum(problem.amounts[i] - amounts[i] for i in members)
     if remaining <= _EPSILON_PERCENT:
@@ -179,19 +204,16 @@ def _redistribute(problem: _Problem, amounts: list[float], tier: Tier) -> tuple[
     }
     uncapped = [i for i in members if amounts[i] >= problem.amounts[i] and amounts[i] > 0]
     exhausted: list[str] = []
-    pours = 0
-    for receivers in ([i for i in uncapped if not problem.flagged[i]], uncapped):
-        remaining, used = _pour(
-            problem,
-            amounts,
-            receivers=receivers,
-            remaining=remaining,
-            headroom=headroom,
-            exhausted=exhausted,
-        )
-        pours += used
-        if remaining <= _EPSILON_PERCENT:
-            return None, pours
+    remaining, pours = _pour(
+        problem,
+        amounts,
+        receivers=uncapped,
+        remaining=remaining,
+        headroom=headroom,
+        exhausted=exhausted,
+    )
+    if remaining <= _EPSILON_PERCENT:
+        return None, pours
     blocked = ""
     if exhausted:
         blocked = f" before {', '.join(dict.fromkeys(exhausted))} reached its limit"

@@ -65,7 +65,7 @@ def test_every_ifra_figure_has_a_source_and_a_sane_value() -> None:
         assert ingredient.price_source
         for limit in ingredient.ifra:
             assert limit.source
-            assert limit.prohibited or 0 < limit.allowed_percent <= 100
+            assert limit.prohibited or limit.unreadable or 0 < limit.allowed_percent <= 100
         for constituent in ingredient.constituents:
             assert constituent.source
             assert 0 < constituent.percent <= 100
@@ -184,11 +184,53 @@ substances:
     cas: [5392-40-5]
     ifra_standard: restriction
     ifra:
-      - {category: "4", max_percent_in_finished_product: 0.6, source: ifra}
+      amendment: 49
+      source: ifra
+      limits: {'1': 0.11, '2': 0.032, '3': 0.1, '4': 0.6, 5A: 0.15, 5B: 0.15, 5C: 0.15,
+               5D: 0.051, '6': 0.35, 7A: 0.2, 7B: 0.2, '8': 0.051, '9': not_read,
+               10A: see_note, 10B: 4.2, 11A: 0.051, 11B: 0.051, '12': no_restriction}
+      notes: {10A: the standard's note}
 sources:
   ifra: IFRA Standard Citral
 materials:
 """
+
+
+def test_the_compact_table_reads_every_kind_of_cell() -> None:
+    [citral] = parse_catalogue(SUBSTANCE + " []").substances.values()
+    assert citral.limit_for("4") == citral.limits[3]
+    assert citral.limit_for("4").allowed_percent == 0.6  # type: ignore[union-attr]
+    assert citral.limit_for("4").amendment == "49"  # type: ignore[union-attr]
+    assert citral.limit_for("12").unrestricted  # type: ignore[union-attr]
+    assert not citral.lacks_figure_for("4")
+    assert citral.lacks_figure_for("9")
+    assert citral.lacks_figure_for("10A")
+    assert citral.limit_for("10A").note == "the standard's note"  # type: ignore[union-attr]
+
+
+def test_a_restriction_missing_a_category_is_rejected_not_passed() -> None:
+    text = SUBSTANCE.replace("10B: 4.2, ", "")
+    with pytest.raises(CatalogueError, match=r"'Citral'.*no figure for categories 10B"):
+        parse_catalogue(text + " []")
+
+
+def test_a_restriction_without_figures_says_what_was_searched() -> None:
+    start = SUBSTANCE.index("      amendment")
+    end = SUBSTANCE.index("sources:")
+    text = (
+        SUBSTANCE[:start]
+        + "      no_figure_found: TGSC citral page, ScenTree citral page\n"
+        + SUBSTANCE[end:]
+    )
+    [citral] = parse_catalogue(text + " []").substances.values()
+    assert citral.limits == ()
+    assert all(citral.lacks_figure_for(category) for category in ("4", "5A", "12"))
+    assert "ScenTree" in citral.ifra_searched
+
+
+def test_an_unknown_cell_word_is_rejected() -> None:
+    with pytest.raises(CatalogueError, match=r"ifra\.limits\.4"):
+        parse_catalogue(SUBSTANCE.replace("'4': 0.6", "'4': small") + " []")
 
 
 @pytest.mark.parametrize(

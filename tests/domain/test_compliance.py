@@ -2,7 +2,7 @@ import pytest
 
 from fragrance_ai.domain.catalogue import Tier
 from fragrance_ai.domain.catalogue_file import load_catalogue
-from fragrance_ai.domain.compliance import check_compliance, max_percent_in_concentrate
+from fragrance_ai.domain.compliance import Verdict, check_compliance, max_percent_in_concentrate
 from fragrance_ai.domain.formula import Formula, FormulaLine, cost_per_kg_eur
 from fragrance_ai.domain.products import ProductType
 
@@ -63,7 +63,9 @@ def test_unknown_material_is_never_compliant() -> None:
     ghost = FormulaLine(cas="50-00-0", name="Formaldehyde", tier=Tier.TOP, percent=1)
     report = check_compliance(_formula(ghost), load_catalogue())
     assert not report.compliant
-    assert any("50-00-0" in note for note in report.notes)
+    assert report.verdict is Verdict.CANNOT_CERTIFY
+    assert report.unknown_materials == ["Formaldehyde (50-00-0)"]
+    assert any("50-00-0" in reason for reason in report.reasons)
 
 
 def test_unverified_restrictions_are_flagged_in_notes() -> None:
@@ -107,7 +109,7 @@ def test_worked_example_oakmoss_in_an_edp_at_18_percent() -> None:
     assert violation.limit_percent_in_product == 0.1
     oakmoss = catalogue.find("oakmoss")
     assert oakmoss is not None
-    cap = max_percent_in_concentrate(oakmoss, "4", 18)
+    cap = max_percent_in_concentrate(oakmoss, ProductType.EDP, 18, catalogue)
     assert cap == pytest.approx(0.1 / 18 * 100)
     assert round(cap, 4) == 0.5556
     # At the cap it passes; a hundredth of a percent above it fails.
@@ -134,7 +136,9 @@ def test_worked_example_bergamot_in_an_edp_at_18_percent() -> None:
     assert report.allergen_label_threshold_percent == 0.001
     bergamot = load_catalogue().find("bergamot")
     assert bergamot is not None
-    assert max_percent_in_concentrate(bergamot, "4", 18) == pytest.approx(0.4 / 18 * 100)
+    assert max_percent_in_concentrate(
+        bergamot, ProductType.EDP, 18, load_catalogue()
+    ) == pytest.approx(0.4 / 18 * 100)
 
 
 def test_a_substance_is_summed_over_every_material_that_brings_it() -> None:
@@ -154,10 +158,13 @@ def test_a_substance_is_summed_over_every_material_that_brings_it() -> None:
     assert sum(c.level_percent_in_product for c in citral.contributions) == pytest.approx(expected)
 
 
-def test_restricted_substance_without_a_figure_needs_review_not_a_pass() -> None:
+def test_restricted_substance_without_a_figure_cannot_be_certified() -> None:
     report = check_compliance(_formula(_line("Geraniol", 2)), load_catalogue())
-    assert report.compliant
+    assert not report.compliant
+    assert report.verdict is Verdict.CANNOT_CERTIFY
     assert report.needs_review
+    assert report.violations == []
+    assert any("Geraniol" in reason for reason in report.reasons)
     [item] = report.review
     assert item.substance == "Geraniol"
     assert item.level_percent_in_product == pytest.approx(2 * 18 / 100)

@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 from fragrance_ai.domain.brief import CreativeBrief, Intensity
 from fragrance_ai.domain.catalogue import Tier
 from fragrance_ai.domain.catalogue_file import load_catalogue
-from fragrance_ai.domain.compliance import check_compliance, lacks_figures
+from fragrance_ai.domain.compliance import Verdict, check_compliance, lacks_figures
 from fragrance_ai.domain.designer import DesignedFormula, RuleBasedDesigner
 from fragrance_ai.domain.formula import cost_per_kg_eur
 from fragrance_ai.domain.parser import DeterministicBriefParser
@@ -54,9 +54,9 @@ def test_every_line_stays_in_its_typical_range() -> None:
 
 
 def test_named_notes_are_used() -> None:
-    [designed] = DESIGNER.design(PARSER.parse("vetiver, cardamom and hedione"))
+    [designed] = DESIGNER.design(PARSER.parse("vetiver, black pepper and hedione"))
     names = {line.name for line in designed.formula.lines}
-    assert {"Vetiver oil", "Cardamom oil", "Hedione"} <= names
+    assert {"Vetiver oil", "Black pepper oil", "Hedione"} <= names
 
 
 def test_avoid_is_honoured() -> None:
@@ -87,20 +87,20 @@ def test_prohibited_material_is_never_used_even_when_named() -> None:
     assert "Lilial" not in {line.name for line in designed.formula.lines}
 
 
-def test_material_without_a_verified_figure_only_when_named_and_held_low() -> None:
+def test_a_material_that_cannot_be_certified_is_never_proposed() -> None:
     # Expressed lemon oil is under an IFRA phototoxicity standard whose figure the data does
-    # not have: the designer leaves it out unless named, and then holds it at its minimum.
+    # not have (and brings geraniol, in the same case): no formula holding it could be
+    # certified, so the designer leaves it out even when a brief names it, and says so.
     unnamed = DESIGNER.design(CreativeBrief(families=["citrus"]), count=3)
-    for designed in unnamed:
+    [named] = DESIGNER.design(CreativeBrief(families=["citrus"], notes=["lemon"]))
+    for designed in [*unnamed, named]:
         category = designed.compliance.ifra_category
         assert not any(
             lacks_figures(CATALOGUE.by_cas(line.cas), category) for line in designed.formula.lines
         )
-        assert not designed.compliance.needs_review
-    [named] = DESIGNER.design(CreativeBrief(families=["citrus"], notes=["lemon"]))
-    [line] = [line for line in named.formula.lines if line.name == "Lemon oil"]
-    assert line.percent == CATALOGUE.by_cas(line.cas).typical_use_min_percent
-    assert named.compliance.needs_review
+        assert designed.compliance.verdict is Verdict.COMPLIANT
+    assert "Lemon oil" not in {line.name for line in named.formula.lines}
+    assert any("Lemon oil" in line and "no IFRA figure" in line for line in named.rationale)
 
 
 def test_named_bergamot_is_held_under_its_phototoxicity_cap() -> None:

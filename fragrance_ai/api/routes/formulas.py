@@ -1,14 +1,19 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
-from fragrance_ai.api.deps import CatalogueDep, DatabaseDep
+from fragrance_ai.api.deps import CatalogueDep, Database, DatabaseDep
+from fragrance_ai.api.printable import certificate_html, declaration_html
 from fragrance_ai.api.schemas import (
+    CheckLine,
     FormulaCheckRequest,
     FormulaCheckResponse,
     FormulaLineView,
@@ -21,12 +26,22 @@ from fragrance_ai.api.schemas import (
 from fragrance_ai.db.models import Formula
 from fragrance_ai.db.repositories import list_formulas, read_formula_document
 from fragrance_ai.domain import formula as domain
-from fragrance_ai.domain.catalogue import Catalogue, Ingredient, is_valid_cas
+from fragrance_ai.domain.catalogue import Catalogue, Ingredient, Tier, is_valid_cas
+from fragrance_ai.domain.certificate import (
+    AllergenDeclaration,
+    IfraCertificate,
+    allergen_declaration,
+    ifra_certificate,
+)
 from fragrance_ai.domain.compliance import check_compliance
-from fragrance_ai.domain.products import product_profile
+from fragrance_ai.domain.own_material import own_material
+from fragrance_ai.domain.products import ProductType, product_profile
 from fragrance_ai.domain.repair import repair_formula
 
 router = APIRouter(prefix="/v1/formulas", tags=["formulas"])
+
+# Documents come as JSON, or as a printable HTML page with `?format=html`.
+DocumentFormat = Literal["json", "html"]
 
 
 @router.get("", response_model=FormulaPage)
@@ -45,15 +60,18 @@ async def read_formulas(
 
 @router.post("/check", response_model=FormulaCheckResponse)
 async def check_formula(body: FormulaCheckRequest, catalogue: CatalogueDep) -> FormulaCheckResponse:
-    """Checks a perfumer's own formula: IFRA limits at the product's dosage, EU allergen
-    labelling, cost and pyramid, and with `repair: true` the nearest compliant formula.
-    Pure computation on the loaded catalogue (well under a millisecond), so it runs on the
-    event loop; nothing is stored."""
-    formula = _domain_formula(body, catalogue)
-    report = check_compliance(formula, catalogue)
+    """Checks a perfumer's own formula: IFRA and EU limits at the product's dosage, the
+    verdict with its reasons, allergen labelling, cost and pyramid, and with `repair: true`
+    the nearest compliant formula. Pure computation on the loaded catalogue (well under a
+    millisecond), so it runs on the event loop; nothing is stored."""
+    checked = _checked_formula(body, catalogue)
+    formula = checked.formula
+    report = check_compliance(
+        formula, catalogue, own_materials=checked.own, unassessable=checked.unassessable
+    )
     repair = None
     if body.repair:
-        result = repair_formula(formula, catalogue)
+        result = repair_formula(formula, catalogue, own_materials=checked.own)
         repaired = result.formula
         repair = RepairView(
             feasible=result.feasible,
@@ -61,9 +79,7 @@ async def check_formula(body: FormulaCheckRequest, catalogue: CatalogueDep) -> F
             changes=[RepairChangeView.model_validate(c.model_dump()) for c in result.changes],
             reasons=result.reasons,
             moved_percent=round(result.moved_percent, 6),
-            cost_per_kg_eur=None
-            if repaired is None
-            else domain.cost_per_kg_eur(repaired, catalogue),
+            cost_per_kg_eur=None if repaired is None else _cost(repaired, catalogue),
             pyramid=None if repaired is None else _pyramid(repaired),
             compliance=result.report,
         )
@@ -72,7 +88,7 @@ async def check_formula(body: FormulaCheckRequest, catalogue: CatalogueDep) -> F
         dosage_percent=formula.dosage_percent,
         ifra_category=report.ifra_category,
         lines=_line_views(formula),
-        cost_per_kg_eur=domain.cost_per_kg_eur(formula, catalogue),
+        cost_per_kg_eur=_cost(formula, catalogue),
         pyramid=_pyramid(formula),
         compliance=report,
         allergens_to_declare=report.allergens_to_declare,
@@ -80,42 +96,195 @@ async def check_formula(body: FormulaCheckRequest, catalogue: CatalogueDep) -> F
     )
 
 
-def _domain_formula(body: FormulaCheckRequest, catalogue: Catalogue) -> domain.Formula:
-    """Resolves every line to a catalogue material; every line that does not resolve is
-    named in one 422, at its own location."""
+@router.post("/check/ifra-certificate", response_model=IfraCertificate)
+async def certify_checked_formula(
+    body: FormulaCheckRequest, catalogue: CatalogueDep, format: DocumentFormat = "json"
+) -> IfraCertificate | HTMLResponse:
+    """The IFRA certificate of a perfumer's own concentrate: for every IFRA category, the
+    most of it a finished product may hold and the substance that limits it."""
+    checked = _checked_formula(body, catalogue)
+    title = body.title or "Concentrate checked on request"
+    certificate = ifra_certificate(
+        checked.formula,
+        catalogue,
+        issued_on=date.today(),
+        title=title,
+        own_materials=checked.own,
+    )
+    if format == "html":
+        return HTMLResponse(certificate_html(certificate, checked.formula))
+    return certificate
+
+
+@router.post("/check/allergen-declaration", response_model=AllergenDeclaration)
+async def declare_checked_formula(
+    body: FormulaCheckRequest, catalogue: CatalogueDep, format: DocumentFormat = "json"
+) -> AllergenDeclaration | HTMLResponse:
+    """Every EU allergen of a perfumer's own formula with its INCI name, its level in the
+    concentrate and in the finished product, and whether the label must name it."""
+    checked = _checked_formula(body, catalogue)
+    declaration = allergen_declaration(checked.formula, catalogue, own_materials=checked.own)
+    if format == "html":
+        return HTMLResponse(declaration_html(declaration, body.title or "Checked formula"))
+    return declaration
+
+
+@router.get("/{formula_id}/ifra-certificate", response_model=IfraCertificate)
+async def certify_formula(
+    formula_id: uuid.UUID,
+    database: DatabaseDep,
+    catalogue: CatalogueDep,
+    format: DocumentFormat = "json",
+) -> IfraCertificate | HTMLResponse:
+    """The IFRA certificate of a stored formula's concentrate."""
+    formula = await _stored_formula(database, formula_id)
+    certificate = ifra_certificate(
+        formula, catalogue, issued_on=date.today(), title=f"Formula {formula_id}"
+    )
+    if format == "html":
+        return HTMLResponse(certificate_html(certificate, formula))
+    return certificate
+
+
+@router.get("/{formula_id}/allergen-declaration", response_model=AllergenDeclaration)
+async def declare_formula(
+    formula_id: uuid.UUID,
+    database: DatabaseDep,
+    catalogue: CatalogueDep,
+    format: DocumentFormat = "json",
+) -> AllergenDeclaration | HTMLResponse:
+    """The allergen declaration of a stored formula, in its product at its dosage."""
+    formula = await _stored_formula(database, formula_id)
+    declaration = allergen_declaration(formula, catalogue)
+    if format == "html":
+        return HTMLResponse(declaration_html(declaration, f"Formula {formula_id}"))
+    return declaration
+
+
+async def _stored_formula(database: Database, formula_id: uuid.UUID) -> domain.Formula:
+    document = await database.run(lambda session: read_formula_document(session, formula_id))
+    if document is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no formula {formula_id}")
+    return domain.Formula(
+        lines=[domain.FormulaLine.model_validate(line) for line in document["lines"]],
+        product=ProductType(document["product"]),
+        dosage_percent=document["dosage_percent"],
+    )
+
+
+@dataclass(frozen=True)
+class _CheckedFormula:
+    formula: domain.Formula
+    # The perfumer's own materials (outside the catalogue) with a declared composition.
+    own: dict[str, Ingredient]
+    # Lines that cannot be assessed (CAS or placeholder -> why).
+    unassessable: dict[str, str]
+
+
+def _checked_formula(body: FormulaCheckRequest, catalogue: Catalogue) -> _CheckedFormula:
+    """Resolves every line to a catalogue material or, for one the catalogue lacks, to the
+    perfumer's own material. Malformed lines (a wrong check digit, a name that contradicts
+    its CAS, a material given twice, a dosage out of range) are named in one 422, each at
+    its own location; an unknown material is not an error but an unassessed line."""
     errors: list[dict[str, object]] = []
-    materials: list[Ingredient] = []
+    profile = product_profile(body.product)
+    dosage = body.dosage_percent or profile.default_dosage_percent
+    if dosage > profile.max_dosage_percent:
+        errors.append(
+            {
+                "type": "dosage_out_of_range",
+                "loc": ("body", "dosage_percent"),
+                "msg": f"{dosage:g} % concentrate is not a plausible {profile.label}: at "
+                f"most {profile.max_dosage_percent:g} %",
+                "input": dosage,
+            }
+        )
+    lines: list[domain.FormulaLine] = []
+    own: dict[str, Ingredient] = {}
+    unassessable: dict[str, str] = {}
     seen: dict[str, int] = {}
     for index, line in enumerate(body.lines):
         material, field, problem = _resolve(line.name, line.cas, catalogue)
-        if material is not None and material.cas in seen:
-            field, problem = (
-                "name" if line.name else "cas",
-                (f"{material.name} is already line {seen[material.cas]}; give each material once"),
-            )
-            material = None
-        if material is None:
+        if material is None and not problem.startswith("no material"):
+            errors.append(_line_error(index, field, problem, getattr(line, field)))
+            continue
+        for number in _composition_cas(line):
+            if not is_valid_cas(number):
+                errors.append(
+                    _line_error(
+                        index,
+                        "composition",
+                        f"{number!r} is not a valid CAS number (shape or check digit)",
+                        number,
+                    )
+                )
+        key = material.cas if material is not None else (line.cas or f"own:{index + 1}")
+        if key in seen:
             errors.append(
-                {
-                    "type": "unknown_material",
-                    "loc": ("body", "lines", index, field),
-                    "msg": problem,
-                    "input": getattr(line, field),
-                }
+                _line_error(
+                    index,
+                    "name" if line.name else "cas",
+                    f"{line.name or line.cas} is already line {seen[key]}; give each material once",
+                    line.name or line.cas,
+                )
             )
             continue
-        seen[material.cas] = index
-        materials.append(material)
+        seen[key] = index
+        if material is not None:
+            lines.append(
+                domain.FormulaLine(
+                    cas=material.cas, name=material.name, tier=material.tier, percent=line.percent
+                )
+            )
+            continue
+        name = line.name or f"Material {line.cas}"
+        tier = line.tier or Tier.HEART
+        lines.append(domain.FormulaLine(cas=key, name=name, tier=tier, percent=line.percent))
+        if line.composition is None:
+            unassessable[key] = (
+                "not in the catalogue and no composition given (declare its regulated "
+                "constituents, or 'none_known')"
+            )
+            continue
+        declared = (
+            []
+            if line.composition == "none_known"
+            else [(c.cas.strip(), c.percent) for c in line.composition]
+        )
+        material, reason = own_material(
+            name=name, cas=key, tier=tier, composition=declared, catalogue=catalogue
+        )
+        own[key] = material
+        if reason:
+            unassessable[key] = reason
     if errors:
         raise RequestValidationError(errors)
-    return domain.Formula(
-        lines=[
-            domain.FormulaLine(cas=m.cas, name=m.name, tier=m.tier, percent=line.percent)
-            for m, line in zip(materials, body.lines, strict=True)
-        ],
-        product=body.product,
-        dosage_percent=body.dosage_percent or product_profile(body.product).default_dosage_percent,
+    return _CheckedFormula(
+        formula=domain.Formula(lines=lines, product=body.product, dosage_percent=dosage),
+        own=own,
+        unassessable=unassessable,
     )
+
+
+def _composition_cas(line: CheckLine) -> list[str]:
+    if isinstance(line.composition, list):
+        return [c.cas for c in line.composition]
+    return []
+
+
+def _line_error(index: int, field: str, problem: str, value: object) -> dict[str, object]:
+    return {
+        "type": "invalid_line",
+        "loc": ("body", "lines", index, field),
+        "msg": problem,
+        "input": value,
+    }
+
+
+def _cost(formula: domain.Formula, catalogue: Catalogue) -> float:
+    """Cost per kg of the catalogue lines; the perfumer's own materials have no price."""
+    known = [line for line in formula.lines if line.cas in catalogue]
+    return domain.cost_per_kg_eur(formula.model_copy(update={"lines": known}), catalogue)
 
 
 def _resolve(

@@ -1,0 +1,97 @@
+"""Printable HTML pages of the documents a regulatory team signs. Plain HTML with a print
+stylesheet: no template engine, every value escaped."""
+
+from __future__ import annotations
+
+from html import escape
+
+from fragrance_ai.domain.certificate import AllergenDeclaration, IfraCertificate
+from fragrance_ai.domain.formula import Formula
+
+_STYLE = """
+body { font: 11pt/1.4 system-ui, sans-serif; margin: 2em auto; max-width: 60em; color: #111; }
+h1 { font-size: 16pt; margin-bottom: 0.2em; }
+table { border-collapse: collapse; width: 100%; margin: 1em 0; }
+th, td { border: 1px solid #999; padding: 0.25em 0.5em; text-align: left; vertical-align: top; }
+td.number { text-align: right; font-variant-numeric: tabular-nums; }
+.refused { color: #a00; }
+.signature { margin-top: 3em; display: flex; gap: 4em; }
+.signature div { border-top: 1px solid #111; padding-top: 0.3em; min-width: 15em; }
+@media print { body { margin: 0; } a { color: inherit; text-decoration: none; } }
+"""
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>{body}"
+        "</body></html>"
+    )
+
+
+def _composition(formula: Formula) -> str:
+    rows = "".join(
+        f"<tr><td>{escape(line.name)}</td><td>{escape(line.cas)}</td>"
+        f"<td class='number'>{line.percent:.4g}</td></tr>"
+        for line in formula.lines
+    )
+    return (
+        "<h2>Composition of the concentrate</h2><table><thead><tr><th>Material</th>"
+        f"<th>CAS</th><th>% of concentrate</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
+
+
+def certificate_html(certificate: IfraCertificate, formula: Formula) -> str:
+    rows = []
+    for item in certificate.categories:
+        if item.max_percent_of_concentrate is None:
+            maximum = f"<span class='refused'>cannot certify: {escape(item.cannot_certify)}</span>"
+        else:
+            maximum = f"{item.max_percent_of_concentrate:g} %"
+        rows.append(
+            f"<tr><td>{escape(item.category)}</td><td>{escape(item.label)}</td>"
+            f"<td class='number'>{maximum}</td><td>{escape(item.limited_by)}</td>"
+            f"<td>{escape(item.amendment)}</td></tr>"
+        )
+    conditions = "".join(f"<li>{escape(c)}</li>" for c in certificate.conditions)
+    body = (
+        f"<h1>IFRA Certificate of Conformity</h1><p>{escape(certificate.title)}<br>"
+        f"Issued on {certificate.issued_on.isoformat()}; amendments applied: "
+        f"{escape(', '.join(certificate.amendments_applied) or 'none needed')}</p>"
+        f"<p>{escape(certificate.statement)}</p>"
+        "<table><thead><tr><th>IFRA category</th><th>Product type</th>"
+        "<th>Maximum of this concentrate in the finished product</th><th>Limited by</th>"
+        f"<th>Amendment</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        f"<h2>Conditions</h2><ul>{conditions}</ul>{_composition(formula)}"
+        "<div class='signature'><div>Regulatory affairs: name, date</div>"
+        "<div>Signature</div></div>"
+    )
+    return _page(certificate.title, body)
+
+
+def declaration_html(declaration: AllergenDeclaration, title: str) -> str:
+    rows = "".join(
+        f"<tr><td>{escape(line.inci)}</td><td>{escape(line.cas)}</td>"
+        f"<td class='number'>{line.percent_in_concentrate:.4g}</td>"
+        f"<td class='number'>{line.percent_in_product:.4g}</td>"
+        f"<td>{'yes' if line.declare else 'no'}</td>"
+        f"<td>{'2023/1545' if line.added_2023 else ''}</td></tr>"
+        for line in declaration.lines
+    )
+    threshold = (
+        "not a cosmetic"
+        if declaration.threshold_percent is None
+        else f"{declaration.threshold_percent:g} %"
+    )
+    notes = "".join(f"<li>{escape(n)}</li>" for n in declaration.notes)
+    body = (
+        f"<h1>Allergen declaration</h1><p>{escape(title)}<br>Product: "
+        f"{escape(declaration.product)} at {declaration.dosage_percent:g} % concentrate; "
+        f"labelling threshold {threshold}</p>"
+        "<table><thead><tr><th>INCI name</th><th>CAS</th><th>% in concentrate</th>"
+        "<th>% in finished product</th><th>Declare</th><th>New entry</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table>"
+        f"<p><strong>Label:</strong> {escape(declaration.label_text or 'nothing to declare')}</p>"
+        f"<ul>{notes}</ul>"
+    )
+    return _page(title, body)
