@@ -58,7 +58,7 @@ class SubstanceRule:
     # The IFRA limit counts in the phototoxic additive rule.
     phototoxic_limit_percent: float | None
 
-    @property
+    @functools.cached_property
     def binding(self) -> AppliedLimit | None:
         if not self.limits:
             return None

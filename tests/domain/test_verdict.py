@@ -1,0 +1,173 @@
+"""The verdict is never falsely reassuring: every regulated substance in the data, walked
+over its strictest limit, never comes back `compliant`."""
+
+import pytest
+
+from fragrance_ai.domain.catalogue import Catalogue, Ingredient, Substance, Tier
+from fragrance_ai.domain.catalogue_file import load_catalogue
+from fragrance_ai.domain.compliance import Verdict, check_compliance
+from fragrance_ai.domain.formula import Formula, FormulaLine
+from fragrance_ai.domain.products import ProductType, product_profile
+from fragrance_ai.domain.rules import rule_book
+
+CATALOGUE = load_catalogue()
+# Hedione carries no regulated substance: it fills each formula to 100 %.
+FILLER = CATALOGUE.by_cas("24851-98-7")
+PRODUCTS = (ProductType.EDP, ProductType.BODY_LOTION)  # IFRA categories 4 and 5A
+
+
+def _carrier(substance: Substance, catalogue: Catalogue) -> tuple[Ingredient, float] | None:
+    """The catalogue material that brings the most of this substance, and its fraction."""
+    best: tuple[Ingredient, float] | None = None
+    for material in catalogue:
+        for carried, fraction in material.contributions:
+            if carried.id == substance.id and (best is None or fraction > best[1]):
+                best = (material, fraction)
+    return best
+
+
+def _formula(material: Ingredient, percent: float, product: ProductType) -> Formula:
+    lines = [FormulaLine(cas=material.cas, name=material.name, tier=material.tier, percent=percent)]
+    if percent < 100:
+        lines.append(
+            FormulaLine(cas=FILLER.cas, name=FILLER.name, tier=Tier.HEART, percent=100 - percent)
+        )
+    profile = product_profile(product)
+    return Formula(lines=lines, product=product, dosage_percent=profile.max_dosage_percent)
+
+
+def _cases() -> list[tuple[str, ProductType]]:
+    return [(substance_id, product) for substance_id in CATALOGUE.substances for product in PRODUCTS]
+
+
+@pytest.mark.parametrize(("substance_id", "product"), _cases())
+def test_every_substance_over_its_strictest_limit_is_never_compliant(
+    substance_id: str, product: ProductType
+) -> None:
+    substance = CATALOGUE.substances[substance_id]
+    carrier = _carrier(substance, CATALOGUE)
+    if carrier is None:
+        pytest.skip(f"no catalogue material brings {substance.name}")
+    material, fraction = carrier
+    rule = rule_book(CATALOGUE, product).rules[substance_id]
+    dosage = product_profile(product).max_dosage_percent
+    if rule.missing_reason:
+        # No figure: any amount of it is uncertifiable, never a pass.
+        report = check_compliance(_formula(material, 1.0, product), CATALOGUE)
+        assert report.verdict is not Verdict.COMPLIANT
+        assert substance.name in {item.substance for item in report.review}
+        return
+    binding = rule.binding
+    if binding is None:
+        pytest.skip(f"{substance.name} is not limited in {product}")
+    if binding.prohibited:
+        report = check_compliance(_formula(material, 0.01, product), CATALOGUE)
+        assert report.verdict is Verdict.NOT_COMPLIANT
+        assert substance.name in {v.substance for v in report.violations}
+        return
+    for factor in (1.25, 0.75):
+        percent = factor * binding.allowed_percent * 100 / (dosage * fraction)
+        if percent > 100:
+            # Even the pure material at the highest dosage stays under the limit.
+            assert factor == 0.75 or percent > 100
+            continue
+        report = check_compliance(_formula(material, percent, product), CATALOGUE)
+        violated = {v.substance for v in report.violations}
+        if factor > 1:
+            assert report.verdict is Verdict.NOT_COMPLIANT, (substance.name, product)
+            assert substance.name in violated
+            [violation] = [v for v in report.violations if v.substance == substance.name]
+            assert violation.rule == binding.rule
+        else:
+            # Below its own limit it passes unless something else in its carrier binds.
+            assert substance.name not in violated
+            others_bind = bool(report.review or report.violations or report.unknown_materials)
+            assert report.verdict is (Verdict.COMPLIANT if not others_bind else report.verdict)
+            if not others_bind:
+                assert report.compliant
+
+
+def test_the_walk_covers_every_substance_with_a_figure_in_categories_4_and_5a() -> None:
+    for product in PRODUCTS:
+        limited = [
+            rule
+            for rule in rule_book(CATALOGUE, product).rules.values()
+            if rule.binding is not None and not rule.binding.prohibited
+        ]
+        assert len(limited) >= 10
+        assert all(_carrier(rule.substance, CATALOGUE) is not None for rule in limited)
+
+
+def _line(name: str, percent: float) -> FormulaLine:
+    material = CATALOGUE.find(name)
+    assert material is not None, name
+    return FormulaLine(cas=material.cas, name=material.name, tier=material.tier, percent=percent)
+
+
+def _check(*lines: FormulaLine, product: ProductType, dosage: float) -> Verdict:
+    filler = FormulaLine(
+        cas=FILLER.cas,
+        name=FILLER.name,
+        tier=Tier.HEART,
+        percent=100 - sum(line.percent for line in lines),
+    )
+    formula = Formula(lines=[*lines, filler], product=product, dosage_percent=dosage)
+    return check_compliance(formula, CATALOGUE).verdict
+
+
+def test_the_issues_examples_are_not_compliant() -> None:
+    # 5 % isoeugenol in an EDP at 18 %: 0.9 % in the product, over the EU 0.02 %.
+    assert _check(_line("Isoeugenol", 5), product=ProductType.EDP, dosage=18) is not (
+        Verdict.COMPLIANT
+    )
+    # Methyl heptine carbonate over its EU Annex III maximum (0.01 %): 1 % x 18 % = 0.18 %.
+    mhc = _check(_line("Methyl heptine carbonate", 1), product=ProductType.EDP, dosage=18)
+    assert mhc is Verdict.NOT_COMPLIANT
+    # A candle with 10 % Lilial: 0.8 % of a Repr. 1B substance in a mixture for the public.
+    lilial = _check(_line("Lilial", 10), product=ProductType.CANDLE, dosage=8)
+    assert lilial is Verdict.NOT_COMPLIANT
+
+
+def test_the_stricter_of_ifra_and_eu_binds_and_is_named() -> None:
+    # Methyl eugenol in an EDT: IFRA Cat 4 0.016 %, EU eau de toilette 0.004 %.
+    rule = rule_book(CATALOGUE, ProductType.EDT).rules["methyl_eugenol"]
+    assert rule.binding is not None
+    assert rule.binding.allowed_percent == 0.004
+    assert "1223/2009" in rule.binding.rule
+    # In a candle the cosmetics rules do not apply: IFRA Cat 12, 0.097 %.
+    candle = rule_book(CATALOGUE, ProductType.CANDLE).rules["methyl_eugenol"]
+    assert candle.binding is not None
+    assert candle.binding.allowed_percent == 0.097
+    assert candle.binding.rule.startswith("IFRA")
+
+
+def test_phototoxic_materials_add_up() -> None:
+    # Bergamot (0.4 % in Cat 4) and angelica root (0.8 %) in an EDP at 10 %: each at 60 %
+    # of its own limit passes alone, but together they reach 1.2 > 1.
+    bergamot = _line("Bergamot oil", 0.6 * 0.4 / 10 * 100)
+    angelica = _line("Angelica root oil", 0.6 * 0.8 / 10 * 100)
+    book = rule_book(CATALOGUE, ProductType.EDP)
+    assert book.rules["bergamot_oil_expressed"].phototoxic_limit_percent == 0.4
+    assert book.rules["angelica_root_oil"].phototoxic_limit_percent == 0.8
+    formula = Formula(
+        lines=[bergamot, angelica, _line("Hedione", 100 - bergamot.percent - angelica.percent)],
+        product=ProductType.EDP,
+        dosage_percent=10,
+    )
+    report = check_compliance(formula, CATALOGUE)
+    assert report.phototoxic_sum == pytest.approx(1.2, rel=1e-3)
+    assert report.verdict is Verdict.NOT_COMPLIANT
+    [sum_violation] = [v for v in report.violations if "additive rule" in v.rule]
+    assert set(sum_violation.materials) == {"Bergamot oil", "Angelica root oil"}
+    half = formula.model_copy(
+        update={
+            "lines": [
+                bergamot.model_copy(update={"percent": bergamot.percent / 2}),
+                angelica.model_copy(update={"percent": angelica.percent / 2}),
+                _line("Hedione", 100 - (bergamot.percent + angelica.percent) / 2),
+            ]
+        }
+    )
+    report = check_compliance(half, CATALOGUE)
+    assert report.phototoxic_sum == pytest.approx(0.6, rel=1e-3)
+    assert not [v for v in report.violations if "additive rule" in v.rule]

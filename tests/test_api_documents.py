@@ -1,0 +1,102 @@
+"""The IFRA certificate and the allergen declaration, for stored and for checked formulas."""
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.helpers import wait_for_job
+
+# Oakmoss 0.8 % (IFRA Cat 4 0.1 %, 5A 0.076 %, no restriction in 12) and Citral 2 % (Cat 4
+# 0.6 %, 5A 0.15 %) in a concentrate of otherwise unregulated Hedione.
+OAKMOSS_AND_CITRAL = [
+    {"name": "Oakmoss absolute", "percent": 0.8},
+    {"name": "Citral", "percent": 2},
+    {"name": "Hedione", "percent": 97.2},
+]
+
+
+def _body(**extra: Any) -> dict[str, Any]:
+    return {"lines": OAKMOSS_AND_CITRAL, "product": "EDP", "title": "Chypre test 7", **extra}
+
+
+def test_the_certificate_gives_each_categorys_maximum_and_what_limits_it(
+    client: TestClient,
+) -> None:
+    response = client.post("/v1/formulas/check/ifra-certificate", json=_body())
+    assert response.status_code == 200
+    certificate = response.json()
+    by_category = {item["category"]: item for item in certificate["categories"]}
+    assert len(by_category) == 18
+    # Cat 4: oakmoss allows 0.1 / 0.8 x 100 = 12.5 %, citral 0.6 / 2 x 100 = 30 %.
+    assert by_category["4"]["max_percent_of_concentrate"] == pytest.approx(12.5)
+    assert by_category["4"]["limited_by"].startswith("Oakmoss")
+    # Cat 5A: oakmoss 0.076 / 0.8 = 9.5 %, citral 0.15 / 2 = 7.5 %: citral limits.
+    assert by_category["5A"]["max_percent_of_concentrate"] == pytest.approx(7.5)
+    assert by_category["5A"]["limited_by"] == "Citral"
+    assert by_category["5A"]["amendment"] == "49th Amendment"
+    # Cat 9: citral's figure could not be read, so the category cannot be certified.
+    assert by_category["9"]["max_percent_of_concentrate"] is None
+    assert "Citral" in by_category["9"]["cannot_certify"]
+    assert certificate["issued_on"]
+    assert "49th Amendment" in certificate["amendments_applied"]
+
+
+def test_the_certificate_prints_as_html(client: TestClient) -> None:
+    response = client.post(
+        "/v1/formulas/check/ifra-certificate", params={"format": "html"}, json=_body()
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    page = response.text
+    assert "IFRA Certificate of Conformity" in page
+    assert "Chypre test 7" in page
+    assert "12.5 %" in page
+    assert "cannot certify" in page
+
+
+def test_the_allergen_declaration_of_a_checked_formula(client: TestClient) -> None:
+    response = client.post("/v1/formulas/check/allergen-declaration", json=_body())
+    assert response.status_code == 200
+    declaration = response.json()
+    lines = {line["inci"]: line for line in declaration["lines"]}
+    citral = lines["Citral"]
+    assert citral["percent_in_concentrate"] == pytest.approx(2)
+    assert citral["percent_in_product"] == pytest.approx(2 * 18 / 100)
+    assert citral["declare"] is True
+    assert lines["Evernia Prunastri Extract"]["declare"] is True
+    assert declaration["threshold_percent"] == 0.001
+    assert "CITRAL" in declaration["label_text"]
+    candle = client.post(
+        "/v1/formulas/check/allergen-declaration", json=_body(product="candle")
+    ).json()
+    assert candle["threshold_percent"] is None
+    assert candle["label_text"] == ""
+    html = client.post(
+        "/v1/formulas/check/allergen-declaration", params={"format": "html"}, json=_body()
+    )
+    assert "Evernia Prunastri Extract" in html.text
+
+
+def test_documents_of_a_stored_formula(client: TestClient) -> None:
+    accepted = client.post(
+        "/v1/briefs", json={"text": "fresh citrus cologne for summer with a woody base"}
+    ).json()
+    job = wait_for_job(client, str(accepted["job_id"]))
+    formula_id = job["result"]["formula_ids"][0]
+    certificate = client.get(f"/v1/formulas/{formula_id}/ifra-certificate")
+    assert certificate.status_code == 200
+    categories = certificate.json()["categories"]
+    # A designed formula is compliant in its own category (EDC: 4) at its dosage (4 %).
+    [fine] = [item for item in categories if item["category"] == "4"]
+    assert fine["max_percent_of_concentrate"] is not None
+    assert fine["max_percent_of_concentrate"] >= 4
+    declaration = client.get(f"/v1/formulas/{formula_id}/allergen-declaration")
+    assert declaration.status_code == 200
+    assert declaration.json()["product"] == "EDC"
+    html = client.get(f"/v1/formulas/{formula_id}/ifra-certificate", params={"format": "html"})
+    assert html.headers["content-type"].startswith("text/html")
+    missing = client.get("/v1/formulas/00000000-0000-0000-0000-000000000000/ifra-certificate")
+    assert missing.status_code == 404
+    bad_format = client.get(f"/v1/formulas/{formula_id}/ifra-certificate", params={"format": "pdf"})
+    assert bad_format.status_code == 422
