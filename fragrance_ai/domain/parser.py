@@ -63,6 +63,17 @@ PRODUCT_WORDS: dict[ProductType, tuple[str, ...]] = {
     ),
     ProductType.BODY_LOTION: ("body lotion", "lotion", "body milk", "body cream"),
     ProductType.CANDLE: ("candle", "candles", "scented candle"),
+    ProductType.FACE_CREAM: ("face cream", "face moisturiser", "face moisturizer"),
+    ProductType.HAND_CREAM: ("hand cream",),
+    ProductType.DEODORANT: ("deodorant", "antiperspirant"),
+    ProductType.HAIR_SPRAY: ("hair spray", "hairspray"),
+    ProductType.SHAMPOO: ("shampoo",),
+    ProductType.SHOWER_GEL: ("shower gel", "body wash"),
+    ProductType.SOAP: ("bar soap", "soap"),
+    ProductType.REED_DIFFUSER: ("reed diffuser", "diffuser"),
+    ProductType.LAUNDRY_DETERGENT: ("laundry detergent", "laundry", "detergent"),
+    ProductType.FABRIC_SOFTENER: ("fabric softener", "softener"),
+    ProductType.AIR_FRESHENER_SPRAY: ("air freshener", "room spray"),
 }  # fmt: skip
 
 # "no patchouli", "without oakmoss or musk", "avoid vanilla", "patchouli-free".
