@@ -22,8 +22,8 @@ from fragrance_ai.domain.catalogue import Catalogue
 from fragrance_ai.domain.catalogue_file import load_catalogue
 from fragrance_ai.domain.compliance import check_compliance
 from fragrance_ai.domain.formula import Formula, FormulaLine
-from fragrance_ai.domain.products import ProductType
 from fragrance_ai.domain.population import check_population
+from fragrance_ai.domain.products import ProductType
 from fragrance_ai.domain.repair import repair_formula
 from fragrance_ai.domain.rules import rule_book
 
@@ -70,7 +70,8 @@ def population_of(formula: Formula, catalogue: Catalogue) -> np.ndarray:
         base[column[line.cas]] = line.percent
     population = base * rng.uniform(0.5, 1.5, size=(POPULATION, len(base)))
     population[0] = base
-    return population / population.sum(axis=1, keepdims=True) * 100
+    normalised: np.ndarray = population / population.sum(axis=1, keepdims=True) * 100
+    return normalised
 
 
 def time_per_call_us(work: Callable[[], object], *, rounds: int, calls: int) -> list[float]:

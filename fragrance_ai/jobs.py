@@ -22,7 +22,7 @@ from fragrance_ai.db.models import Brief, Job, JobStatus
 from fragrance_ai.db.repositories import save_designed_formula
 from fragrance_ai.domain.brief import CreativeBrief
 from fragrance_ai.domain.products import ProductType
-from fragrance_ai.metrics import JOB_DURATION, JOB_STEP_DURATION
+from fragrance_ai.metrics import COMPLIANCE_VERDICTS, JOB_DURATION, JOB_STEP_DURATION
 from fragrance_ai.queue import QueueName, attempts_remaining
 from fragrance_ai.runtime import Runtime, current_runtime
 
@@ -60,6 +60,8 @@ def design_formulas(job_id: str) -> None:
             raise PermanentJobError("the brief has not been parsed")
         brief = CreativeBrief.model_validate(brief_row.parsed)
         designed = runtime.designer.design(brief, count=runtime.settings.designer.variants)
+        for option in designed:
+            COMPLIANCE_VERDICTS.labels("design", option.compliance.verdict.value).inc()
         rows = [
             save_designed_formula(
                 session,

@@ -48,6 +48,12 @@ JOB_DURATION = Histogram(
     ["kind", "status"],
     buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
 )
+COMPLIANCE_VERDICTS = Counter(
+    "fragrance_compliance_verdicts_total",
+    "Compliance verdicts given, by where (check, repair, design) and verdict (compliant, "
+    "not_compliant, cannot_certify).",
+    ["source", "verdict"],
+)
 
 
 def render_metrics() -> tuple[bytes, str]:

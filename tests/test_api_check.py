@@ -288,3 +288,16 @@ def test_ingredients_filter_by_text_tier_and_family(client: TestClient) -> None:
     woods = client.get("/v1/ingredients", params={"tier": "base", "family": "woody"}).json()
     assert len(woods) >= 10
     assert all(item["tier"] == "base" and "woody" in item["families"] for item in woods)
+
+
+def test_verdicts_are_counted_in_the_metrics(client: TestClient) -> None:
+    def count(verdict: str) -> float:
+        text = client.get("/metrics").text
+        prefix = f'fragrance_compliance_verdicts_total{{source="check",verdict="{verdict}"}} '
+        found = [line for line in text.splitlines() if line.startswith(prefix)]
+        return float(found[0].split()[-1]) if found else 0.0
+
+    before = count("cannot_certify")
+    check(client, lines=[{"name": "Geraniol", "percent": 2}, {"name": "Hedione", "percent": 98}],
+          product="EDP")  # fmt: skip
+    assert count("cannot_certify") == before + 1

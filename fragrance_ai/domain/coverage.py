@@ -18,7 +18,9 @@ def coverage_lines(catalogue: Catalogue) -> list[str]:
         for s in catalogue.substances.values()
         if s.ifra_standard in (IfraStandardType.RESTRICTION, IfraStandardType.PROHIBITION)
     ]
-    full, partial, none = [], [], []
+    full: list[tuple[str, int]] = []
+    partial: list[tuple[str, int]] = []
+    none: list[tuple[str, int]] = []
     for substance in restricted:
         figures = sum(not substance.lacks_figure_for(category) for category in IFRA_CATEGORIES)
         (full if figures == len(IFRA_CATEGORIES) else partial if figures else none).append(
@@ -29,7 +31,7 @@ def coverage_lines(catalogue: Catalogue) -> list[str]:
         for s in catalogue.substances.values()
         if s.ifra_standard is IfraStandardType.SPECIFICATION
     ]
-    lines = [
+    return [
         f"materials: {len(catalogue)} ({sum(m.natural for m in catalogue)} naturals)",
         f"substances: {len(catalogue.substances)}",
         f"under an IFRA restriction or prohibition: {len(restricted)}",
@@ -53,7 +55,6 @@ def coverage_lines(catalogue: Catalogue) -> list[str]:
         f"({sum(bool(s.allergen and s.allergen.added_2023) for s in catalogue.substances.values())}"
         " added by Regulation (EU) 2023/1545)",
     ]
-    return lines
 
 
 def main() -> None:

@@ -37,7 +37,9 @@ def _formula(material: Ingredient, percent: float, product: ProductType) -> Form
 
 
 def _cases() -> list[tuple[str, ProductType]]:
-    return [(substance_id, product) for substance_id in CATALOGUE.substances for product in PRODUCTS]
+    return [
+        (substance_id, product) for substance_id in CATALOGUE.substances for product in PRODUCTS
+    ]
 
 
 @pytest.mark.parametrize(("substance_id", "product"), _cases())

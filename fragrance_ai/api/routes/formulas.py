@@ -37,6 +37,7 @@ from fragrance_ai.domain.compliance import check_compliance
 from fragrance_ai.domain.own_material import own_material
 from fragrance_ai.domain.products import ProductType, product_profile
 from fragrance_ai.domain.repair import repair_formula
+from fragrance_ai.metrics import COMPLIANCE_VERDICTS
 
 router = APIRouter(prefix="/v1/formulas", tags=["formulas"])
 
@@ -69,9 +70,11 @@ async def check_formula(body: FormulaCheckRequest, catalogue: CatalogueDep) -> F
     report = check_compliance(
         formula, catalogue, own_materials=checked.own, unassessable=checked.unassessable
     )
+    COMPLIANCE_VERDICTS.labels("check", report.verdict.value).inc()
     repair = None
     if body.repair:
         result = repair_formula(formula, catalogue, own_materials=checked.own)
+        COMPLIANCE_VERDICTS.labels("repair", result.report.verdict.value).inc()
         repaired = result.formula
         repair = RepairView(
             feasible=result.feasible,
