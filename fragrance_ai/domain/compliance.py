@@ -276,7 +276,7 @@ class _Findings:
                     "cas": substance.label_cas,
                     "level_percent_in_product": round(exposure.level, 6),
                     "materials": list(exposure.contributions),
-                    "reason": f"{rule.missing_reason} {substance.ifra_note}".strip(),
+                    "reason": rule.review_reason,
                 }
             )
             self.reasons.append(
@@ -285,18 +285,16 @@ class _Findings:
             )
         if rule.phototoxic_limit_percent:
             self.phototoxic_terms.append((exposure, rule.phototoxic_limit_percent))
-        if substance.ifra_standard == "specification":
+        if rule.is_specification:
             self.specifications.add(substance.name)
-        if substance.allergen is not None:
+        allergen = rule.allergen_fields
+        if allergen is not None:
+            level = exposure.level
             self.allergens.append(
                 {
-                    "substance": substance.name,
-                    "inci": substance.allergen.inci or substance.name,
-                    "cas": substance.label_cas,
-                    "level_percent_in_product": round(exposure.level, 6),
-                    "declare": self.threshold is not None and exposure.level > self.threshold,
-                    "added_2023": substance.allergen.added_2023,
-                    "entry_uncertain": substance.allergen.uncertain,
+                    **allergen,
+                    "level_percent_in_product": round(level, 6),
+                    "declare": self.threshold is not None and level > self.threshold,
                     "materials": list(exposure.contributions),
                 }
             )

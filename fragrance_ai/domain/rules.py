@@ -26,6 +26,7 @@ from fragrance_ai.domain.catalogue import (
     Catalogue,
     EuLimit,
     EuScope,
+    IfraStandardType,
     Substance,
 )
 from fragrance_ai.domain.products import ProductProfile, ProductType, product_profile
@@ -57,6 +58,29 @@ class SubstanceRule:
     missing_reason: str
     # The IFRA limit counts in the phototoxic additive rule.
     phototoxic_limit_percent: float | None
+
+    # What a report says of this substance whatever the formula: computed once per rule
+    # book, because the check runs on every candidate an optimiser scores.
+    @functools.cached_property
+    def review_reason(self) -> str:
+        return f"{self.missing_reason} {self.substance.ifra_note}".strip()
+
+    @functools.cached_property
+    def is_specification(self) -> bool:
+        return self.substance.ifra_standard is IfraStandardType.SPECIFICATION
+
+    @functools.cached_property
+    def allergen_fields(self) -> dict[str, object] | None:
+        allergen = self.substance.allergen
+        if allergen is None:
+            return None
+        return {
+            "substance": self.substance.name,
+            "inci": allergen.inci or self.substance.name,
+            "cas": self.substance.label_cas,
+            "added_2023": allergen.added_2023,
+            "entry_uncertain": allergen.uncertain,
+        }
 
     @functools.cached_property
     def binding(self) -> AppliedLimit | None:
