@@ -301,3 +301,19 @@ def test_verdicts_are_counted_in_the_metrics(client: TestClient) -> None:
     check(client, lines=[{"name": "Geraniol", "percent": 2}, {"name": "Hedione", "percent": 98}],
           product="EDP")  # fmt: skip
     assert count("cannot_certify") == before + 1
+
+
+def test_a_material_shows_every_rule_of_its_substances(client: TestClient) -> None:
+    isoeugenol = client.get("/v1/ingredients/97-54-1").json()
+    [substance] = isoeugenol["regulated_substances"]
+    assert substance["ifra_standard"] == "restriction"
+    # No IFRA table was found: the data says what was searched instead of a figure.
+    assert substance["ifra_limits"] == []
+    assert substance["ifra_no_figure_found"]
+    assert [rule["max_percent_in_finished_product"] for rule in substance["eu_rules"]] == [0.02]
+    lilial = client.get("/v1/ingredients/80-54-6").json()
+    assert lilial["regulated_substances"][0]["cmr"]["classification"] == "Repr. 1B"
+    bergamot = client.get("/v1/ingredients/8007-75-8").json()
+    by_id = {s["id"]: s for s in bergamot["regulated_substances"]}
+    assert by_id["bergamot_oil_expressed"]["phototoxic"] is True
+    assert len(by_id["bergamot_oil_expressed"]["ifra_limits"]) == 18

@@ -123,6 +123,23 @@ class ConstituentView(BaseModel):
     uncertain: bool
 
 
+class RegulatedSubstanceView(BaseModel):
+    id: str
+    name: str
+    cas: list[str]
+    percent_in_material: float
+    ifra_standard: str | None
+    ifra_limits: list[dict[str, Any]] = Field(
+        description="Per IFRA category: percent of the finished product, with its source, "
+        "amendment and flags (unrestricted, unreadable = no usable figure)."
+    )
+    ifra_no_figure_found: str = Field(description="What was searched where no figure exists.")
+    phototoxic: bool
+    eu_rules: list[dict[str, Any]]
+    cmr: dict[str, Any] | None
+    eu_allergen_inci: str | None
+
+
 class IngredientView(BaseModel):
     name: str
     synonyms: list[str]
@@ -143,6 +160,9 @@ class IngredientView(BaseModel):
     constituents: list[ConstituentView]
     eu_allergens: list[str] = Field(
         description="EU labelling allergens the material is or contains."
+    )
+    regulated_substances: list[RegulatedSubstanceView] = Field(
+        description="Every regulated substance the material is or contains, with its rules."
     )
     note: str
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, status
 from fastapi.exceptions import RequestValidationError
 
 from fragrance_ai.api.deps import CatalogueDep
-from fragrance_ai.api.schemas import ConstituentView, IngredientView
+from fragrance_ai.api.schemas import ConstituentView, IngredientView, RegulatedSubstanceView
 from fragrance_ai.domain.catalogue import Ingredient, Tier, is_valid_cas
 
 router = APIRouter(prefix="/v1/ingredients", tags=["ingredients"])
@@ -71,5 +71,23 @@ def ingredient_view(item: Ingredient) -> IngredientView:
             for c in item.constituents
         ],
         eu_allergens=[s.name for s, _ in item.contributions if s.allergen is not None],
+        regulated_substances=[
+            RegulatedSubstanceView(
+                id=substance.id,
+                name=substance.name,
+                cas=list(substance.cas),
+                percent_in_material=round(fraction * 100, 6),
+                ifra_standard=substance.ifra_standard,
+                ifra_limits=[asdict(limit) for limit in substance.limits],
+                ifra_no_figure_found=substance.ifra_searched,
+                phototoxic=substance.phototoxic,
+                eu_rules=[asdict(rule) for rule in substance.eu_limits],
+                cmr=None if substance.cmr is None else asdict(substance.cmr),
+                eu_allergen_inci=None
+                if substance.allergen is None
+                else substance.allergen.inci or substance.name,
+            )
+            for substance, fraction in item.contributions
+        ],
         note=item.note,
     )
