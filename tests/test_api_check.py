@@ -317,3 +317,14 @@ def test_a_material_shows_every_rule_of_its_substances(client: TestClient) -> No
     by_id = {s["id"]: s for s in bergamot["regulated_substances"]}
     assert by_id["bergamot_oil_expressed"]["phototoxic"] is True
     assert len(by_id["bergamot_oil_expressed"]["ifra_limits"]) == 18
+
+
+def test_a_regulated_substance_outside_the_catalogue_is_checked_as_itself(
+    client: TestClient,
+) -> None:
+    # Estragole (140-67-0) is a regulated substance but no catalogue material: a line of it
+    # is assessed as the substance itself (IFRA Cat 4 0.42 %): 5 % x 18 % = 0.9 %, over.
+    lines = [{"cas": "140-67-0", "percent": 5}, {"name": "Hedione", "percent": 95}]
+    report = check(client, lines=lines, product="EDP")["compliance"]
+    assert report["verdict"] == "not_compliant"
+    assert [v["substance"] for v in report["violations"]] == ["Estragole"]

@@ -11,6 +11,10 @@ from __future__ import annotations
 from fragrance_ai.domain.catalogue import Catalogue, Ingredient, Substance, Tier
 
 
+def is_regulated_cas(cas: str, catalogue: Catalogue) -> bool:
+    return any(cas in substance.cas for substance in catalogue.substances.values())
+
+
 def own_material(
     *,
     name: str,
@@ -24,7 +28,8 @@ def own_material(
     for substance in catalogue.substances.values():
         for number in substance.cas:
             by_cas.setdefault(number, []).append(substance)
-    contributions: list[tuple[Substance, float]] = []
+    # A material whose own CAS is a regulated substance's is that substance.
+    contributions: list[tuple[Substance, float]] = [(s, 1.0) for s in by_cas.get(cas, [])]
     unknown: list[str] = []
     for constituent_cas, percent in composition:
         fraction = percent / 100

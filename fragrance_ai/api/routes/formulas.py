@@ -34,7 +34,7 @@ from fragrance_ai.domain.certificate import (
     ifra_certificate,
 )
 from fragrance_ai.domain.compliance import check_compliance
-from fragrance_ai.domain.own_material import own_material
+from fragrance_ai.domain.own_material import is_regulated_cas, own_material
 from fragrance_ai.domain.products import ProductType, product_profile
 from fragrance_ai.domain.repair import repair_formula
 from fragrance_ai.metrics import COMPLIANCE_VERDICTS
@@ -243,16 +243,16 @@ def _checked_formula(body: FormulaCheckRequest, catalogue: Catalogue) -> _Checke
         name = line.name or f"Material {line.cas}"
         tier = line.tier or Tier.HEART
         lines.append(domain.FormulaLine(cas=key, name=name, tier=tier, percent=line.percent))
-        if line.composition is None:
+        if line.composition is None and not is_regulated_cas(key, catalogue):
             unassessable[key] = (
                 "not in the catalogue and no composition given (declare its regulated "
                 "constituents, or 'none_known')"
             )
             continue
         declared = (
-            []
-            if line.composition == "none_known"
-            else [(c.cas.strip(), c.percent) for c in line.composition]
+            [(c.cas.strip(), c.percent) for c in line.composition]
+            if isinstance(line.composition, list)
+            else []
         )
         material, reason = own_material(
             name=name, cas=key, tier=tier, composition=declared, catalogue=catalogue
