@@ -102,7 +102,7 @@ def main() -> None:
     book = rule_book(catalogue, formula.product)
     verdicts = check_population(population, book, formula.dosage_percent).verdicts
     print(
-        f"population: {POPULATION} formulas of 40 materials, verdict codes {sorted(set(verdicts))}"
+        f"population: {POPULATION} formulas of 40 materials, verdict codes {sorted({int(v) for v in verdicts})} (0 compliant, 1 cannot_certify, 2 not_compliant)"
     )
     for label, work, calls in (
         ("check_compliance", lambda: check_compliance(formula, catalogue), args.calls),
