@@ -101,8 +101,10 @@ def main() -> None:
     population = population_of(formula, catalogue)
     book = rule_book(catalogue, formula.product)
     verdicts = check_population(population, book, formula.dosage_percent).verdicts
+    codes = sorted({int(v) for v in verdicts})
     print(
-        f"population: {POPULATION} formulas of 40 materials, verdict codes {sorted({int(v) for v in verdicts})} (0 compliant, 1 cannot_certify, 2 not_compliant)"
+        f"population: {POPULATION} formulas of 40 materials, verdict codes {codes} "
+        "(0 compliant, 1 cannot_certify, 2 not_compliant)"
     )
     for label, work, calls in (
         ("check_compliance", lambda: check_compliance(formula, catalogue), args.calls),
