@@ -200,10 +200,6 @@ class Ingredient:
     price_source: str
     natural: bool
     ifra: tuple[IfraLimit, ...]
-    # Known to be IFRA-restricted (itself or through a constituent) but with no figure in
-    # the data for at least one category, so the engine cannot enforce a number; callers
-    # must treat it conservatively.
-    restricted_unverified: bool = False
     ifra_note: str = ""
     note: str = ""
     volatility: Volatility = Volatility.MEDIUM

@@ -29,7 +29,7 @@ from fragrance_ai.domain.catalogue import (
     Volatility,
     is_valid_cas,
 )
-from fragrance_ai.domain.products import IFRA_CATEGORIES, all_profiles
+from fragrance_ai.domain.products import IFRA_CATEGORIES
 
 # Read through the fragrance_ai package so data/ needs no __init__.py of its own.
 DATA_PACKAGE = "fragrance_ai"
@@ -97,7 +97,6 @@ def _expand_sources(document: dict[str, Any]) -> None:
                 walk(item)
 
     walk(document.get("substances"))
-    walk(document.get("rules"))
     walk(document.get("materials"))
 
 
@@ -121,6 +120,26 @@ class _Row:
         if not isinstance(value, str) or not value.strip():
             raise self.fail(field, "must be a non-empty string")
         return value.strip()
+
+    def text_in(self, raw: dict[str, Any], key: str, field: str, problem: str) -> str:
+        """A required non-empty string of a nested mapping, stripped."""
+        value = raw.get(key)
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(field, problem)
+        return value.strip()
+
+    def limit_percent_in(
+        self, raw: dict[str, Any], key: str, field: str, none: str
+    ) -> float | None:
+        """A limit in percent of the finished product, in (0, 100], or None (its meaning,
+        prohibited, is the caller's: `none` says how to write it)."""
+        value = raw.get(key)
+        if value is None:
+            return None
+        maximum = self.number(value, field)
+        if not 0 < maximum <= 100:
+            raise self.fail(field, f"must be in (0, 100]; {none}")
+        return maximum
 
     def optional_text(self, field: str) -> str:
         value = self.raw.get(field, "")
@@ -221,8 +240,6 @@ def _parse_material(row: _Row, substances: dict[str, Substance]) -> Ingredient:
         price_source=row.text("price_source"),
         natural=natural,
         ifra=tuple(limit for substance in own for limit in substance.limits),
-        restricted_unverified=row.flag("restricted_unverified")
-        or any(_lacks_any_figure(substance) for substance, _ in contributions),
         ifra_note=row.optional_text("ifra_note"),
         note=row.optional_text("note"),
         volatility=volatility,
@@ -231,19 +248,11 @@ def _parse_material(row: _Row, substances: dict[str, Substance]) -> Ingredient:
     )
 
 
-# Categories the service's product types map to; a restricted substance without a figure
-# for one of them cannot be certified there.
-_PRODUCT_CATEGORIES = tuple(sorted({profile.ifra_category for profile in all_profiles()}))
-
 _DEFAULT_VOLATILITY = {
     Tier.TOP: Volatility.HIGH,
     Tier.HEART: Volatility.MEDIUM,
     Tier.BASE: Volatility.LOW,
 }
-
-
-def _lacks_any_figure(substance: Substance) -> bool:
-    return any(substance.lacks_figure_for(category) for category in _PRODUCT_CATEGORIES)
 
 
 def _parse_constituents(row: _Row, substances: dict[str, Substance]) -> tuple[Constituent, ...]:
@@ -261,11 +270,9 @@ def _parse_constituents(row: _Row, substances: dict[str, Substance]) -> tuple[Co
         percent = row.number(raw.get("percent"), f"{field_name}.percent")
         if not 0 < percent <= 100:
             raise row.fail(f"{field_name}.percent", "must be in (0, 100]")
-        source = raw.get("source")
-        if not isinstance(source, str) or not source.strip():
-            raise row.fail(f"{field_name}.source", "every figure needs a source")
+        source = row.text_in(raw, "source", f"{field_name}.source", "every figure needs a source")
         uncertain = row.flag("uncertain", raw)
-        constituents.append(Constituent(substance, percent, source.strip(), uncertain))
+        constituents.append(Constituent(substance, percent, source, uncertain))
     if sum(c.percent for c in constituents) > 100 + 1e-9:
         raise row.fail("constituents", "percentages add up to more than 100")
     return tuple(constituents)
@@ -338,9 +345,7 @@ def _parse_limit_table(row: _Row, raw: dict[str, Any]) -> tuple[tuple[IfraLimit,
         if not isinstance(searched, str):
             raise row.fail("ifra.no_figure_found", "must say what was searched")
         return (), searched.strip()
-    source = raw.get("source")
-    if not isinstance(source, str) or not source.strip():
-        raise row.fail("ifra.source", "every figure needs a source")
+    source = row.text_in(raw, "source", "ifra.source", "every figure needs a source")
     cells = raw.get("limits")
     if not isinstance(cells, dict) or not cells:
         raise row.fail("ifra.limits", "must map IFRA categories to figures")
@@ -407,22 +412,15 @@ def _parse_eu_limits(row: _Row) -> tuple[EuLimit, ...]:
         except ValueError:
             allowed = "/".join(s.value for s in EuScope)
             raise row.fail(f"{field}.scope", f"must be one of {allowed}") from None
-        value = raw.get("max_percent_in_finished_product")
-        maximum = None if value is None else row.number(value, f"{field}.max_percent")
-        if maximum is not None and not 0 < maximum <= 100:
-            raise row.fail(f"{field}.max_percent", "must be in (0, 100]; null for a ban")
-        rule = raw.get("rule")
-        source = raw.get("source")
-        if not isinstance(rule, str) or not rule.strip():
-            raise row.fail(f"{field}.rule", "must name the annex and entry")
-        if not isinstance(source, str) or not source.strip():
-            raise row.fail(f"{field}.source", "every figure needs a source")
+        maximum = row.limit_percent_in(
+            raw, "max_percent_in_finished_product", f"{field}.max_percent", "null for a ban"
+        )
         limits.append(
             EuLimit(
-                rule=rule.strip(),
+                rule=row.text_in(raw, "rule", f"{field}.rule", "must name the annex and entry"),
                 scope=scope,
                 max_percent_in_finished_product=maximum,
-                source=source.strip(),
+                source=row.text_in(raw, "source", f"{field}.source", "every figure needs a source"),
                 uncertain=row.flag("uncertain", raw),
                 note=str(raw.get("note", "")).strip(),
             )
@@ -436,18 +434,14 @@ def _parse_cmr(row: _Row) -> CmrClass | None:
         return None
     if not isinstance(raw, dict):
         raise row.fail("cmr", "must be a mapping")
-    classification = raw.get("classification")
-    source = raw.get("source")
-    if not isinstance(classification, str) or not classification.strip():
-        raise row.fail("cmr.classification", "must name the CLP class, e.g. 'Repr. 1B'")
-    if not isinstance(source, str) or not source.strip():
-        raise row.fail("cmr.source", "every classification needs a source")
-    limit_value = raw.get("public_mixture_limit_percent")
-    limit = None if limit_value is None else row.number(limit_value, "cmr.limit")
     return CmrClass(
-        classification=classification.strip(),
-        source=source.strip(),
-        public_mixture_limit_percent=limit,
+        classification=row.text_in(
+            raw, "classification", "cmr.classification", "must name the CLP class, e.g. 'Repr. 1B'"
+        ),
+        source=row.text_in(raw, "source", "cmr.source", "every classification needs a source"),
+        public_mixture_limit_percent=row.limit_percent_in(
+            raw, "public_mixture_limit_percent", "cmr.limit", "null for category 2"
+        ),
         uncertain=row.flag("uncertain", raw),
     )
 
@@ -464,15 +458,15 @@ def _parse_limits(row: _Row, raw_limits: Any, field_name: str) -> tuple[IfraLimi
         if not isinstance(category, str) or not category.strip():
             raise row.fail(f"{field}.category", "must be a non-empty string such as '4'")
         unrestricted = row.flag("unrestricted", raw)
-        value = raw.get("max_percent_in_finished_product")
-        maximum = None if value is None else row.number(value, f"{field}.max_percent")
-        if maximum is not None and not 0 < maximum <= 100:
-            raise row.fail(f"{field}.max_percent", "must be in (0, 100]; use null for prohibited")
+        maximum = row.limit_percent_in(
+            raw,
+            "max_percent_in_finished_product",
+            f"{field}.max_percent",
+            "use null for prohibited",
+        )
         if unrestricted and maximum is not None:
             raise row.fail(f"{field}.unrestricted", "an unrestricted category has no figure")
-        source = raw.get("source")
-        if not isinstance(source, str) or not source.strip():
-            raise row.fail(f"{field}.source", "every figure needs a source")
+        source = row.text_in(raw, "source", f"{field}.source", "every figure needs a source")
         note = raw.get("note", "")
         if not isinstance(note, str):
             raise row.fail(f"{field}.note", "must be a string")
@@ -482,7 +476,7 @@ def _parse_limits(row: _Row, raw_limits: Any, field_name: str) -> tuple[IfraLimi
             IfraLimit(
                 category.strip(),
                 maximum,
-                source.strip(),
+                source,
                 note.strip(),
                 uncertain=row.flag("uncertain", raw),
                 unrestricted=unrestricted,

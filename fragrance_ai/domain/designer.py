@@ -13,7 +13,6 @@ from fragrance_ai.domain.compliance import (
     ComplianceReport,
     Verdict,
     check_compliance,
-    lacks_figures,
     max_percent_in_concentrate,
 )
 from fragrance_ai.domain.families import canonical_family
@@ -151,14 +150,16 @@ class RuleBasedDesigner:
             bias |= SEASON_FAMILIES.get(season.lower(), frozenset())
         for mood in brief.moods:
             bias |= MOOD_FAMILIES.get(mood.lower(), frozenset())
-        category = profile.ifra_category
+        dosage = brief.dosage_percent or profile.default_dosage_percent
         unusable = tuple(
-            i for i in named if i.is_prohibited_in(category) or lacks_figures(i, category)
+            i
+            for i in named
+            if max_percent_in_concentrate(i, profile.product, dosage, self._catalogue) == 0
         )
         return _Plan(
             unusable_named=unusable,
             profile=profile,
-            dosage_percent=brief.dosage_percent or profile.default_dosage_percent,
+            dosage_percent=dosage,
             tier_targets=_tier_targets(brief),
             families=frozenset(canonical_family(f) for f in brief.families),
             named=tuple(named),
@@ -356,16 +357,16 @@ class RuleBasedDesigner:
     ) -> tuple[int, int] | None:
         """Allowed range in hundredths of a percent of the concentrate, or None if the
         material cannot be used at all in this product."""
-        category = plan.profile.ifra_category
-        if ingredient.is_prohibited_in(category) or lacks_figures(ingredient, category):
-            # Prohibited, or limited by a standard whose figure the data lacks: a formula
-            # holding it could not be certified, so it is never proposed.
-            return None
-        low = math.ceil(ingredient.typical_use_min_percent * _CENTS - 1e-9)
-        high = math.floor(ingredient.typical_use_max_percent * _CENTS + 1e-9)
+        # The cap is 0 for a material that is prohibited (IFRA or EU) or limited by a
+        # standard whose figure the data lacks: a formula holding it could not be
+        # certified, so it is never proposed.
         cap = max_percent_in_concentrate(
             ingredient, plan.profile.product, plan.dosage_percent, self._catalogue
         )
+        if cap == 0:
+            return None
+        low = math.ceil(ingredient.typical_use_min_percent * _CENTS - 1e-9)
+        high = math.floor(ingredient.typical_use_max_percent * _CENTS + 1e-9)
         high = min(high, math.floor(cap * _CENTS + 1e-9))
         if ingredient.cas in high_overrides:
             high = min(high, high_overrides[ingredient.cas])
