@@ -107,16 +107,7 @@ async def certify_checked_formula(
     most of it a finished product may hold and the substance that limits it."""
     checked = _checked_formula(body, catalogue)
     title = body.title or "Concentrate checked on request"
-    certificate = ifra_certificate(
-        checked.formula,
-        catalogue,
-        issued_on=date.today(),
-        title=title,
-        own_materials=checked.own,
-    )
-    if format == "html":
-        return HTMLResponse(certificate_html(certificate, checked.formula))
-    return certificate
+    return _certificate(checked.formula, catalogue, title, format, own=checked.own)
 
 
 @router.post("/check/allergen-declaration", response_model=AllergenDeclaration)
@@ -126,10 +117,8 @@ async def declare_checked_formula(
     """Every EU allergen of a perfumer's own formula with its INCI name, its level in the
     concentrate and in the finished product, and whether the label must name it."""
     checked = _checked_formula(body, catalogue)
-    declaration = allergen_declaration(checked.formula, catalogue, own_materials=checked.own)
-    if format == "html":
-        return HTMLResponse(declaration_html(declaration, body.title or "Checked formula"))
-    return declaration
+    title = body.title or "Checked formula"
+    return _declaration(checked.formula, catalogue, title, format, own=checked.own)
 
 
 @router.get("/{formula_id}/ifra-certificate", response_model=IfraCertificate)
@@ -141,12 +130,7 @@ async def certify_formula(
 ) -> IfraCertificate | HTMLResponse:
     """The IFRA certificate of a stored formula's concentrate."""
     formula = await _stored_formula(database, formula_id)
-    certificate = ifra_certificate(
-        formula, catalogue, issued_on=date.today(), title=f"Formula {formula_id}"
-    )
-    if format == "html":
-        return HTMLResponse(certificate_html(certificate, formula))
-    return certificate
+    return _certificate(formula, catalogue, f"Formula {formula_id}", format)
 
 
 @router.get("/{formula_id}/allergen-declaration", response_model=AllergenDeclaration)
@@ -158,9 +142,36 @@ async def declare_formula(
 ) -> AllergenDeclaration | HTMLResponse:
     """The allergen declaration of a stored formula, in its product at its dosage."""
     formula = await _stored_formula(database, formula_id)
-    declaration = allergen_declaration(formula, catalogue)
+    return _declaration(formula, catalogue, f"Formula {formula_id}", format)
+
+
+def _certificate(
+    formula: domain.Formula,
+    catalogue: Catalogue,
+    title: str,
+    format: DocumentFormat,
+    *,
+    own: dict[str, Ingredient] | None = None,
+) -> IfraCertificate | HTMLResponse:
+    certificate = ifra_certificate(
+        formula, catalogue, issued_on=date.today(), title=title, own_materials=own
+    )
     if format == "html":
-        return HTMLResponse(declaration_html(declaration, f"Formula {formula_id}"))
+        return HTMLResponse(certificate_html(certificate, formula))
+    return certificate
+
+
+def _declaration(
+    formula: domain.Formula,
+    catalogue: Catalogue,
+    title: str,
+    format: DocumentFormat,
+    *,
+    own: dict[str, Ingredient] | None = None,
+) -> AllergenDeclaration | HTMLResponse:
+    declaration = allergen_declaration(formula, catalogue, own_materials=own)
+    if format == "html":
+        return HTMLResponse(declaration_html(declaration, title))
     return declaration
 
 
