@@ -34,12 +34,29 @@ def test_the_certificate_gives_each_categorys_maximum_and_what_limits_it(
     # Cat 5A: oakmoss 0.076 / 0.8 = 9.5 %, citral 0.15 / 2 = 7.5 %: citral limits.
     assert by_category["5A"]["max_percent_of_concentrate"] == pytest.approx(7.5)
     assert by_category["5A"]["limited_by"] == "Citral"
-    assert by_category["5A"]["amendment"] == "49th Amendment"
-    # Cat 9: citral's figure could not be read, so the category cannot be certified.
-    assert by_category["9"]["max_percent_of_concentrate"] is None
-    assert "Citral" in by_category["9"]["cannot_certify"]
+    assert (
+        by_category["5A"]["amendment"] == "51st Amendment (Standard of the 49th, unchanged since)"
+    )
+    # Cat 9: oakmoss 0.1 / 0.8 = 12.5 %, citral 1.2 / 2 = 60 %.
+    assert by_category["9"]["max_percent_of_concentrate"] == pytest.approx(12.5)
+    # Cat 12 (candles): neither is restricted there.
+    assert by_category["12"]["max_percent_of_concentrate"] == 100
+    assert by_category["12"]["limited_by"] == "no restricted substance"
     assert certificate["issued_on"]
-    assert "49th Amendment" in certificate["amendments_applied"]
+    assert certificate["amendments_applied"] == [
+        "51st Amendment (Standard of the 49th, unchanged since)"
+    ]
+
+
+def test_a_material_that_cannot_be_assessed_leaves_every_category_uncertified(
+    client: TestClient,
+) -> None:
+    lines = [*OAKMOSS_AND_CITRAL[:2], {"name": "House base 7", "percent": 97.2}]
+    response = client.post("/v1/formulas/check/ifra-certificate", json=_body(lines=lines))
+    assert response.status_code == 200
+    for item in response.json()["categories"]:
+        assert item["max_percent_of_concentrate"] is None
+        assert "House base 7" in item["cannot_certify"]
 
 
 def test_the_certificate_prints_as_html(client: TestClient) -> None:
@@ -52,7 +69,13 @@ def test_the_certificate_prints_as_html(client: TestClient) -> None:
     assert "IFRA Certificate of Conformity" in page
     assert "Chypre test 7" in page
     assert "12.5 %" in page
-    assert "cannot certify" in page
+    unknown = [*OAKMOSS_AND_CITRAL[:2], {"name": "House base 7", "percent": 97.2}]
+    uncertified = client.post(
+        "/v1/formulas/check/ifra-certificate",
+        params={"format": "html"},
+        json=_body(lines=unknown),
+    ).text
+    assert "cannot certify" in uncertified
 
 
 def test_the_allergen_declaration_of_a_checked_formula(client: TestClient) -> None:

@@ -1,6 +1,8 @@
+import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from fragrance_ai.domain.catalogue import (
     Catalogue,
@@ -10,6 +12,8 @@ from fragrance_ai.domain.catalogue import (
     is_valid_cas,
 )
 from fragrance_ai.domain.catalogue_file import load_catalogue, load_catalogue_from, parse_catalogue
+from fragrance_ai.domain.products import ProductType
+from fragrance_ai.domain.rules import rule_book
 
 REQUIRED_FAMILIES = {
     "citrus", "floral", "woody", "amber", "fresh", "green", "aquatic", "fruity", "spicy",
@@ -81,7 +85,15 @@ def test_every_ifra_figure_has_a_source_and_a_sane_value() -> None:
 def test_known_facts_are_recorded() -> None:
     catalogue = load_catalogue()
     lilial = catalogue.by_cas("80-54-6")
-    assert lilial.is_prohibited_in("4")
+    # IFRA prohibits Lilial where it may be swallowed (lips, oral care) and restricts it
+    # elsewhere; EU cosmetics law bans it outright, and that ban binds in an EDP.
+    assert lilial.is_prohibited_in("1")
+    assert lilial.is_prohibited_in("6")
+    assert not lilial.is_prohibited_in("4")
+    binding = rule_book(catalogue, ProductType.EDP).rules["butylphenyl_methylpropional"].binding
+    assert binding is not None
+    assert binding.prohibited
+    assert "1223/2009" in binding.rule
     oakmoss = catalogue.find("oakmoss")
     assert oakmoss is not None
     limit = oakmoss.limit_for("4")
@@ -290,3 +302,11 @@ def test_loader_reads_a_file_path(tmp_path: Path) -> None:
 
 def test_load_catalogue_is_cached() -> None:
     assert load_catalogue() is load_catalogue()
+
+
+def test_every_named_source_is_cited() -> None:
+    # A citation nobody points to is dead data that a reader would take for evidence.
+    text = (Path(__file__).parents[2] / "fragrance_ai" / "data" / "ingredients.yaml").read_text()
+    document = yaml.safe_load(text)
+    for key in document["sources"]:
+        assert re.search(rf"source: {re.escape(key)}$", text, re.MULTILINE), key

@@ -10,6 +10,7 @@ from fragrance_ai.domain.designer import DesignedFormula, RuleBasedDesigner
 from fragrance_ai.domain.formula import cost_per_kg_eur
 from fragrance_ai.domain.parser import DeterministicBriefParser
 from fragrance_ai.domain.products import ProductType, product_profile
+from tests.domain.withheld import catalogue_withholding
 
 CATALOGUE = load_catalogue()
 DESIGNER = RuleBasedDesigner(CATALOGUE)
@@ -88,15 +89,17 @@ def test_prohibited_material_is_never_used_even_when_named() -> None:
 
 
 def test_a_material_that_cannot_be_certified_is_never_proposed() -> None:
-    # Expressed lemon oil is under an IFRA phototoxicity standard whose figure the data does
-    # not have (and brings geraniol, in the same case): no formula holding it could be
-    # certified, so the designer leaves it out even when a brief names it, and says so.
-    unnamed = DESIGNER.design(CreativeBrief(families=["citrus"]), count=3)
-    [named] = DESIGNER.design(CreativeBrief(families=["citrus"], notes=["lemon"]))
+    # With the figure of expressed lemon oil's IFRA phototoxicity standard withheld, no
+    # formula holding it could be certified, so the designer leaves it out even when a
+    # brief names it, and says so.
+    withheld = catalogue_withholding("lemon_oil_expressed")
+    designer = RuleBasedDesigner(withheld)
+    unnamed = designer.design(CreativeBrief(families=["citrus"]), count=3)
+    [named] = designer.design(CreativeBrief(families=["citrus"], notes=["lemon"]))
     for designed in [*unnamed, named]:
         category = designed.compliance.ifra_category
         assert not any(
-            lacks_figures(CATALOGUE.by_cas(line.cas), category) for line in designed.formula.lines
+            lacks_figures(withheld.by_cas(line.cas), category) for line in designed.formula.lines
         )
         assert designed.compliance.verdict is Verdict.COMPLIANT
     assert "Lemon oil" not in {line.name for line in named.formula.lines}

@@ -10,6 +10,7 @@ from fragrance_ai.domain.compliance import TOLERANCE_PERCENT, check_compliance
 from fragrance_ai.domain.formula import Formula, FormulaLine
 from fragrance_ai.domain.products import ProductType, product_profile
 from fragrance_ai.domain.repair import repair_formula
+from tests.domain.withheld import catalogue_withholding
 
 CATALOGUE = load_catalogue()
 MATERIALS = sorted(CATALOGUE, key=lambda material: material.cas)
@@ -59,15 +60,36 @@ def test_oakmoss_edp_is_capped_and_the_base_takes_the_rest() -> None:
     assert result.formula is not None
     after = {line.name: line.percent for line in result.formula.lines}
     assert after["Oakmoss absolute"] == pytest.approx(0.1 / 18 * 100)
-    # The 1.444 % taken from oakmoss goes back to the base tier. Iso E Super brings OTNE,
-    # whose IFRA figure the data lacks: it cannot be certified, so the repair takes it out
-    # too and Galaxolide, the only base material left, takes both shares.
+    # The 1.444 % taken from oakmoss goes back to the base tier, shared in proportion.
     freed = 2 - 0.1 / 18 * 100
-    assert "Iso E Super" not in after
-    assert after["Galaxolide"] == pytest.approx(20 + 23 + freed)
+    assert after["Iso E Super"] == pytest.approx(23 + freed * 23 / 43)
+    assert after["Galaxolide"] == pytest.approx(20 + freed * 20 / 43)
     assert after["Hedione"] == 35
     assert result.formula.pyramid_shares() == pytest.approx(formula.pyramid_shares())
-    assert result.moved_percent == pytest.approx(freed + 23)
+    assert result.moved_percent == pytest.approx(freed)
+    assert result.report.compliant
+
+
+def test_a_material_without_a_figure_is_taken_out() -> None:
+    # With OTNE's IFRA figure withheld, Iso E Super cannot be certified at any level: the
+    # repair takes it out and Galaxolide, the only base material left, takes its share.
+    formula = Formula(
+        lines=[
+            _line("Bergamot oil", 2),
+            _line("Hedione", 55),
+            _line("Iso E Super", 23),
+            _line("Galaxolide", 20),
+        ],
+        product=ProductType.EDP,
+        dosage_percent=18,
+    )
+    result = repair_formula(formula, catalogue_withholding("otne"))
+    assert result.feasible
+    assert result.formula is not None
+    after = {line.name: line.percent for line in result.formula.lines}
+    assert "Iso E Super" not in after
+    assert after["Galaxolide"] == pytest.approx(43)
+    assert result.moved_percent == pytest.approx(23)
     assert result.report.compliant
     assert any("OTNE" in reason for reason in result.reasons)
 

@@ -131,15 +131,15 @@ def test_the_issues_examples_are_not_compliant() -> None:
 
 
 def test_the_stricter_of_ifra_and_eu_binds_and_is_named() -> None:
-    # Methyl eugenol in an EDT: IFRA Cat 4 0.016 %, EU eau de toilette 0.004 %.
+    # Methyl eugenol in an EDT: IFRA Cat 4 0.011 % (51st), EU eau de toilette 0.004 %.
     rule = rule_book(CATALOGUE, ProductType.EDT).rules["methyl_eugenol"]
     assert rule.binding is not None
     assert rule.binding.allowed_percent == 0.004
     assert "1223/2009" in rule.binding.rule
-    # In a candle the cosmetics rules do not apply: IFRA Cat 12, 0.097 %.
+    # In a candle the cosmetics rules do not apply: IFRA Cat 12, 0.066 %.
     candle = rule_book(CATALOGUE, ProductType.CANDLE).rules["methyl_eugenol"]
     assert candle.binding is not None
-    assert candle.binding.allowed_percent == 0.097
+    assert candle.binding.allowed_percent == 0.066
     assert candle.binding.rule.startswith("IFRA")
 
 
@@ -173,3 +173,32 @@ def test_phototoxic_materials_add_up() -> None:
     report = check_compliance(half, CATALOGUE)
     assert report.phototoxic_sum == pytest.approx(0.6, rel=1e-3)
     assert not [v for v in report.violations if "additive rule" in v.rule]
+
+
+def test_methyl_heptine_and_octine_carbonates_share_one_ceiling() -> None:
+    # Air freshener spray (IFRA 10B, no cosmetics law) at 5 %: MHC's own limit is 0.33 %,
+    # MOC's 0.072 %, and together they must stay under MHC's 0.33 %.
+    def carbonates(mhc_level: float, moc_level: float) -> Verdict:
+        return _check(
+            _line("Methyl heptine carbonate", mhc_level / 5 * 100),
+            _line("Methyl octine carbonate", moc_level / 5 * 100),
+            product=ProductType.AIR_FRESHENER_SPRAY,
+            dosage=5,
+        )
+
+    assert carbonates(0.25, 0.07) is Verdict.COMPLIANT
+    # Each under its own limit, but 0.28 + 0.07 = 0.35 % > 0.33 %.
+    assert carbonates(0.28, 0.07) is Verdict.NOT_COMPLIANT
+    formula = Formula(
+        lines=[
+            _line("Methyl heptine carbonate", 5.6),
+            _line("Methyl octine carbonate", 1.4),
+            _line("Hedione", 93),
+        ],
+        product=ProductType.AIR_FRESHENER_SPRAY,
+        dosage_percent=5,
+    )
+    [violation] = check_compliance(formula, CATALOGUE).violations
+    assert violation.substance.startswith("Methyl heptine carbonate + methyl octine carbonate")
+    assert violation.level_percent_in_product == pytest.approx(0.35)
+    assert violation.limit_percent_in_product == 0.33
