@@ -203,3 +203,10 @@ def test_candle_category_12_limits() -> None:
     [violation] = [v for v in report.violations if v.substance == "Methyl eugenol"]
     assert violation.level_percent_in_product == pytest.approx(70 * 0.08 * 0.02)
     assert violation.limit_percent_in_product == 0.066
+
+
+def test_whole_oils_listed_by_2023_1545_are_declared_themselves() -> None:
+    # Patchouli oil is an allergen entry of its own since Regulation (EU) 2023/1545: 1 % in
+    # an EDP at 18 % is 0.18 % of the product, over the 0.001 % leave-on threshold.
+    report = check_compliance(_formula(_line("Patchouli oil", 1)), load_catalogue())
+    assert "Pogostemon cablin (patchouli) oil" in report.allergens_to_declare
