@@ -18,13 +18,14 @@ The verdict is never falsely reassuring:
 from __future__ import annotations
 
 from enum import StrEnum
+from operator import itemgetter
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from fragrance_ai.domain.catalogue import Catalogue, Ingredient, Substance
-from fragrance_ai.domain.formula import Formula
-from fragrance_ai.domain.products import ProductType, product_profile
+from fragrance_ai.domain.formula import Formula, FormulaLine
+from fragrance_ai.domain.products import ProductProfile, ProductType
 from fragrance_ai.domain.rules import (
     AppliedLimit,
     RuleBook,
@@ -134,10 +135,12 @@ class Exposure:
 
     __slots__ = ("contributions", "level", "substance")
 
-    def __init__(self, substance: Substance) -> None:
+    def __init__(self, substance: Substance, material: str, level: float) -> None:
+        # Made with the first material that brings the substance; `0.0 +` keeps the sums
+        # those of adding from zero (a "-0.0 %" line brings 0.0, not -0.0).
         self.substance = substance
-        self.level = 0.0
-        self.contributions: dict[str, float] = {}
+        self.level = 0.0 + level
+        self.contributions: dict[str, float] = {material: 0.0 + level}
 
 
 def substance_levels(
@@ -146,21 +149,36 @@ def substance_levels(
     """Each regulated substance's level in the finished product, percent, with the share
     each material brings. `extra` holds materials outside the catalogue (a perfumer's own,
     with their declared composition), by CAS."""
+    return _levels(formula, catalogue, extra or {})[0]
+
+
+def _levels(
+    formula: Formula, catalogue: Catalogue, extra: dict[str, Ingredient]
+) -> tuple[list[Exposure], list[FormulaLine]]:
+    """`substance_levels`, and the lines whose material is in neither the catalogue nor
+    `extra`, in one pass. The check's innermost loop (a hundred substance shares for forty
+    lines): lookups are bound to locals, and each sum adds in line order as before."""
     exposures: dict[str, Exposure] = {}
+    missing: list[FormulaLine] = []
     scale = formula.dosage_percent / 100
+    find, find_extra = catalogue.get, extra.get
     for line in formula.lines:
-        material = catalogue.get(line.cas) or (extra or {}).get(line.cas)
+        material = find(line.cas) or find_extra(line.cas)
         if material is None:
+            missing.append(line)
             continue
         in_product = line.percent * scale
+        name = line.name
         for substance, fraction in material.contributions:
+            level = in_product * fraction
             exposure = exposures.get(substance.id)
             if exposure is None:
-                exposure = exposures[substance.id] = Exposure(substance)
-            level = in_product * fraction
-            exposure.level += level
-            exposure.contributions[line.name] = exposure.contributions.get(line.name, 0.0) + level
-    return list(exposures.values())
+                exposures[substance.id] = Exposure(substance, name, level)
+            else:
+                exposure.level += level
+                shares = exposure.contributions
+                shares[name] = shares.get(name, 0.0) + level
+    return list(exposures.values()), missing
 
 
 def check_compliance(
@@ -183,14 +201,9 @@ def check_compliance(
         "product.",
     ]
     reasons: list[str] = []
-    unassessable = unassessable or {}
-    unknown = [
-        line
-        for line in formula.lines
-        if line.cas in unassessable or (line.cas not in catalogue and line.cas not in own)
-    ]
-    for line in unknown:
-        why = unassessable.get(line.cas, "not in the catalogue and no composition given")
+    exposures, missing = _levels(formula, catalogue, own)
+    unknown = _unknown_lines(formula, missing, unassessable or {})
+    for line, why in unknown:
         reasons.append(f"Cannot assess {line.name} ({line.cas}): {why}.")
     if own:
         notes.append(
@@ -198,9 +211,8 @@ def check_compliance(
             "engine): " + ", ".join(f"{m.name} ({m.cas})" for m in own.values()) + "."
         )
 
-    threshold = _label_threshold(formula.product)
+    threshold = _label_threshold(profile)
     findings = _Findings(threshold)
-    exposures = substance_levels(formula, catalogue, own)
     for exposure in exposures:
         if exposure.level > 0:
             findings.assess(exposure, _rule(book, exposure.substance, formula.product))
@@ -213,7 +225,8 @@ def check_compliance(
             f"EU cosmetic allergen labelling does not apply to a {profile.label} (not a "
             "cosmetic); allergens are listed for the CLP safety data sheet."
         )
-    allergens.sort(key=lambda line: -float(line["level_percent_in_product"]))
+    # Highest level first; `reverse` keeps equal levels in the order found (sort is stable).
+    allergens.sort(key=itemgetter("level_percent_in_product"), reverse=True)
     verdict = (
         Verdict.NOT_COMPLIANT
         if violations
@@ -233,7 +246,7 @@ def check_compliance(
             "violations": violations,
             "review": review,
             "phototoxic_sum": round(phototoxic_sum, 6),
-            "unknown_materials": [f"{line.name} ({line.cas})" for line in unknown],
+            "unknown_materials": [f"{line.name} ({line.cas})" for line, _ in unknown],
             "allergen_label_threshold_percent": threshold,
             "allergens": allergens,
             "checked_substances": len(exposures),
@@ -242,10 +255,27 @@ def check_compliance(
     )
 
 
+def _unknown_lines(
+    formula: Formula, missing: list[FormulaLine], unassessable: dict[str, str]
+) -> list[tuple[FormulaLine, str]]:
+    """The lines that cannot be assessed, in formula order, with why: those the caller
+    names in `unassessable`, and those whose material is `missing` (no composition)."""
+    no_composition = "not in the catalogue and no composition given"
+    if not unassessable:
+        return [(line, no_composition) for line in missing]
+    missing_cas = {line.cas for line in missing}
+    return [
+        (line, unassessable.get(line.cas, no_composition))
+        for line in formula.lines
+        if line.cas in unassessable or line.cas in missing_cas
+    ]
+
+
 class _Findings:
     """What the check finds, substance by substance. Plain dicts, validated into the report
     in one call: pydantic-core builds the nested models several times faster than one
-    constructor call per line."""
+    constructor call per line (and about as fast as `model_construct` without its checks:
+    measured, it is not worth skipping validation)."""
 
     def __init__(self, threshold: float | None) -> None:
         self.threshold = threshold
@@ -259,14 +289,19 @@ class _Findings:
 
     def assess(self, exposure: Exposure, rule: SubstanceRule) -> None:
         substance = exposure.substance
+        level = exposure.level
+        # Rounded and listed once for every line that reports this substance (validation
+        # gives each line its own copy of the list).
+        reported = round(level, 6)
+        materials = list(exposure.contributions)
         binding = rule.binding
         if binding is not None:
             if binding.uncertain:
                 self.uncertain_applied.add(substance.name)
-            if binding.prohibited or exposure.level > binding.allowed_percent + TOLERANCE_PERCENT:
-                self.violations.append(_violation(exposure, binding))
+            if binding.prohibited or level > binding.allowed_percent + TOLERANCE_PERCENT:
+                self.violations.append(_violation(exposure, reported, materials, binding))
                 self.reasons.append(
-                    f"{substance.name} at {exposure.level:.6g} % of the product is over "
+                    f"{substance.name} at {level:.6g} % of the product is over "
                     f"{_limit_words(binding)} ({binding.rule})."
                 )
         if rule.missing_reason:
@@ -274,13 +309,13 @@ class _Findings:
                 {
                     "substance": substance.name,
                     "cas": substance.label_cas,
-                    "level_percent_in_product": round(exposure.level, 6),
-                    "materials": list(exposure.contributions),
+                    "level_percent_in_product": reported,
+                    "materials": materials,
                     "reason": rule.review_reason,
                 }
             )
             self.reasons.append(
-                f"Cannot certify {substance.name} ({exposure.level:.6g} % of the product): "
+                f"Cannot certify {substance.name} ({level:.6g} % of the product): "
                 f"{rule.missing_reason}"
             )
         if rule.phototoxic_limit_percent:
@@ -289,13 +324,12 @@ class _Findings:
             self.specifications.add(substance.name)
         allergen = rule.allergen_fields
         if allergen is not None:
-            level = exposure.level
             self.allergens.append(
                 {
                     **allergen,
-                    "level_percent_in_product": round(level, 6),
+                    "level_percent_in_product": reported,
                     "declare": self.threshold is not None and level > self.threshold,
-                    "materials": list(exposure.contributions),
+                    "materials": materials,
                 }
             )
 
@@ -330,7 +364,7 @@ class _Findings:
 
 
 def _rule(book: RuleBook, substance: Substance, product: ProductType) -> SubstanceRule:
-    rule = book.rule_for(substance.id)
+    rule = book.rules.get(substance.id)
     if rule is None or rule.substance is not substance:
         # A substance declared with a perfumer's own material.
         return substance_rule(substance, product)
@@ -343,16 +377,18 @@ def _limit_words(limit: AppliedLimit) -> str:
     return f"its {limit.allowed_percent:g} % limit"
 
 
-def _violation(exposure: Exposure, limit: AppliedLimit) -> dict[str, Any]:
+def _violation(
+    exposure: Exposure, reported: float, materials: list[str], limit: AppliedLimit
+) -> dict[str, Any]:
     return {
         "substance": exposure.substance.name,
         "cas": exposure.substance.label_cas,
-        "level_percent_in_product": round(exposure.level, 6),
+        "level_percent_in_product": reported,
         "limit_percent_in_product": limit.allowed_percent,
         "rule": limit.rule,
         "limit_source": limit.source,
         "limit_uncertain": limit.uncertain,
-        "materials": list(exposure.contributions),
+        "materials": materials,
         "contributions": [
             {"material": name, "level_percent_in_product": round(level, 6)}
             for name, level in exposure.contributions.items()
@@ -383,8 +419,7 @@ def _phototoxic_violation(
     }
 
 
-def _label_threshold(product: ProductType) -> float | None:
-    profile = product_profile(product)
+def _label_threshold(profile: ProductProfile) -> float | None:
     if not profile.cosmetic:
         return None
     if profile.leave_on:
