@@ -13,18 +13,24 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fragrance_ai.db.models import Brief, Job, JobStatus
-from fragrance_ai.db.repositories import save_designed_formula
+from fragrance_ai.db.repositories import (
+    as_domain_formula,
+    formulas_for_brief,
+    save_designed_formula,
+)
 from fragrance_ai.domain.brief import CreativeBrief
 from fragrance_ai.domain.products import ProductType
 from fragrance_ai.metrics import COMPLIANCE_VERDICTS, JOB_DURATION, JOB_STEP_DURATION
 from fragrance_ai.queue import QueueName, attempts_remaining
 from fragrance_ai.runtime import Runtime, current_runtime
+from fragrance_ai.settings import InferenceMode
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +57,12 @@ def parse_brief(job_id: str) -> None:
 
 
 def design_formulas(job_id: str) -> None:
+    # The optimiser brings DEAP: imported here, on the worker, never by the API process,
+    # which imports this module to enqueue.
+    from fragrance_ai.optimize.design import design_options
+    from fragrance_ai.optimize.evaluate import Objective
+    from fragrance_ai.optimize.search import GenerationStats, SearchConfig
+
     runtime = current_runtime()
     with runtime.sessions() as session, _step(session, job_id, "design_formulas", 0.5) as job:
         if job is None:
@@ -59,22 +71,75 @@ def design_formulas(job_id: str) -> None:
         if brief_row.parsed is None:
             raise PermanentJobError("the brief has not been parsed")
         brief = CreativeBrief.model_validate(brief_row.parsed)
-        designed = runtime.designer.design(brief, count=runtime.settings.designer.variants)
-        for option in designed:
-            COMPLIANCE_VERDICTS.labels("design", option.compliance.verdict.value).inc()
-        rows = [
-            save_designed_formula(
-                session,
-                option,
-                designer=type(runtime.designer).__name__,
-                brief_id=brief_row.id,
-                job_id=job.id,
+        mode = InferenceMode(brief_row.mode)
+        search = runtime.settings.optimizer.modes[mode]
+        # One seed per job: a rerun of the job (a retry) searches exactly the same way.
+        config = SearchConfig(
+            population=search.population,
+            generations=search.generations,
+            objectives=tuple(Objective(name) for name in search.objectives),
+            mutation_steps=search.mutation_steps,
+            seed=job.id.int % 2**32,
+        )
+        job_row = job
+
+        def report(stats: GenerationStats) -> None:
+            job_row.stage = f"design_formulas: generation {stats.generation}/{config.generations}"
+            job_row.progress = 0.5 + 0.45 * stats.generation / max(config.generations, 1)
+            session.commit()
+
+        made_before = [as_domain_formula(row) for row in formulas_for_brief(session, brief_row.id)]
+        design = design_options(
+            runtime.catalogue,
+            brief,
+            config,
+            count=runtime.settings.optimizer.options,
+            seeds=runtime.settings.designer.variants,
+            made_before=made_before,
+            on_generation=report,
+        )
+        if not design.options:
+            raise PermanentJobError("no formula could be designed: " + "; ".join(design.unmet))
+        rows = []
+        for option in design.options:
+            COMPLIANCE_VERDICTS.labels("design", option.designed.compliance.verdict.value).inc()
+            rows.append(
+                save_designed_formula(
+                    session,
+                    option.designed,
+                    designer=option.produced_by,
+                    brief_id=brief_row.id,
+                    job_id=job.id,
+                    scores=option.scores or None,
+                    search={
+                        "mode": mode.value,
+                        "seed": config.seed,
+                        "generation": option.generation,
+                    },
+                )
             )
-            for option in designed
-        ]
+        session.flush()
         job.result = {
             "brief_id": str(brief_row.id),
             "formula_ids": [str(row.id) for row in rows],
+            "options": [
+                {
+                    "formula_id": str(row.id),
+                    "produced_by": option.produced_by,
+                    "scores": option.scores,
+                    "generation": option.generation,
+                }
+                for row, option in zip(rows, design.options, strict=True)
+            ],
+            "search": {
+                "mode": mode.value,
+                "seed": config.seed,
+                "population": config.population,
+                "objectives": [objective.value for objective in config.objectives],
+                "evaluations": design.evaluations,
+                "generations": [asdict(stats) for stats in design.generations],
+                "unmet": design.unmet,
+            },
             "brief_understood": brief.understood,
             "defaults_used": list(brief.defaults_used),
             "parser": brief_row.parser,

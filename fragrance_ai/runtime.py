@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from fragrance_ai.db.engine import create_database_engine, create_session_factory
 from fragrance_ai.domain.catalogue import Catalogue
 from fragrance_ai.domain.catalogue_file import load_catalogue
-from fragrance_ai.domain.designer import FormulaDesigner, RuleBasedDesigner
 from fragrance_ai.domain.parser import BriefParser, DeterministicBriefParser
 from fragrance_ai.queue import InProcessJobQueue, JobQueue, RedisJobQueue
 from fragrance_ai.settings import Settings, load_settings
@@ -39,10 +38,6 @@ class Runtime:
     @cached_property
     def brief_parser(self) -> BriefParser:
         return DeterministicBriefParser()
-
-    @cached_property
-    def designer(self) -> FormulaDesigner:
-        return RuleBasedDesigner(self.catalogue)
 
     def close(self) -> None:
         self.queue.close()

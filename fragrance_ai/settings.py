@@ -16,7 +16,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
@@ -69,7 +69,57 @@ class QueueSettings(_Section):
 
 
 class DesignerSettings(_Section):
-    variants: int = Field(1, ge=1, le=10)
+    # Rule-based formulas seeded into the search, and shown when the search finds nothing.
+    variants: int = Field(2, ge=1, le=10)
+
+
+SearchObjective = Literal["brief_fit", "pyramid", "cost", "novelty"]
+
+
+class SearchModeSettings(_Section):
+    population: int = Field(48, ge=8, le=1000, multiple_of=4)
+    generations: int = Field(30, ge=0, le=1000)
+    # Edits per mutation: more wander further from the parents.
+    mutation_steps: int = Field(1, ge=1, le=10)
+    objectives: list[SearchObjective] = Field(min_length=1)
+
+    @field_validator("objectives")
+    @classmethod
+    def _distinct(cls, objectives: list[str]) -> list[str]:
+        if len(set(objectives)) != len(objectives):
+            raise ValueError("each objective at most once")
+        return objectives
+
+
+class OptimizerSettings(_Section):
+    # Options shown to the perfumer per brief.
+    options: int = Field(4, ge=3, le=5)
+    modes: dict[InferenceMode, SearchModeSettings] = Field(
+        default_factory=lambda: {
+            InferenceMode.FAST: SearchModeSettings(
+                population=32, generations=15, objectives=["brief_fit", "cost"]
+            ),
+            InferenceMode.BALANCED: SearchModeSettings(
+                population=48, generations=30, objectives=["brief_fit", "pyramid", "cost"]
+            ),
+            InferenceMode.CREATIVE: SearchModeSettings(
+                population=64,
+                generations=40,
+                mutation_steps=3,
+                objectives=["brief_fit", "pyramid", "cost", "novelty"],
+            ),
+        }
+    )
+
+    @field_validator("modes")
+    @classmethod
+    def _every_mode(
+        cls, modes: dict[InferenceMode, SearchModeSettings]
+    ) -> dict[InferenceMode, SearchModeSettings]:
+        missing = [mode.value for mode in InferenceMode if mode not in modes]
+        if missing:
+            raise ValueError(f"no search settings for mode {', '.join(missing)}")
+        return modes
 
 
 class BreakerSettings(_Section):
@@ -114,6 +164,7 @@ class Settings(BaseSettings):
     worker_metrics_port: int | None = Field(None, ge=0, le=65535)
     queue: QueueSettings = QueueSettings()
     designer: DesignerSettings = DesignerSettings()
+    optimizer: OptimizerSettings = OptimizerSettings()
     llm: LLMSettings = LLMSettings()
 
     @property

@@ -54,7 +54,10 @@ def run_worker(
     install_runtime(runtime)
     assert isinstance(runtime.queue, RedisJobQueue)
     # Load what every job needs before the first one arrives, and keep it loaded.
-    _ = runtime.catalogue, runtime.brief_parser, runtime.designer
+    _ = runtime.catalogue, runtime.brief_parser
+    if kind is WorkerKind.RL:
+        # The optimiser (DEAP, NumPy) is imported by the design job; import it now.
+        import fragrance_ai.optimize.design  # noqa: F401
     if settings.worker_metrics_port is not None:
         # Job durations are recorded in this process, so it serves them itself.
         start_http_server(settings.worker_metrics_port, addr=settings.api_host)

@@ -58,7 +58,16 @@ def test_the_brief_keeps_its_text_and_parsed_form(client: TestClient) -> None:
     assert brief["mode"] == "fast"
     assert "winter" in brief["parsed"]["seasons"]
     assert "patchouli" in " ".join(brief["parsed"]["avoid"]).lower()
-    assert len(brief["formula_ids"]) == 1
+    # Every option of the search, each with its scores, and no patchouli in any.
+    assert len(brief["formula_ids"]) == 4
+    assert [option["formula_id"] for option in brief["options"]] == brief["formula_ids"]
+    for option in brief["options"]:
+        assert option["designer"] == "nsga2"
+        assert option["compliant"] is True
+        assert 0 < option["scores"]["brief_fit"] <= 1
+        formula = client.get(f"/v1/formulas/{option['formula_id']}").json()
+        assert not any("patchouli" in line["name"].lower() for line in formula["lines"])
+        assert formula["search"]["mode"] == "fast"
 
 
 def test_an_explicit_product_wins_over_the_text(client: TestClient) -> None:
@@ -121,15 +130,17 @@ def test_unknown_ids_are_404_and_malformed_ids_422(client: TestClient, resource:
 def test_formulas_are_paginated_newest_first(client: TestClient) -> None:
     jobs = [submit(client, text)["job_id"] for text in (CITRUS_BRIEF, "rose", "vanilla")]
     finished = [wait_for_job(client, str(job_id)) for job_id in jobs]
-    newest = finished[-1]["result"]["formula_ids"][0]
+    newest = set(finished[-1]["result"]["formula_ids"])
+    total = sum(len(job["result"]["formula_ids"]) for job in finished)
+    assert total == 12  # four options a brief
     first_page = client.get("/v1/formulas", params={"limit": 2}).json()
-    assert first_page["total"] == 3
+    assert first_page["total"] == total
     assert len(first_page["items"]) == 2
-    assert first_page["items"][0]["id"] == newest
-    second_page = client.get("/v1/formulas", params={"limit": 2, "offset": 2}).json()
-    assert len(second_page["items"]) == 1
-    ids = {item["id"] for item in first_page["items"] + second_page["items"]}
-    assert len(ids) == 3
+    assert first_page["items"][0]["id"] in newest
+    rest = client.get("/v1/formulas", params={"limit": 100, "offset": 2}).json()
+    assert len(rest["items"]) == total - 2
+    ids = {item["id"] for item in first_page["items"] + rest["items"]}
+    assert len(ids) == total
     assert client.get("/v1/formulas", params={"limit": 0}).status_code == 422
     assert client.get("/v1/formulas", params={"limit": 101}).status_code == 422
 

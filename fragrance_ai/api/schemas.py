@@ -76,6 +76,9 @@ class BriefView(BaseModel):
     parsed: dict[str, Any] | None
     parser: str | None
     formula_ids: list[uuid.UUID]
+    options: list[BriefOption] = Field(
+        description="Every formula designed for this brief, with its scores, oldest first."
+    )
     created_at: datetime
 
 
@@ -98,11 +101,27 @@ class FormulaSummary(BaseModel):
 
 class FormulaView(FormulaSummary):
     parent_id: uuid.UUID | None
-    designer: str
+    designer: str = Field(description="What produced it: nsga2 (the search) or rule_based.")
     lines: list[FormulaLineView]
     pyramid: dict[str, float] = Field(description="Share of the concentrate per tier, percent.")
     compliance: dict[str, Any]
     rationale: list[str]
+    scores: dict[str, float] | None = Field(
+        None,
+        description="The search's objective scores: brief_fit, pyramid_balance and novelty "
+        "in [0, 1], cost_per_kg_eur.",
+    )
+    search: dict[str, Any] | None = Field(
+        None, description="The search that found it: mode, seed, generation."
+    )
+
+
+class BriefOption(BaseModel):
+    formula_id: uuid.UUID
+    designer: str
+    cost_per_kg_eur: float
+    compliant: bool
+    scores: dict[str, float] | None
 
 
 class FormulaPage(BaseModel):

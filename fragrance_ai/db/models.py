@@ -118,6 +118,10 @@ class Formula(Base):
     pyramid: Mapped[dict[str, Any]]
     rationale: Mapped[list[Any]]
     designer: Mapped[str] = mapped_column(String(64))
+    # The optimiser's objective scores (brief fit, pyramid balance, cost, novelty), and the
+    # search that found it (mode, seed, generation); None for formulas not from a search.
+    scores: Mapped[dict[str, Any] | None]
+    search: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     brief: Mapped[Brief | None] = relationship(back_populates="formulas")

@@ -9,7 +9,11 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from fragrance_ai.db.models import Formula, FormulaLine
+from fragrance_ai.domain.catalogue import Tier
 from fragrance_ai.domain.designer import DesignedFormula
+from fragrance_ai.domain.formula import Formula as DomainFormula
+from fragrance_ai.domain.formula import FormulaLine as DomainLine
+from fragrance_ai.domain.products import ProductType
 
 
 def save_designed_formula(
@@ -20,6 +24,8 @@ def save_designed_formula(
     brief_id: uuid.UUID | None,
     job_id: uuid.UUID | None,
     parent_id: uuid.UUID | None = None,
+    scores: dict[str, float] | None = None,
+    search: dict[str, Any] | None = None,
 ) -> Formula:
     formula = designed.formula
     row = Formula(
@@ -35,6 +41,8 @@ def save_designed_formula(
         pyramid={tier.value: share for tier, share in formula.pyramid_shares().items()},
         rationale=list(designed.rationale),
         designer=designer,
+        scores=scores,
+        search=search,
         lines=[
             FormulaLine(
                 position=position,
@@ -86,6 +94,17 @@ def list_formulas(session: Session, *, limit: int, offset: int) -> tuple[list[Fo
     return list(session.scalars(statement)), total
 
 
-def formula_ids_for_brief(session: Session, brief_id: uuid.UUID) -> list[uuid.UUID]:
-    statement = select(Formula.id).where(Formula.brief_id == brief_id).order_by(Formula.created_at)
+def formulas_for_brief(session: Session, brief_id: uuid.UUID) -> list[Formula]:
+    statement = select(Formula).where(Formula.brief_id == brief_id).order_by(Formula.created_at)
     return list(session.scalars(statement))
+
+
+def as_domain_formula(row: Formula) -> DomainFormula:
+    return DomainFormula(
+        lines=[
+            DomainLine(cas=line.cas, name=line.name, tier=Tier(line.tier), percent=line.percent)
+            for line in row.lines
+        ],
+        product=ProductType(row.product),
+        dosage_percent=row.dosage_percent,
+    )

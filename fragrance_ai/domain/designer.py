@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from fragrance_ai.domain.brief import CreativeBrief, Intensity
 from fragrance_ai.domain.catalogue import Catalogue, Ingredient, Tier
@@ -77,10 +76,6 @@ class DesignedFormula:
     rationale: list[str]
 
 
-class FormulaDesigner(Protocol):
-    def design(self, brief: CreativeBrief, *, count: int = 1) -> list[DesignedFormula]: ...
-
-
 @dataclass(frozen=True)
 class _Plan:
     profile: ProductProfile
@@ -136,7 +131,7 @@ class RuleBasedDesigner:
 
     def _plan(self, brief: CreativeBrief) -> _Plan:
         profile = product_profile(brief.product)
-        excluded, avoided_families = self._resolve_avoid(brief.avoid)
+        excluded, avoided_families = resolve_avoid(self._catalogue, brief.avoid)
         named: list[Ingredient] = []
         unknown: list[str] = []
         for note in brief.notes:
@@ -145,11 +140,6 @@ class RuleBasedDesigner:
                 unknown.append(note)
             elif ingredient.cas not in excluded and ingredient not in named:
                 named.append(ingredient)
-        bias: set[str] = set()
-        for season in brief.seasons:
-            bias |= SEASON_FAMILIES.get(season.lower(), frozenset())
-        for mood in brief.moods:
-            bias |= MOOD_FAMILIES.get(mood.lower(), frozenset())
         dosage = brief.dosage_percent or profile.default_dosage_percent
         unusable = tuple(
             i
@@ -160,33 +150,14 @@ class RuleBasedDesigner:
             unusable_named=unusable,
             profile=profile,
             dosage_percent=dosage,
-            tier_targets=_tier_targets(brief),
+            tier_targets=tier_targets(brief),
             families=frozenset(canonical_family(f) for f in brief.families),
             named=tuple(named),
             unknown_notes=tuple(unknown),
             excluded=frozenset(excluded),
             avoided_families=frozenset(avoided_families),
-            bias_families=frozenset(bias),
+            bias_families=bias_families(brief),
         )
-
-    def _resolve_avoid(self, avoid: list[str]) -> tuple[set[str], set[str]]:
-        excluded: set[str] = set()
-        families: set[str] = set()
-        known_families = self._catalogue.families()
-        for term in avoid:
-            ingredient = self._catalogue.find(term)
-            if ingredient is not None:
-                excluded.add(ingredient.cas)
-                continue
-            family = canonical_family(term)
-            if family in known_families:
-                families.add(family)
-                continue
-            # A loose word ("pepper", "lemon"): rule out every material that mentions it.
-            needle = term.strip().lower()
-            if len(needle) >= 3:
-                excluded.update(i.cas for i in self._catalogue.filter(text=needle))
-        return excluded, families
 
     # ------------------------------------------------------------------ one variant
 
@@ -375,7 +346,40 @@ class RuleBasedDesigner:
         return low, high
 
 
-def _tier_targets(brief: CreativeBrief) -> dict[Tier, float]:
+def resolve_avoid(catalogue: Catalogue, avoid: list[str]) -> tuple[set[str], set[str]]:
+    """What a brief's "no ..." words rule out: CAS numbers of materials, and families."""
+    excluded: set[str] = set()
+    families: set[str] = set()
+    known_families = catalogue.families()
+    for term in avoid:
+        ingredient = catalogue.find(term)
+        if ingredient is not None:
+            excluded.add(ingredient.cas)
+            continue
+        family = canonical_family(term)
+        if family in known_families:
+            families.add(family)
+            continue
+        # A loose word ("pepper", "lemon"): rule out every material that mentions it.
+        needle = term.strip().lower()
+        if len(needle) >= 3:
+            excluded.update(i.cas for i in catalogue.filter(text=needle))
+    return excluded, families
+
+
+def bias_families(brief: CreativeBrief) -> frozenset[str]:
+    """Families the brief's moods and seasons lean towards."""
+    bias: set[str] = set()
+    for season in brief.seasons:
+        bias |= SEASON_FAMILIES.get(season.lower(), frozenset())
+    for mood in brief.moods:
+        bias |= MOOD_FAMILIES.get(mood.lower(), frozenset())
+    return frozenset(bias)
+
+
+def tier_targets(brief: CreativeBrief) -> dict[Tier, float]:
+    """The pyramid a brief asks for, percent of the concentrate per tier: by intensity,
+    shifted towards the base for long wear and towards the top for short wear or a cologne."""
     targets = dict(PYRAMIDS[brief.intensity])
     shift = 0.0
     if brief.longevity_hours is not None and brief.longevity_hours >= LONG_WEAR_HOURS:

@@ -5,7 +5,9 @@ from __future__ import annotations
 FAMILY_WORDS: dict[str, tuple[str, ...]] = {
     "citrus": ("citrus", "citrusy", "citrussy", "citric", "zesty", "hesperidic", "agrumes"),
     "floral": ("floral", "florals", "flowery", "flower", "flowers", "bouquet", "white floral"),
-    "woody": ("woody", "woods", "wood", "wooden", "woodsy", "oud"),
+    "woody": ("woody", "woods", "wood", "wooden", "woodsy"),
+    # The catalogue files agarwood and its building blocks (cypriol, Pyralone) under oud.
+    "oud": ("oud", "oudh", "aoud"),
     "amber": ("amber", "ambery", "ambered", "oriental", "orientals", "resinous", "balsamic"),
     "fresh": ("fresh", "crisp", "clean", "freshness"),
     "green": ("green", "grassy", "leafy", "verdant"),

@@ -92,6 +92,13 @@ _STOPWORDS = frozenset({
     "heavy", "strong", "notes", "note",
 })  # fmt: skip
 
+# A word that asks for a low price without a figure reads as this budget, EUR per kg of
+# concentrate: the lower end of what functional and mass-market fragrances cost.
+ECONOMY_BUDGET_EUR_PER_KG = 20.0
+_ECONOMY = re.compile(
+    r"(?<![a-z0-9])(?:cheap|cheaper|inexpensive|affordable|budget|low cost|low-cost|"
+    r"economical|economy|mass market|mass-market|value)(?![a-z0-9])"
+)
 _NUMBER = r"(\d{1,7}(?:[.,]\d{1,3})?)"
 _CURRENCY = r"(?:€|eur|euros?)"
 _PER_KG = r"(?:\s*(?:/|per|a)\s*(?:kg|kilo|kilogram)s?(?![a-z0-9]))"
@@ -200,6 +207,8 @@ class DeterministicBriefParser:
         findings.families = [f for f in findings.families if f not in findings.avoid]
 
         budget = _first_budget(clean)
+        if budget is None and _ECONOMY.search(clean):
+            budget = ECONOMY_BUDGET_EUR_PER_KG
         dosage = _first_in_range(_PERCENT, _without_budgets(clean), low=0, high=40)
         longevity = _first_in_range(_HOURS, clean, low=0, high=72)
         understood = bool(

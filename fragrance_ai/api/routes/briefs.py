@@ -7,9 +7,9 @@ from fastapi import APIRouter, HTTPException, Response, status
 from sqlalchemy.orm import Session
 
 from fragrance_ai.api.deps import DatabaseDep, RuntimeDep
-from fragrance_ai.api.schemas import BriefRequest, BriefView, JobAccepted, Links
+from fragrance_ai.api.schemas import BriefOption, BriefRequest, BriefView, JobAccepted, Links
 from fragrance_ai.db.models import Brief, Job, JobKind, JobStatus
-from fragrance_ai.db.repositories import formula_ids_for_brief
+from fragrance_ai.db.repositories import formulas_for_brief
 from fragrance_ai.jobs import parse_brief
 from fragrance_ai.queue import QueueName
 from fragrance_ai.queue.base import QueueUnavailable
@@ -75,6 +75,7 @@ def _brief_view(session: Session, brief_id: uuid.UUID) -> BriefView | None:
     brief = session.get(Brief, brief_id)
     if brief is None:
         return None
+    rows = formulas_for_brief(session, brief.id)
     return BriefView(
         id=brief.id,
         text=brief.text,
@@ -82,6 +83,16 @@ def _brief_view(session: Session, brief_id: uuid.UUID) -> BriefView | None:
         requested_product=brief.requested_product,
         parsed=brief.parsed,
         parser=brief.parser,
-        formula_ids=formula_ids_for_brief(session, brief.id),
+        formula_ids=[row.id for row in rows],
+        options=[
+            BriefOption(
+                formula_id=row.id,
+                designer=row.designer,
+                cost_per_kg_eur=row.cost_per_kg_eur,
+                compliant=row.compliant,
+                scores=row.scores,
+            )
+            for row in rows
+        ],
         created_at=brief.created_at,
     )

@@ -1,0 +1,130 @@
+"""Options for a brief: the rule-based designer seeds the search and stands behind it, NSGA-II
+explores, and the options are the first front's most different members, each re-judged by
+the compliance engine. One call, deterministic under the config's seed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from fragrance_ai.domain.brief import CreativeBrief
+from fragrance_ai.domain.catalogue import Catalogue
+from fragrance_ai.domain.designer import DesignedFormula, DesignError, RuleBasedDesigner
+from fragrance_ai.domain.formula import Formula
+from fragrance_ai.optimize.evaluate import Archive, to_formula
+from fragrance_ai.optimize.options import (
+    Option,
+    as_designed,
+    choose,
+    rationale,
+    settle_hundredths,
+    verified,
+)
+from fragrance_ai.optimize.search import GenerationStats, SearchConfig, run_search
+from fragrance_ai.optimize.space import TIERS, build_space
+
+# Rule-based variants put into the first population: good starting points, not the answer.
+SEEDS_FROM_RULES = 2
+NSGA2 = "nsga2"
+RULE_BASED = "rule_based"
+
+
+@dataclass(frozen=True)
+class Design:
+    options: list[Option]
+    generations: list[GenerationStats]
+    seed: int
+    evaluations: int
+    # Constraints of the brief that no option meets, in words (empty when all are met).
+    unmet: list[str] = field(default_factory=list)
+
+
+def design_options(
+    catalogue: Catalogue,
+    brief: CreativeBrief,
+    config: SearchConfig,
+    *,
+    count: int,
+    seeds: int = SEEDS_FROM_RULES,
+    made_before: Sequence[Formula] = (),
+    on_generation: Callable[[GenerationStats], None] | None = None,
+) -> Design:
+    space = build_space(catalogue, brief)
+    rules = RuleBasedDesigner(catalogue)
+    try:
+        seeded = rules.design(brief, count=seeds)
+    except DesignError:
+        seeded = []
+    # Novelty is measured against what this brief already has, and against the template
+    # the rules would give: a creative run should not hand back the rule book's answer.
+    archive = Archive.of(space, [*made_before, *(s.formula for s in seeded)])
+    run = run_search(
+        space,
+        config,
+        archive=archive,
+        seeds=[space.vector_of(s.formula)[0] for s in seeded],
+        on_generation=on_generation,
+    )
+    picked: list[tuple[Formula, str, dict[str, float], int]] = []
+    for individual in choose(run, count):
+        checked = verified(settle_hundredths(to_formula(space, individual.genome)), catalogue)
+        if checked is None:
+            continue
+        formula, note = checked
+        scores = {
+            "brief_fit": round(individual.fit, 4),
+            "pyramid_balance": round(individual.pyramid_balance, 4),
+            "cost_per_kg_eur": round(individual.cost_per_kg_eur, 2),
+            "novelty": round(individual.novelty, 4),
+        }
+        picked.append((formula, note, scores, individual.born))
+    options = [
+        Option(
+            designed=as_designed(
+                formula,
+                catalogue,
+                rationale(
+                    space,
+                    formula,
+                    [other for other, *_ in picked if other is not formula],
+                    scores,
+                    catalogue,
+                    found=f"found in generation {born} of {config.generations}, seed {config.seed}",
+                )
+                + ([note] if note else []),
+            ),
+            produced_by=NSGA2,
+            scores=scores,
+            generation=born,
+        )
+        for formula, note, scores, born in picked
+    ]
+    unmet: list[str] = []
+    if not options:
+        unmet.append("the search found no compliant formula; the rule-based designer's stand")
+        options = [_fallback(designed) for designed in seeded]
+    budget = brief.budget_per_kg_eur
+    if budget is not None and options:
+        cheapest = min(option.designed.cost_per_kg_eur for option in options)
+        if cheapest > budget:
+            unmet.append(
+                f"no option meets the budget of {budget:g} EUR/kg; the cheapest costs "
+                f"{cheapest:.2f} EUR/kg"
+            )
+    if space.unusable_named:
+        names = ", ".join(m.name for m in space.unusable_named)
+        unmet.append(f"named but not usable here: {names}")
+    for tier, pool in zip(TIERS, space.tier_pools, strict=True):
+        if pool.size == 0:
+            unmet.append(f"the brief leaves no usable {tier.value} material")
+    return Design(
+        options=options,
+        generations=run.generations,
+        seed=config.seed,
+        evaluations=run.evaluations,
+        unmet=unmet,
+    )
+
+
+def _fallback(designed: DesignedFormula) -> Option:
+    return Option(designed=designed, produced_by=RULE_BASED, scores={}, generation=None)

@@ -1,0 +1,196 @@
+"""From a finished search to the few options a perfumer is shown: formulas of the first
+front that differ in character, each re-judged by the compliance engine, with a rationale
+that says what it trades against the others."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from fragrance_ai.domain.catalogue import Catalogue, Tier
+from fragrance_ai.domain.compliance import Verdict, check_compliance
+from fragrance_ai.domain.designer import DesignedFormula
+from fragrance_ai.domain.families import canonical_family
+from fragrance_ai.domain.formula import Formula, cost_per_kg_eur
+from fragrance_ai.domain.repair import repair_formula
+from fragrance_ai.optimize.search import Individual, SearchRun
+from fragrance_ai.optimize.space import SearchSpace, Vector
+
+# Two options must differ in at least this share of the formula (half the L1 distance of
+# their percentages), or the second is a copy with a tweak, not a choice.
+MIN_OPTION_DISTANCE_PERCENT = 15.0
+# Character groups for the rationale, by a material's first family.
+CHARACTERS = {
+    "fresher": frozenset({"citrus", "fresh", "aquatic", "green", "aromatic"}),
+    "warmer": frozenset({"amber", "spicy", "gourmand", "woody", "leather"}),
+    "more floral": frozenset({"floral", "powdery", "fruity"}),
+    "muskier": frozenset({"musky", "chypre"}),
+}
+_NOTICEABLE_POINTS = 3.0
+_NOTICEABLE_PRICE = 0.10
+
+
+@dataclass(frozen=True)
+class Option:
+    designed: DesignedFormula
+    produced_by: str  # "nsga2" or "rule_based"
+    scores: dict[str, float]
+    generation: int | None
+
+
+def distance_percent(first: Vector, second: Vector) -> float:
+    """The share of the formula that differs, percent (0: identical, 100: nothing shared)."""
+    return float(np.abs(first - second).sum() / 2)
+
+
+def choose(run: SearchRun, count: int) -> list[Individual]:
+    """The best brief fit of the first front first, then, again and again, the formula
+    farthest from those already chosen, front by front, as long as it differs enough.
+    With a budget, formulas within it are chosen before any over it."""
+    feasible = sorted(
+        (i for i in run.population if i.feasible),
+        key=lambda i: (i.rank, -i.fit),
+    )
+    budget = run.space.brief.budget_per_kg_eur
+    groups = [feasible]
+    if budget is not None:
+        groups = [[i for i in feasible if i.cost_per_kg_eur <= budget], feasible]
+    chosen: list[Individual] = []
+    for group in groups:
+        for rank in sorted({i.rank for i in group}):
+            pool = [i for i in group if i.rank <= rank and i not in chosen]
+            while len(chosen) < count and pool:
+                if not chosen:
+                    pick = pool[0]
+                else:
+                    gaps = [min(distance_percent(i.genome, c.genome) for c in chosen) for i in pool]
+                    best = int(np.argmax(gaps))
+                    if gaps[best] < MIN_OPTION_DISTANCE_PERCENT:
+                        break
+                    pick = pool[best]
+                chosen.append(pick)
+                pool.remove(pick)
+            if len(chosen) == count:
+                return chosen
+    return chosen
+
+
+def settle_hundredths(formula: Formula) -> Formula:
+    """Percentages in whole hundredths summing to exactly 100.00, the remainder on the
+    largest line: what a lab weighs."""
+    cents = [round(line.percent * 100) for line in formula.lines]
+    largest = max(range(len(cents)), key=lambda i: cents[i])
+    cents[largest] += 10_000 - sum(cents)
+    lines = [
+        line.model_copy(update={"percent": cent / 100})
+        for line, cent in zip(formula.lines, cents, strict=True)
+        if cent > 0
+    ]
+    return formula.model_copy(update={"lines": lines})
+
+
+def verified(formula: Formula, catalogue: Catalogue) -> tuple[Formula, str] | None:
+    """The formula as the engine judges it compliant: as is, or through the repair (the
+    rounding to hundredths can tip a line a hair over its limit). None when neither holds."""
+    report = check_compliance(formula, catalogue)
+    if report.verdict is Verdict.COMPLIANT:
+        return formula, ""
+    repaired = repair_formula(formula, catalogue)
+    if repaired.feasible and repaired.formula is not None and repaired.report.compliant:
+        return repaired.formula, "Repaired after rounding: " + "; ".join(repaired.reasons)
+    return None
+
+
+def rationale(
+    space: SearchSpace,
+    option: Formula,
+    others: Sequence[Formula],
+    scores: dict[str, float],
+    catalogue: Catalogue,
+    *,
+    found: str,
+) -> list[str]:
+    lines = [_trade_off(space, option, others, catalogue)]
+    named = {line.cas: line.percent for line in option.lines}
+    if space.named:
+        lines.append(
+            "Named in the brief: "
+            + ", ".join(
+                f"{m.name} {named.get(m.cas, 0):.2f} % (range from {m.typical_use_min_percent:g} %)"
+                for m in space.named
+            )
+            + "."
+        )
+    if space.unusable_named:
+        lines.append(
+            "Named but not usable here (prohibited in this product, not certifiable, or "
+            "ruled out by the brief): " + ", ".join(m.name for m in space.unusable_named) + "."
+        )
+    if space.unknown_notes:
+        lines.append("Not in the catalogue, left out: " + ", ".join(space.unknown_notes) + ".")
+    if space.avoided_families:
+        lines.append("No material of: " + ", ".join(sorted(space.avoided_families)) + ".")
+    shares = option.pyramid_shares()
+    lines.append(
+        f"Pyramid top/heart/base {shares[Tier.TOP]:.1f}/{shares[Tier.HEART]:.1f}/"
+        f"{shares[Tier.BASE]:.1f} % (brief: "
+        + "/".join(f"{share:g}" for share in space.tier_targets)
+        + ")."
+    )
+    lines.append(
+        "Scores: "
+        + ", ".join(f"{name.replace('_', ' ')} {value:g}" for name, value in scores.items())
+        + f"; {found}."
+    )
+    return lines
+
+
+def _trade_off(
+    space: SearchSpace, option: Formula, others: Sequence[Formula], catalogue: Catalogue
+) -> str:
+    if not others:
+        return "The only option that met every constraint."
+    mine = _characters(option, catalogue)
+    theirs = [_characters(other, catalogue) for other in others]
+    words = []
+    for name in CHARACTERS:
+        average = sum(t[name] for t in theirs) / len(theirs)
+        if mine[name] - average >= _NOTICEABLE_POINTS:
+            words.append(name)
+    cost = cost_per_kg_eur(option, catalogue)
+    other_costs = [cost_per_kg_eur(other, catalogue) for other in others]
+    average_cost = sum(other_costs) / len(other_costs)
+    if cost <= average_cost * (1 - _NOTICEABLE_PRICE):
+        words.append("cheaper")
+    elif cost >= average_cost * (1 + _NOTICEABLE_PRICE):
+        words.append("pricier")
+    base = option.pyramid_shares()[Tier.BASE]
+    other_base = sum(o.pyramid_shares()[Tier.BASE] for o in others) / len(others)
+    if base - other_base >= _NOTICEABLE_POINTS:
+        words.append("with a richer base")
+    budget = space.brief.budget_per_kg_eur
+    over = f", over the {budget:g} EUR/kg budget" if budget and cost > budget else ""
+    if not words:
+        return f"Close to the others in character and price ({cost:.2f} EUR/kg{over})."
+    return (
+        f"{words[0].capitalize()}{''.join(', ' + w for w in words[1:-1])}"
+        f"{' and ' + words[-1] if len(words) > 1 else ''} than the other options "
+        f"({cost:.2f} EUR/kg{over})."
+    )
+
+
+def _characters(formula: Formula, catalogue: Catalogue) -> dict[str, float]:
+    shares = dict.fromkeys(CHARACTERS, 0.0)
+    for line in formula.lines:
+        family = canonical_family(catalogue.by_cas(line.cas).families[0])
+        for name, families in CHARACTERS.items():
+            if family in families:
+                shares[name] += line.percent
+    return shares
+
+
+def as_designed(formula: Formula, catalogue: Catalogue, notes: list[str]) -> DesignedFormula:
+    report = check_compliance(formula, catalogue)
+    return DesignedFormula(formula, report, cost_per_kg_eur(formula, catalogue), notes)
