@@ -148,3 +148,32 @@ def test_a_config_error_exits_2_with_one_line(
     error = capsys.readouterr().err
     assert error.count("\n") == 1
     assert error.startswith("fragrance-ai: configuration error: api_port (environment variable")
+
+
+@pytest.mark.parametrize(
+    ("search", "key"),
+    [
+        ("{turbo: {population: 8, generations: 1, objectives: [cost]}}", "optimizer.modes.turbo"),
+        (
+            "{fast: {population: 8, generations: 1, objectives: [beauty]}}",
+            "optimizer.modes.fast.objectives.0",
+        ),
+    ],
+)
+def test_an_unknown_search_mode_or_objective_stops_start_up_naming_the_key(
+    configs: Path, search: str, key: str
+) -> None:
+    _write_ensemble(
+        configs,
+        ENSEMBLE.replace(
+            "  log_level: INFO\n", f"  log_level: INFO\n  optimizer: {{modes: {search}}}\n", 1
+        ),
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    assert str(raised.value).startswith(key), str(raised.value)
+
+
+def test_the_shipped_modes_search_differently() -> None:
+    modes = load_settings().optimizer.modes
+    assert len({(m.population, m.generations, tuple(m.objectives)) for m in modes.values()}) == 3
