@@ -52,7 +52,13 @@ def test_a_citrus_brief_becomes_a_compliant_costed_formula(client: TestClient) -
 
 def test_the_brief_keeps_its_text_and_parsed_form(client: TestClient) -> None:
     accepted = submit(client, "a warm amber EDP for winter, no patchouli", mode="fast")
-    wait_for_job(client, str(accepted["job_id"]))
+    job = wait_for_job(client, str(accepted["job_id"]))
+    # The fast mode's search: 15 generations, reported in the job row as it went.
+    assert job["stage"] == "design_formulas: generation 15/15"
+    search = job["result"]["search"]
+    assert search["mode"] == "fast"
+    assert [g["generation"] for g in search["generations"]] == list(range(16))
+    assert len(job["result"]["options"]) == len(job["result"]["formula_ids"])
     brief = client.get(f"/v1/briefs/{accepted['brief_id']}").json()
     assert brief["text"] == "a warm amber EDP for winter, no patchouli"
     assert brief["mode"] == "fast"
