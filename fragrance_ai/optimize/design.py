@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from fragrance_ai.domain.brief import CreativeBrief
 from fragrance_ai.domain.catalogue import Catalogue
 from fragrance_ai.domain.designer import DesignedFormula, DesignError, RuleBasedDesigner
-from fragrance_ai.domain.formula import Formula
+from fragrance_ai.domain.formula import Formula, cost_per_kg_eur
 from fragrance_ai.optimize.evaluate import Archive, to_formula
 from fragrance_ai.optimize.options import (
     Option,
-    as_designed,
+    Verified,
     choose,
     rationale,
     settle_hundredths,
@@ -65,39 +65,40 @@ def design_options(
         seeds=[space.vector_of(s.formula)[0] for s in seeded],
         on_generation=on_generation,
     )
-    picked: list[tuple[Formula, str, dict[str, float], int]] = []
+    picked: list[tuple[Verified, dict[str, float], int]] = []
     for individual in choose(run, count):
         checked = verified(settle_hundredths(to_formula(space, individual.genome)), catalogue)
         if checked is None:
             continue
-        formula, note = checked
         scores = {
             "brief_fit": round(individual.fit, 4),
             "pyramid_balance": round(individual.pyramid_balance, 4),
             "cost_per_kg_eur": round(individual.cost_per_kg_eur, 2),
             "novelty": round(individual.novelty, 4),
         }
-        picked.append((formula, note, scores, individual.born))
+        picked.append((checked, scores, individual.born))
+    formulas = [checked.formula for checked, *_ in picked]
     options = [
         Option(
-            designed=as_designed(
-                formula,
-                catalogue,
+            designed=DesignedFormula(
+                checked.formula,
+                checked.report,
+                cost_per_kg_eur(checked.formula, catalogue),
                 rationale(
                     space,
-                    formula,
-                    [other for other, *_ in picked if other is not formula],
+                    checked.formula,
+                    [other for other in formulas if other is not checked.formula],
                     scores,
                     catalogue,
                     found=f"found in generation {born} of {config.generations}, seed {config.seed}",
                 )
-                + ([note] if note else []),
+                + ([checked.note] if checked.note else []),
             ),
             produced_by=NSGA2,
             scores=scores,
             generation=born,
         )
-        for formula, note, scores, born in picked
+        for checked, scores, born in picked
     ]
     unmet: list[str] = []
     if not options:

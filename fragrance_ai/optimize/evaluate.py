@@ -127,9 +127,7 @@ def _fit(space: SearchSpace, population: Vector) -> Vector:
 
 
 def _tier_shares(space: SearchSpace, population: Vector) -> Vector:
-    one_hot = np.zeros((space.size, len(TIERS)))
-    one_hot[np.arange(space.size), space.tier_index] = 1.0
-    return np.asarray(population @ one_hot)
+    return np.column_stack([population[:, pool].sum(axis=1) for pool in space.tier_pools])
 
 
 def _cost_loss(space: SearchSpace, cost: Vector) -> Vector:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fragrance_ai.domain.catalogue import Catalogue, Tier
-from fragrance_ai.domain.compliance import Verdict, check_compliance
+from fragrance_ai.domain.compliance import ComplianceReport, Verdict, check_compliance
 from fragrance_ai.domain.designer import DesignedFormula
 from fragrance_ai.domain.families import canonical_family
 from fragrance_ai.domain.formula import Formula, cost_per_kg_eur
@@ -91,15 +91,24 @@ def settle_hundredths(formula: Formula) -> Formula:
     return formula.model_copy(update={"lines": lines})
 
 
-def verified(formula: Formula, catalogue: Catalogue) -> tuple[Formula, str] | None:
+@dataclass(frozen=True)
+class Verified:
+    formula: Formula
+    report: ComplianceReport
+    # What the repair changed, when it had to; empty otherwise.
+    note: str
+
+
+def verified(formula: Formula, catalogue: Catalogue) -> Verified | None:
     """The formula as the engine judges it compliant: as is, or through the repair (the
     rounding to hundredths can tip a line a hair over its limit). None when neither holds."""
     report = check_compliance(formula, catalogue)
     if report.verdict is Verdict.COMPLIANT:
-        return formula, ""
+        return Verified(formula, report, "")
     repaired = repair_formula(formula, catalogue)
     if repaired.feasible and repaired.formula is not None and repaired.report.compliant:
-        return repaired.formula, "Repaired after rounding: " + "; ".join(repaired.reasons)
+        note = "Repaired after rounding: " + "; ".join(repaired.reasons)
+        return Verified(repaired.formula, repaired.report, note)
     return None
 
 
@@ -189,8 +198,3 @@ def _characters(formula: Formula, catalogue: Catalogue) -> dict[str, float]:
             if family in families:
                 shares[name] += line.percent
     return shares
-
-
-def as_designed(formula: Formula, catalogue: Catalogue, notes: list[str]) -> DesignedFormula:
-    report = check_compliance(formula, catalogue)
-    return DesignedFormula(formula, report, cost_per_kg_eur(formula, catalogue), notes)

@@ -79,19 +79,14 @@ class SearchSpace:
     def size(self) -> int:
         return len(self.materials)
 
-    def index_of(self, cas: str) -> int | None:
-        for index, material in enumerate(self.materials):
-            if material.cas == cas:
-                return index
-        return None
-
     def vector_of(self, formula: Formula) -> tuple[Vector, float]:
         """A formula as a vector over the candidates, and the percent held by materials that
         are not candidates here (they count fully in any distance)."""
         vector = np.zeros(self.size)
         outside = 0.0
+        position = {material.cas: index for index, material in enumerate(self.materials)}
         for line in formula.lines:
-            index = self.index_of(line.cas)
+            index = position.get(line.cas)
             if index is None:
                 outside += line.percent
             else:
