@@ -47,7 +47,12 @@
             };
           };
 
-          application = pkgs: withML: pkgs.callPackage ./nix/package.nix { inherit src withML; };
+          application =
+            pkgs: withML:
+            pkgs.callPackage ./nix/package.nix {
+              inherit src withML;
+              models = [ (pkgs.callPackage ./nix/models.nix { }) ];
+            };
           fragrance-ai = application pkgs true;
           fragrance-ai-api = application pkgs false;
 

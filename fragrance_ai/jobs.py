@@ -30,7 +30,7 @@ from fragrance_ai.domain.products import ProductType
 from fragrance_ai.metrics import COMPLIANCE_VERDICTS, JOB_DURATION, JOB_STEP_DURATION
 from fragrance_ai.queue import QueueName, attempts_remaining
 from fragrance_ai.runtime import Runtime, current_runtime
-from fragrance_ai.settings import InferenceMode
+from fragrance_ai.settings import InferenceMode, RequestedMode
 
 log = logging.getLogger(__name__)
 
@@ -39,21 +39,81 @@ class PermanentJobError(Exception):
     """Retrying cannot help (bad data); the job fails at once with this message."""
 
 
+# What the API tells a perfumer whose text reads as no brief at all.
+NOT_UNDERSTOOD = (
+    "Nothing in the text reads as a fragrance brief. Say what it should smell like: "
+    "families (citrus, woody, floral ...), notes or materials (bergamot, vetiver), a mood or "
+    "season, and the product (eau de parfum, candle ...), in English or Korean."
+)
+
+
 def parse_brief(job_id: str) -> None:
     runtime = current_runtime()
-    parsed = False
+    understood = False
     with runtime.sessions() as session, _step(session, job_id, "parse_brief", 0.1) as job:
         if job is None:
             return
         brief_row = _brief_of(session, job)
-        product = ProductType(brief_row.requested_product) if brief_row.requested_product else None
-        brief = runtime.brief_parser.parse(brief_row.text, product=product)
-        brief_row.parsed = brief.model_dump(mode="json")
-        brief_row.parser = type(runtime.brief_parser).__name__
-        job.progress = 0.4
-        parsed = True
-    if parsed:
+        if brief_row.parsed is None:
+            # Briefs waiting behind this one are read in the same generate call; their own
+            # jobs then find them read and go straight on to design.
+            mates = _waiting_briefs(session, brief_row, runtime.settings.llm.batch_size - 1)
+            _read_briefs(runtime, [brief_row, *mates])
+        brief = CreativeBrief.model_validate(brief_row.parsed)
+        understood = brief.understood
+        if understood:
+            job.progress = 0.4
+        else:
+            # Not a failure: the job is done, and its result says what a brief needs.
+            job.result = {
+                "brief_id": str(brief_row.id),
+                "brief_understood": False,
+                "formula_ids": [],
+                "needs": NOT_UNDERSTOOD,
+                "reading": brief_row.reading,
+            }
+            _finish(job, JobStatus.FINISHED)
+    if understood:
         runtime.queue.enqueue(QueueName.RL_TRAINING, design_formulas, job_id)
+
+
+def _waiting_briefs(session: Session, leader: Brief, limit: int) -> list[Brief]:
+    """Unread briefs whose jobs are still queued, oldest first; rows another worker is
+    reading are skipped (PostgreSQL's SKIP LOCKED; SQLite has one writer anyway)."""
+    if limit <= 0:
+        return []
+    query = (
+        select(Brief)
+        .join(Job, Job.brief_id == Brief.id)
+        .where(
+            Job.status == JobStatus.QUEUED.value,
+            Brief.parsed.is_(None),
+            Brief.id != leader.id,
+        )
+        .order_by(Job.created_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=Brief)
+    )
+    return list(session.scalars(query).unique())
+
+
+def _read_briefs(runtime: Runtime, rows: list[Brief]) -> None:
+    from fragrance_ai.llm.ensemble import BriefRequest
+
+    requests = [
+        BriefRequest(
+            text=row.text,
+            mode=RequestedMode(row.mode),
+            product=ProductType(row.requested_product) if row.requested_product else None,
+        )
+        for row in rows
+    ]
+    readings = runtime.brief_ensemble.read_many(requests)
+    for row, reading in zip(rows, readings, strict=True):
+        row.parsed = reading.brief.model_dump(mode="json")
+        row.mode = reading.mode.value
+        row.reading = reading.path
+        row.parser = "ensemble:" + reading.mode.value
 
 
 def design_formulas(job_id: str) -> None:
@@ -142,7 +202,11 @@ def design_formulas(job_id: str) -> None:
             },
             "brief_understood": brief.understood,
             "defaults_used": list(brief.defaults_used),
+            # Notes the text asks for that no catalogue material matches: said, not dropped.
+            "unmatched_notes": list(brief.unmatched_notes),
+            "hints": list(brief.hints),
             "parser": brief_row.parser,
+            "reading": brief_row.reading,
         }
         _finish(job, JobStatus.FINISHED)
 

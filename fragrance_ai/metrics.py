@@ -62,3 +62,47 @@ def render_metrics() -> tuple[bytes, str]:
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+# The LLM worker (fragrance_ai/llm). Roles: parser, validator, creative_hints.
+LLM_INFERENCE_SECONDS = Histogram(
+    "fragrance_llm_inference_seconds",
+    "Time of one batched generate call, by role and the mode it served.",
+    ["role", "mode"],
+    buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120),
+)
+LLM_TOKENS = Counter("fragrance_llm_generated_tokens_total", "Tokens generated, by role.", ["role"])
+LLM_BATCH_SIZE = Histogram(
+    "fragrance_llm_batch_size",
+    "Briefs in one generate call, by role.",
+    ["role"],
+    buckets=(1, 2, 3, 4, 6, 8, 12, 16, 32, 64),
+)
+LLM_CACHE = Counter(
+    "fragrance_llm_cache_total",
+    "Parsed-brief cache lookups, by outcome (hit, miss, unavailable, disabled).",
+    ["outcome"],
+)
+LLM_BREAKER_STATE = Gauge(
+    "fragrance_llm_breaker_state",
+    "Each role's circuit breaker: 0 closed, 1 half open, 2 open.",
+    ["role"],
+    multiprocess_mode="mostrecent",
+)
+LLM_DOWNSHIFTS = Counter(
+    "fragrance_llm_downshifts_total",
+    "Briefs read in a cheaper mode than asked, by the mode asked and the mode used.",
+    ["requested", "used"],
+)
+LLM_FALLBACKS = Counter(
+    "fragrance_llm_fallbacks_total",
+    "Role calls that fell back to code, by role and reason (unavailable, breaker_open, "
+    "timeout, error, rejected).",
+    ["role", "reason"],
+)
+LLM_MODEL_LOADED = Gauge(
+    "fragrance_llm_model_loaded",
+    "1 when the role's model is loaded in this worker, 0 when the role is unavailable.",
+    ["role"],
+    multiprocess_mode="mostrecent",
+)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -16,9 +17,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from fragrance_ai.db.engine import create_database_engine, create_session_factory
 from fragrance_ai.domain.catalogue import Catalogue
 from fragrance_ai.domain.catalogue_file import load_catalogue
-from fragrance_ai.domain.parser import BriefParser, DeterministicBriefParser
 from fragrance_ai.queue import InProcessJobQueue, JobQueue, RedisJobQueue
 from fragrance_ai.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from fragrance_ai.llm.ensemble import BriefEnsemble
 
 
 @dataclass
@@ -36,8 +39,14 @@ class Runtime:
         return load_catalogue()
 
     @cached_property
-    def brief_parser(self) -> BriefParser:
-        return DeterministicBriefParser()
+    def brief_ensemble(self) -> BriefEnsemble:
+        """The LLM worker's models, loaded once and kept. Imported here, not at the top:
+        it brings torch, which the API process never loads."""
+        from fragrance_ai.llm.ensemble import BriefEnsemble
+
+        ensemble = BriefEnsemble(self.settings, self.catalogue)
+        ensemble.load()
+        return ensemble
 
     def close(self) -> None:
         self.queue.close()

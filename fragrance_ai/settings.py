@@ -47,6 +47,15 @@ class InferenceMode(StrEnum):
     CREATIVE = "creative"
 
 
+class RequestedMode(StrEnum):
+    """What a brief may ask for: a mode, or `auto` to let the LLM worker pick from the text."""
+
+    AUTO = "auto"
+    FAST = "fast"
+    BALANCED = "balanced"
+    CREATIVE = "creative"
+
+
 class EnsembleRole(StrEnum):
     PARSER = "parser"
     VALIDATOR = "validator"
@@ -127,18 +136,50 @@ class BreakerSettings(_Section):
     reset_after_s: float = Field(60, gt=0)
 
 
+Device = Literal["cpu", "cuda", "auto"]
+
+
 class RoleSettings(_Section):
-    model_path: Path | None = None
+    # A local transformers model directory, a local `.gguf` file, or
+    # `package:<distribution>/<path>` for a model file shipped inside a hash-pinned wheel
+    # (requirements-models.txt); null: the role has no model and the code path stands in.
+    model_path: str | None = None
+    # None: `llm.device`. `auto` is CUDA when torch sees a GPU, else the CPU.
+    device: Device | None = None
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
+    # bitsandbytes 4-bit weights; CUDA only (ignored with a warning on the CPU).
+    load_in_4bit: bool = False
     max_new_tokens: int = Field(256, gt=0, le=4096)
     temperature: float = Field(0.0, ge=0.0, le=2.0)
     timeout_s: float = Field(20, gt=0)
+    # Further attempts after output the JSON guard cannot accept, with back-off and jitter.
+    retries: int = Field(1, ge=0, le=5)
+
+
+class DownshiftSettings(_Section):
+    """creative -> balanced -> fast when a mode is slow or failing; back up after a rest."""
+
+    window: int = Field(10, ge=1, le=1000)
+    max_error_rate: float = Field(0.5, gt=0.0, le=1.0)
+    # The median latency a mode may take before briefs go to the next cheaper one.
+    max_latency_s: dict[InferenceMode, float] = Field(
+        default_factory=lambda: {
+            InferenceMode.FAST: 30.0,
+            InferenceMode.BALANCED: 60.0,
+            InferenceMode.CREATIVE: 120.0,
+        }
+    )
+    recover_after_s: float = Field(300, gt=0)
 
 
 class LLMSettings(_Section):
-    default_mode: InferenceMode = InferenceMode.BALANCED
-    device: Literal["cpu", "cuda", "auto"] = "cpu"
+    default_mode: RequestedMode = RequestedMode.BALANCED
+    device: Device = "cpu"
     cache_ttl_s: int = Field(86400, ge=0)
+    # Briefs waiting together on llm_inference are parsed in one `generate` call.
+    batch_size: int = Field(4, ge=1, le=64)
     breaker: BreakerSettings = BreakerSettings()
+    downshift: DownshiftSettings = DownshiftSettings()
     roles: dict[EnsembleRole, RoleSettings] = Field(default_factory=dict)
     modes: dict[InferenceMode, list[EnsembleRole]] = Field(default_factory=dict)
 

@@ -54,7 +54,9 @@ def run_worker(
     install_runtime(runtime)
     assert isinstance(runtime.queue, RedisJobQueue)
     # Load what every job needs before the first one arrives, and keep it loaded.
-    _ = runtime.catalogue, runtime.brief_parser
+    _ = runtime.catalogue
+    if kind is WorkerKind.LLM:
+        _ = runtime.brief_ensemble
     if kind is WorkerKind.RL:
         # The optimiser (DEAP, NumPy) is imported by the design job; import it now.
         import fragrance_ai.optimize.design  # noqa: F401

@@ -6,6 +6,8 @@
   python3Packages,
   src,
   withML ? true,
+  # Model files packaged as data (nix/models.nix), for the workers' development profile.
+  models ? [ ],
 }:
 let
   project = (builtins.fromTOML (builtins.readFile ../pyproject.toml)).project;
@@ -18,7 +20,7 @@ python3Packages.buildPythonApplication {
   inherit src;
 
   build-system = [ python3Packages.setuptools ];
-  dependencies = deps.runtime ++ lib.optionals withML deps.ml;
+  dependencies = deps.runtime ++ lib.optionals withML (deps.ml ++ models);
 
   # pyproject.toml pins rq 3 (what the lock resolves); nixpkgs may still ship rq 2, whose
   # SimpleWorker, Worker.all and Retry are the API we use. lock-drift reports the gap.

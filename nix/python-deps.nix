@@ -17,7 +17,11 @@ ps: {
   ];
   # pyproject's `ml` extra: only the workers import these.
   ml = [
+    ps.accelerate
     ps.deap
+    ps.gguf
+    ps.llguidance
+    ps.moocore
     ps.torch
     ps.transformers
   ];

@@ -83,14 +83,37 @@ def test_an_explicit_product_wins_over_the_text(client: TestClient) -> None:
     assert formula["product"] == "EDP"
 
 
-def test_a_brief_of_nothing_recognisable_still_yields_a_formula_and_says_so(
-    client: TestClient,
+@pytest.mark.parametrize("text", ["qwzx blorp vvv", "aaaaa ???? 12345", "내일 날씨는 맑겠습니다"])
+def test_a_text_that_is_no_brief_finishes_with_no_formula_and_says_what_it_needs(
+    client: TestClient, text: str
 ) -> None:
-    accepted = submit(client, "qwzx blorp vvv")
+    accepted = submit(client, text)
     job = wait_for_job(client, str(accepted["job_id"]))
     assert job["status"] == "finished"
     assert job["result"]["brief_understood"] is False
-    assert job["result"]["defaults_used"]
+    assert job["result"]["formula_ids"] == []
+    assert "families" in job["result"]["needs"]
+    brief = client.get(f"/v1/briefs/{accepted['brief_id']}").json()
+    assert brief["options"] == []
+    assert brief["reading"]["models"].startswith("skipped")
+
+
+def test_notes_the_catalogue_lacks_are_reported_in_the_job_result(client: TestClient) -> None:
+    accepted = submit(client, "a green fig leaf and yuzu cologne with sea salt and bergamot")
+    job = wait_for_job(client, str(accepted["job_id"]))
+    assert job["status"] == "finished"
+    assert job["result"]["unmatched_notes"] == ["fig leaf", "yuzu", "sea salt"]
+    assert job["result"]["formula_ids"]
+
+
+def test_the_korean_brief_is_understood(client: TestClient) -> None:
+    accepted = submit(client, "상큼한 시트러스와 가벼운 머스크, 여름에 어울리는 데일리 향수")
+    job = wait_for_job(client, str(accepted["job_id"]))
+    assert job["status"] == "finished"
+    parsed = client.get(f"/v1/briefs/{accepted['brief_id']}").json()["parsed"]
+    assert parsed["language"] == "ko"
+    assert parsed["families"] == ["citrus", "musky"]
+    assert parsed["seasons"] == ["summer"]
     assert job["result"]["formula_ids"]
 
 

@@ -12,7 +12,7 @@ from fragrance_ai.db.models import JobStatus
 from fragrance_ai.domain.catalogue import Tier
 from fragrance_ai.domain.compliance import ComplianceReport
 from fragrance_ai.domain.products import ProductType
-from fragrance_ai.settings import InferenceMode
+from fragrance_ai.settings import RequestedMode
 
 MAX_BRIEF_CHARS = 4000
 
@@ -26,8 +26,10 @@ class BriefRequest(BaseModel):
         description="The perfumer's creative brief in free text.",
         examples=["fresh citrus cologne for summer with a woody base"],
     )
-    mode: InferenceMode | None = Field(
-        None, description="fast, balanced or creative; the profile's default when omitted."
+    mode: RequestedMode | None = Field(
+        None,
+        description="fast, balanced, creative, or auto (picked from the text); the profile's "
+        "default when omitted.",
     )
     product: ProductType | None = Field(
         None, description="Overrides any product type the text names."
@@ -75,6 +77,11 @@ class BriefView(BaseModel):
     requested_product: str | None
     parsed: dict[str, Any] | None
     parser: str | None
+    reading: dict[str, Any] | None = Field(
+        None,
+        description="How the LLM worker read the brief: the mode asked and used, each role's "
+        "model, outcome, fallback and seconds, cache, conflicts with the text.",
+    )
     formula_ids: list[uuid.UUID]
     options: list[BriefOption] = Field(
         description="Every formula designed for this brief, with its scores, oldest first."

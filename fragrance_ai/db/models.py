@@ -76,6 +76,9 @@ class Brief(Base):
     # The validated CreativeBrief, filled in by the parsing step.
     parsed: Mapped[dict[str, Any] | None]
     parser: Mapped[str | None] = mapped_column(String(64))
+    # How the LLM worker read it (fragrance_ai.llm.ensemble): modes, models, cache,
+    # fallbacks and why, conflicts, seconds per role.
+    reading: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     formulas: Mapped[list[Formula]] = relationship(back_populates="brief")

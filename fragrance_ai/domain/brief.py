@@ -21,6 +21,9 @@ class CreativeBrief(BaseModel):
     families: list[str] = Field(default_factory=list)
     # Catalogue material names (canonical) or plain note words.
     notes: list[str] = Field(default_factory=list)
+    # Notes the text asks for that the catalogue has no material for (fig leaf, sea salt):
+    # kept and reported, never silently dropped.
+    unmatched_notes: list[str] = Field(default_factory=list)
     moods: list[str] = Field(default_factory=list)
     seasons: list[str] = Field(default_factory=list)
     intensity: Intensity = Intensity.MODERATE
@@ -34,3 +37,7 @@ class CreativeBrief(BaseModel):
     # False when nothing in the text was recognised and every field is a default.
     understood: bool = True
     defaults_used: list[str] = Field(default_factory=list)
+    # The creative-hints role's short suggestions, and the catalogue materials they name:
+    # soft preferences for the optimiser (pulled towards, never required).
+    hints: list[str] = Field(default_factory=list)
+    preferred_notes: list[str] = Field(default_factory=list)

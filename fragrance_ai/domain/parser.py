@@ -1,7 +1,10 @@
 """Turns a perfumer's free-text brief into a CreativeBrief.
 
-The deterministic parser is the always-available fallback behind any language-model parser:
-a lexicon of perfumery words plus a few number patterns, English first.
+The deterministic parser is the always-available fallback behind the language-model
+ensemble, and the source of everything a text literally names (materials, numbers, forbidden
+items): a lexicon of perfumery words in English and Korean plus a few number patterns. Notes
+it recognises but the catalogue lacks are kept as `unmatched_notes`; a text in which nothing
+is recognised is `understood: false`.
 """
 
 from __future__ import annotations
@@ -16,6 +19,18 @@ from fragrance_ai.domain.brief import CreativeBrief, Intensity
 from fragrance_ai.domain.catalogue import Catalogue
 from fragrance_ai.domain.catalogue_file import load_catalogue
 from fragrance_ai.domain.families import FAMILY_WORDS
+from fragrance_ai.domain.lexicon_ko import (
+    AVOID_AFTER_KO,
+    ECONOMY_KO,
+    FAMILIES_KO,
+    INTENSITY_KO,
+    LIST_JOINERS_KO,
+    MOODS_KO,
+    NOTES_KO,
+    PRODUCTS_KO,
+    SEASONS_KO,
+)
+from fragrance_ai.domain.note_words import NOTE_WORDS
 from fragrance_ai.domain.products import ProductType
 
 DEFAULT_FAMILIES = ("fresh", "citrus", "woody")
@@ -99,12 +114,18 @@ _ECONOMY = re.compile(
     r"(?<![a-z0-9])(?:cheap|cheaper|inexpensive|affordable|budget|low cost|low-cost|"
     r"economical|economy|mass market|mass-market|value)(?![a-z0-9])"
 )
+_ECONOMY_KO = re.compile("|".join(ECONOMY_KO))
 _NUMBER = r"(\d{1,7}(?:[.,]\d{1,3})?)"
-_CURRENCY = r"(?:€|eur|euros?)"
-_PER_KG = r"(?:\s*(?:/|per|a)\s*(?:kg|kilo|kilogram)s?(?![a-z0-9]))"
-_BUDGET = re.compile(rf"(?:{_CURRENCY}\s*{_NUMBER}|{_NUMBER}\s*{_CURRENCY}(?![a-z]))({_PER_KG})?")
+_CURRENCY = r"(?:€|eur|euros?|유로)"
+_PER_KG = r"(?:\s*(?:/|per|a)\s*(?:kg|kilo|kilogram)s?(?![a-z0-9])|\s*(?:kg|킬로)\s*당)"
+# "kg당 40유로": Korean puts the unit first.
+_KG_FIRST = r"(?:kg|킬로그램|킬로)\s*당\s*"
+_BUDGET = re.compile(
+    rf"(?:{_CURRENCY}\s*{_NUMBER}|({_KG_FIRST})?{_NUMBER}\s*{_CURRENCY}(?![a-z]))({_PER_KG})?"
+)
 _PERCENT = re.compile(rf"{_NUMBER}\s*%(?!\s*(?:natural|organic|vegan|pure|recycl))")
-_HOURS = re.compile(rf"{_NUMBER}\s*\+?\s*-?\s*(?:hours?|hrs?|h)(?![a-z0-9])")
+_HOURS = re.compile(rf"{_NUMBER}\s*\+?\s*-?\s*(?:hours?|hrs?|h|시간)(?![a-z0-9])")
+_HANGUL = re.compile("[\uac00-\ud7a3]")
 
 
 class BriefParser(Protocol):
@@ -113,7 +134,7 @@ class BriefParser(Protocol):
 
 @dataclass(frozen=True)
 class _Term:
-    kind: str  # family | note | mood | season | intensity | product
+    kind: str  # family | note | unmatched | mood | season | intensity | product
     value: str
 
 
@@ -121,6 +142,7 @@ class _Term:
 class _Findings:
     families: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    unmatched: list[str] = field(default_factory=list)
     moods: list[str] = field(default_factory=list)
     seasons: list[str] = field(default_factory=list)
     intensities: list[Intensity] = field(default_factory=list)
@@ -131,6 +153,7 @@ class _Findings:
         target: list[str] = {
             "family": self.families,
             "note": self.notes,
+            "unmatched": self.unmatched,
             "mood": self.moods,
             "season": self.seasons,
         }.get(term.kind, [])
@@ -143,16 +166,29 @@ class _Findings:
 
 
 def normalise_text(text: str) -> str:
-    """Lower case, accents stripped, apostrophes and odd unicode made harmless."""
+    """Lower case, accents stripped, apostrophes and odd unicode made harmless; Hangul kept."""
     decomposed = unicodedata.normalize("NFKD", text)
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    lowered = stripped.lower().replace("\u2019", " ").replace("'", " ")
+    # NFKD splits Hangul syllables into jamo; NFC puts them back together.
+    lowered = unicodedata.normalize("NFC", stripped).lower().replace("\u2019", " ")
+    lowered = lowered.replace("'", " ")
     # Keep letters, digits and the punctuation the patterns need; everything else is a space.
     kept = (
-        ch if (ch.isascii() and (ch.isalnum() or ch in "%.,;:!?/-+()\n")) or ch == "€" else " "
+        ch
+        if (ch.isascii() and (ch.isalnum() or ch in "%.,;:!?/-+()\n"))
+        or ch == "€"
+        or _HANGUL.match(ch)
+        else " "
         for ch in lowered
     )
     return re.sub(r"[ \t\r\f\v]+", " ", "".join(kept))
+
+
+def language_of(text: str) -> str:
+    """`ko` when Hangul makes up a fifth of the letters, else `en`."""
+    letters = [ch for ch in text if ch.isalpha()]
+    hangul = sum(1 for ch in letters if _HANGUL.match(ch))
+    return "ko" if letters and hangul * 5 >= len(letters) else "en"
 
 
 class DeterministicBriefParser:
@@ -160,10 +196,17 @@ class DeterministicBriefParser:
         self._catalogue = catalogue if catalogue is not None else load_catalogue()
         self._lexicon = self._build_lexicon()
         phrases = sorted(self._lexicon, key=len, reverse=True)
+        latin = [p for p in phrases if not _HANGUL.search(p)]
+        hangul = [p for p in phrases if _HANGUL.search(p)]
         # One alternation, longest phrase first, so "eau de parfum" beats "parfum" and
-        # "orange blossom" beats "orange".
+        # "orange blossom" beats "orange". Latin words need word boundaries; Korean words
+        # carry particles (머스크와), so they match inside words.
         self._pattern = re.compile(
-            r"(?<![a-z0-9])(?:" + "|".join(re.escape(p) for p in phrases) + r")(?![a-z0-9])"
+            r"(?<![a-z0-9])(?:"
+            + "|".join(re.escape(p) for p in latin)
+            + r")(?![a-z0-9])|(?:"
+            + "|".join(re.escape(p) for p in hangul)
+            + ")"
         )
 
     def _build_lexicon(self) -> dict[str, _Term]:
@@ -187,8 +230,31 @@ class DeterministicBriefParser:
             add(words, _Term("season", season))
         for intensity, words in INTENSITY_WORDS.items():
             add(words, _Term("intensity", intensity.value))
+        # Note words last: "leather" stays a family, "musk" a family word.
+        for word in NOTE_WORDS:
+            add((word,), self._note_term(word))
+        for word, term in self._korean_terms():
+            add((word,), term)
         lexicon.pop("", None)
         return lexicon
+
+    def _korean_terms(self) -> list[tuple[str, _Term]]:
+        terms = [(word, _Term("product", product.value)) for word, product in PRODUCTS_KO.items()]
+        terms += [(word, _Term("family", family)) for word, family in FAMILIES_KO.items()]
+        terms += [(word, self._note_term(note)) for word, note in NOTES_KO.items()]
+        terms += [(word, _Term("mood", mood)) for word, mood in MOODS_KO.items()]
+        terms += [(word, _Term("season", season)) for word, season in SEASONS_KO.items()]
+        terms += [(word, _Term("intensity", level)) for word, level in INTENSITY_KO.items()]
+        return terms
+
+    def _note_term(self, word_or_name: str) -> _Term:
+        """A catalogue material when the word (or what NOTE_WORDS maps it to) is one; else an
+        unmatched note, named by its English word."""
+        target = NOTE_WORDS.get(word_or_name, word_or_name)
+        ingredient = self._catalogue.find(target) if target else None
+        if ingredient is not None:
+            return _Term("note", ingredient.name)
+        return _Term("unmatched", word_or_name)
 
     def parse(self, text: str, *, product: ProductType | None = None) -> CreativeBrief:
         clean = normalise_text(text)
@@ -197,23 +263,26 @@ class DeterministicBriefParser:
         for match in self._pattern.finditer(clean):
             term = self._lexicon[match.group(0)]
             if any(start <= match.start() < end for start, end in avoid_spans):
-                if term.kind in ("note", "family") and term.value not in findings.avoid:
+                kinds = ("note", "family", "unmatched")
+                if term.kind in kinds and term.value not in findings.avoid:
                     findings.avoid.append(term.value)
                 continue
             findings.add(term)
         for start, end in avoid_spans:
             self._add_unrecognised_avoid(clean[start:end], findings)
         findings.notes = [note for note in findings.notes if note not in findings.avoid]
+        findings.unmatched = [note for note in findings.unmatched if note not in findings.avoid]
         findings.families = [f for f in findings.families if f not in findings.avoid]
 
         budget = _first_budget(clean)
-        if budget is None and _ECONOMY.search(clean):
+        if budget is None and (_ECONOMY.search(clean) or _ECONOMY_KO.search(clean)):
             budget = ECONOMY_BUDGET_EUR_PER_KG
         dosage = _first_in_range(_PERCENT, _without_budgets(clean), low=0, high=40)
         longevity = _first_in_range(_HOURS, clean, low=0, high=72)
         understood = bool(
             findings.families
             or findings.notes
+            or findings.unmatched
             or findings.moods
             or findings.seasons
             or findings.intensities
@@ -225,6 +294,7 @@ class DeterministicBriefParser:
         )
         return self._assemble(
             findings,
+            language=language_of(text),
             product=product,
             budget=budget,
             dosage=dosage,
@@ -236,6 +306,7 @@ class DeterministicBriefParser:
         self,
         findings: _Findings,
         *,
+        language: str,
         product: ProductType | None,
         budget: float | None,
         dosage: float | None,
@@ -263,6 +334,7 @@ class DeterministicBriefParser:
         return CreativeBrief(
             families=families,
             notes=findings.notes,
+            unmatched_notes=findings.unmatched,
             moods=findings.moods,
             seasons=findings.seasons,
             intensity=intensity,
@@ -271,7 +343,7 @@ class DeterministicBriefParser:
             budget_per_kg_eur=budget,
             avoid=findings.avoid,
             longevity_hours=longevity,
-            language="en",
+            language=language,
             understood=understood,
             defaults_used=defaults_used,
         )
@@ -293,6 +365,7 @@ class DeterministicBriefParser:
             spans.append((start, start + (stop.start() if stop else len(window))))
         for suffix in _SUFFIX_FREE.finditer(clean):
             spans.append((suffix.start(1), suffix.end(1)))
+        spans.extend(_korean_avoid_spans(clean))
         return spans
 
     def _add_unrecognised_avoid(self, scope: str, findings: _Findings) -> None:
@@ -305,6 +378,25 @@ class DeterministicBriefParser:
             findings.avoid.append(words[0])
 
 
+_KO_AVOID = re.compile("|".join(AVOID_AFTER_KO))
+
+
+def _korean_avoid_spans(clean: str) -> list[tuple[int, int]]:
+    """The words just before a Korean word that forbids ("패출리 없이"), and the words
+    joined to them as a list ("패출리와 오크모스는 빼고"), up to the clause's start."""
+    spans: list[tuple[int, int]] = []
+    for trigger in _KO_AVOID.finditer(clean):
+        clause_start = max(clean.rfind(mark, 0, trigger.start()) for mark in ".;:!?\n,") + 1
+        words = list(re.finditer(r"\S+", clean[clause_start : trigger.start()]))
+        if not words:
+            continue
+        first = len(words) - 1
+        while first > 0 and words[first - 1].group(0).endswith(LIST_JOINERS_KO):
+            first -= 1
+        spans.append((clause_start + words[first].start(), trigger.start()))
+    return spans
+
+
 def _to_float(raw: str) -> float:
     return float(raw.replace(",", "."))
 
@@ -313,10 +405,11 @@ def _first_budget(clean: str) -> float | None:
     # A figure quoted per kg is the budget; otherwise the first money figure is.
     candidates: list[tuple[bool, float]] = []
     for match in _BUDGET.finditer(clean):
-        raw = match.group(1) or match.group(2)
+        raw = match.group(1) or match.group(3)
         value = _to_float(raw)
         if value > 0:
-            candidates.append((match.group(3) is not None, value))
+            quoted_per_kg = match.group(2) is not None or match.group(4) is not None
+            candidates.append((quoted_per_kg, value))
     per_kg = [value for is_per_kg, value in candidates if is_per_kg]
     if per_kg:
         return per_kg[0]

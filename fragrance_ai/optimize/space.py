@@ -36,6 +36,8 @@ DESCRIPTOR_WEIGHT = 0.5
 BRIEF_FAMILY_WEIGHT = 1.0
 BIAS_FAMILY_WEIGHT = 0.5
 NAMED_NOTE_WEIGHT = 0.5
+# Materials the creative hints name: a pull towards them, half a named note's, never a must.
+PREFERRED_NOTE_WEIGHT = NAMED_NOTE_WEIGHT / 2
 
 Vector = npt.NDArray[np.float64]
 
@@ -142,7 +144,8 @@ def build_space(
     high_vector = np.array(highs)
     required = np.array([m.cas in named_cas for m in materials], dtype=bool)
     features, feature_names = _feature_matrix(materials)
-    target = _brief_target(brief, materials, features, feature_names, required)
+    preferred = np.array([m.name in brief.preferred_notes for m in materials], dtype=bool)
+    target = _brief_target(brief, features, feature_names, required, preferred)
     affinity = np.clip(features @ target, 0.0, None)
     book = rule_book(catalogue, brief.product)
     row_of = book.material_index()
@@ -197,10 +200,10 @@ def _feature_matrix(materials: list[Ingredient]) -> tuple[Vector, tuple[str, ...
 
 def _brief_target(
     brief: CreativeBrief,
-    materials: list[Ingredient],
     features: Vector,
     feature_names: tuple[str, ...],
     required: npt.NDArray[np.bool_],
+    preferred: npt.NDArray[np.bool_],
 ) -> Vector:
     column = {name: index for index, name in enumerate(feature_names)}
     target = np.zeros(len(feature_names))
@@ -213,6 +216,8 @@ def _brief_target(
             target[column[key]] += BRIEF_FAMILY_WEIGHT
     if required.any():
         target += NAMED_NOTE_WEIGHT * features[required].sum(axis=0)
+    if preferred.any():
+        target += PREFERRED_NOTE_WEIGHT * features[preferred].sum(axis=0)
     norm = float(np.linalg.norm(target))
     if norm == 0 or not math.isfinite(norm):
         # Nothing to aim at (an empty brief): every character is as good as another.

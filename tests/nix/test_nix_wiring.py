@@ -18,11 +18,15 @@ from tests.nix.helpers import ROOT, nix_eval
 # Checked against nixpkgs (pkgs/development/python-modules/<name>/default.nix and
 # pkgs/top-level/python-packages.nix); nix/README.md lists what was checked where.
 PYTHON_PACKAGES = [
+    "accelerate",
     "alembic",
     "deap",
     "fastapi",
+    "gguf",
     "httpx",
     "hypothesis",
+    "llguidance",
+    "moocore",
     "mypy",
     "pip-tools",
     "prometheus-client",
@@ -90,7 +94,7 @@ def packages() -> dict[str, Any]:
 
 
 def test_the_api_variant_has_no_ml_libraries(packages: dict[str, Any]) -> None:
-    ml = {"torch", "transformers", "deap"}
+    ml = {"torch", "transformers", "deap", "accelerate", "gguf", "llguidance", "moocore"}
     assert ml <= set(packages["full"]["dependencies"])
     assert not ml & set(packages["api"]["dependencies"])
     assert set(packages["full"]["dependencies"]) - ml == set(packages["api"]["dependencies"])

@@ -83,6 +83,7 @@ def _brief_view(session: Session, brief_id: uuid.UUID) -> BriefView | None:
         requested_product=brief.requested_product,
         parsed=brief.parsed,
         parser=brief.parser,
+        reading=brief.reading,
         formula_ids=[row.id for row in rows],
         options=[
             BriefOption(

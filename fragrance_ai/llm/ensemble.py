@@ -1,0 +1,311 @@
+"""The brief-reading ensemble: the deterministic parser always, then the mode's roles.
+
+    fast      parser model
+    balanced  parser model + validator (code always; its model only for what code cannot
+              settle: families in conflict, or none found)
+    creative  balanced + creative hints (soft preferences for the optimiser)
+    auto      one of the above, picked from the text
+
+Every failure falls back: a role without a model, with an open breaker, timing out, raising
+or writing what the guard rejects leaves the deterministic reading in its place, and the
+path says so. Briefs read together share each role's generate call (batching).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from fragrance_ai.domain.brief import CreativeBrief
+from fragrance_ai.domain.catalogue import Catalogue
+from fragrance_ai.domain.parser import DeterministicBriefParser
+from fragrance_ai.domain.products import ProductType
+from fragrance_ai.llm.breaker import CircuitBreaker
+from fragrance_ai.llm.cache import ReadingCache, cache_key
+from fragrance_ai.llm.constrained import GrammarCache
+from fragrance_ai.llm.downshift import ModeGovernor
+from fragrance_ai.llm.loading import ModelStore, ModelUnavailable
+from fragrance_ai.llm.merge import merge_reading
+from fragrance_ai.llm.prompts import hints_chat, parser_chat, validator_chat
+from fragrance_ai.llm.reading import (
+    FAMILY_VERDICT_SCHEMA,
+    HINTS_SCHEMA,
+    READING_SCHEMA,
+    CreativeHints,
+    FamilyVerdict,
+    ModelReading,
+)
+from fragrance_ai.llm.roles import Role
+from fragrance_ai.metrics import LLM_CACHE, LLM_DOWNSHIFTS, LLM_MODEL_LOADED
+from fragrance_ai.settings import EnsembleRole, InferenceMode, RequestedMode, Settings
+
+log = logging.getLogger(__name__)
+
+# `auto`: a short, literal brief needs no more than the parser; a long, evocative one gets
+# the creative roles; the rest is balanced.
+AUTO_FAST_MAX_WORDS = 12
+AUTO_CREATIVE_MIN_WORDS = 30
+
+
+@dataclass(frozen=True)
+class BriefRequest:
+    text: str
+    mode: RequestedMode
+    product: ProductType | None = None
+
+
+@dataclass
+class BriefReading:
+    brief: CreativeBrief
+    mode: InferenceMode
+    path: dict[str, Any] = field(default_factory=dict)
+
+
+def pick_mode(text: str, literal: CreativeBrief) -> InferenceMode:
+    words = len(text.split())
+    if words <= AUTO_FAST_MAX_WORDS and (literal.notes or "families" not in literal.defaults_used):
+        return InferenceMode.FAST
+    if words >= AUTO_CREATIVE_MIN_WORDS or (literal.moods and not literal.notes):
+        return InferenceMode.CREATIVE
+    return InferenceMode.BALANCED
+
+
+def _seed(text: str) -> int:
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little")
+
+
+class BriefEnsemble:
+    def __init__(
+        self,
+        settings: Settings,
+        catalogue: Catalogue,
+        *,
+        store: ModelStore | None = None,
+        cache: ReadingCache | None = None,
+        governor: ModeGovernor | None = None,
+    ) -> None:
+        self._settings = settings.llm
+        self._catalogue = catalogue
+        self._literal = DeterministicBriefParser(catalogue)
+        self._store = store or ModelStore()
+        self._cache = cache or ReadingCache(settings.redis_url, settings.llm.cache_ttl_s)
+        self.governor = governor or ModeGovernor(settings.llm.downshift)
+        grammars = GrammarCache()
+        breaker = settings.llm.breaker
+        self.roles = {
+            name: Role(
+                name,
+                role_settings,
+                CircuitBreaker(breaker.failure_threshold, breaker.reset_after_s),
+                grammars,
+            )
+            for name, role_settings in settings.llm.roles.items()
+        }
+
+    def load(self) -> dict[EnsembleRole, str | None]:
+        """Loads every configured role's model once; a role whose model is missing or fails
+        to load is marked unavailable with one log line, and the rest carry on. Returns each
+        role's model version, or None."""
+        versions: dict[EnsembleRole, str | None] = {}
+        for name, role in self.roles.items():
+            started = time.perf_counter()
+            try:
+                role.loaded = self._store.load(name, role.settings, self._settings.device)
+                role.unavailable = None
+                log.info(
+                    "llm role %s: %s on %s (%.1f s)",
+                    name.value,
+                    role.loaded.version,
+                    role.loaded.device,
+                    time.perf_counter() - started,
+                )
+            except ModelUnavailable as error:
+                role.loaded, role.unavailable = None, str(error)
+                log.warning("llm role %s unavailable: %s", name.value, error)
+            LLM_MODEL_LOADED.labels(name.value).set(1 if role.loaded else 0)
+            versions[name] = role.version
+        return versions
+
+    def model_versions(self) -> list[str]:
+        return [f"{name.value}={role.version}" for name, role in sorted(self.roles.items())]
+
+    def read(self, request: BriefRequest) -> BriefReading:
+        return self.read_many([request])[0]
+
+    def read_many(self, requests: list[BriefRequest]) -> list[BriefReading]:
+        started = time.perf_counter()
+        readings = [self._start(request) for request in requests]
+        pending: list[int] = []
+        keys: dict[int, str] = {}
+        for index, (request, reading) in enumerate(zip(requests, readings, strict=True)):
+            if not reading.brief.understood:
+                # A model cannot make noise into a brief; asking one would only cost time.
+                reading.path["models"] = "skipped: nothing in the text reads as a brief"
+                continue
+            key = cache_key(
+                request.text,
+                reading.mode.value,
+                request.product.value if request.product else None,
+                self.model_versions(),
+            )
+            cached, outcome = self._cache.get(key)
+            LLM_CACHE.labels(outcome).inc()
+            reading.path["cache"] = outcome
+            if cached is not None:
+                reading.brief = CreativeBrief.model_validate(cached["brief"])
+                reading.path["roles"] = cached["roles"]
+                continue
+            keys[index] = key
+            pending.append(index)
+
+        by_mode: dict[InferenceMode, list[int]] = {}
+        for index in pending:
+            by_mode.setdefault(readings[index].mode, []).append(index)
+        for mode, indices in by_mode.items():
+            self._run_roles(mode, [requests[i] for i in indices], [readings[i] for i in indices])
+
+        for index in pending:
+            reading = readings[index]
+            roles = reading.path.get("roles", {})
+            ok = not any(entry.get("fallback") for entry in roles.values())
+            seconds = sum(entry.get("seconds", 0.0) for entry in roles.values())
+            self.governor.record(reading.mode, seconds, ok)
+            if ok:
+                self._cache.put(
+                    keys[index], {"brief": reading.brief.model_dump(mode="json"), "roles": roles}
+                )
+        elapsed = time.perf_counter() - started
+        for reading in readings:
+            reading.path["seconds"] = round(elapsed, 3)
+            reading.path["batch"] = len(requests)
+        return readings
+
+    def _start(self, request: BriefRequest) -> BriefReading:
+        literal_started = time.perf_counter()
+        literal = self._literal.parse(request.text, product=request.product)
+        literal_s = time.perf_counter() - literal_started
+        if request.mode is RequestedMode.AUTO:
+            asked = pick_mode(request.text, literal)
+        else:
+            asked = InferenceMode(request.mode.value)
+        mode = self.governor.effective(asked)
+        path: dict[str, Any] = {
+            "requested_mode": request.mode.value,
+            "mode": mode.value,
+            "deterministic_seconds": round(literal_s, 4),
+        }
+        if mode is not asked:
+            path["downshifted_from"] = asked.value
+            LLM_DOWNSHIFTS.labels(asked.value, mode.value).inc()
+        return BriefReading(brief=literal, mode=mode, path=path)
+
+    def _run_roles(
+        self, mode: InferenceMode, requests: list[BriefRequest], readings: list[BriefReading]
+    ) -> None:
+        roles = self._settings.modes.get(mode, [])
+        texts = [request.text for request in requests]
+        seeds = [_seed(text) for text in texts]
+        paths: list[dict[str, Any]] = [reading.path.setdefault("roles", {}) for reading in readings]
+        if EnsembleRole.PARSER in roles and EnsembleRole.PARSER in self.roles:
+            calls = self.roles[EnsembleRole.PARSER].call(
+                [parser_chat(text) for text in texts],
+                READING_SCHEMA,
+                ModelReading,
+                mode=mode.value,
+                seeds=seeds,
+            )
+            for reading, call, path, text in zip(readings, calls, paths, texts, strict=True):
+                path["parser"] = call.path()
+                if call.record is None:
+                    continue
+                outcome = merge_reading(text, reading.brief, call.record, self._catalogue)
+                reading.brief = outcome.brief
+                path["parser"].update(
+                    from_model=outcome.from_model,
+                    conflicts=outcome.conflicts,
+                    ignored=outcome.ignored,
+                )
+        if EnsembleRole.VALIDATOR in roles:
+            self._validate(mode, texts, seeds, readings, paths)
+        if EnsembleRole.CREATIVE_HINTS in roles and EnsembleRole.CREATIVE_HINTS in self.roles:
+            self._hints(mode, texts, seeds, readings, paths)
+
+    def _validate(
+        self,
+        mode: InferenceMode,
+        texts: list[str],
+        seeds: list[int],
+        readings: list[BriefReading],
+        paths: list[dict[str, Any]],
+    ) -> None:
+        """Code has already normalised everything (merge_reading); the model is asked only
+        where the families are in dispute or were never found."""
+        asked = [
+            i
+            for i, (reading, path) in enumerate(zip(readings, paths, strict=True))
+            if "families" in reading.brief.defaults_used
+            or any(c.startswith("families") for c in path.get("parser", {}).get("conflicts", []))
+        ]
+        for i, path in enumerate(paths):
+            if i not in asked:
+                path["validator"] = {"outcome": "not_needed", "model": None}
+        role = self.roles.get(EnsembleRole.VALIDATOR)
+        if not asked or role is None:
+            return
+        calls = role.call(
+            [validator_chat(texts[i], readings[i].brief.families) for i in asked],
+            FAMILY_VERDICT_SCHEMA,
+            FamilyVerdict,
+            mode=mode.value,
+            seeds=[seeds[i] for i in asked],
+        )
+        for i, call in zip(asked, calls, strict=True):
+            paths[i]["validator"] = call.path()
+            if call.record is None:
+                continue
+            brief = readings[i].brief
+            avoided = set(brief.avoid)
+            confirmed = [f for f in call.record.families if f not in avoided]
+            if "families" in brief.defaults_used and confirmed:
+                readings[i].brief = brief.model_copy(
+                    update={
+                        "families": confirmed,
+                        "defaults_used": [d for d in brief.defaults_used if d != "families"],
+                    }
+                )
+                paths[i]["validator"]["patched"] = ["families"]
+
+    def _hints(
+        self,
+        mode: InferenceMode,
+        texts: list[str],
+        seeds: list[int],
+        readings: list[BriefReading],
+        paths: list[dict[str, Any]],
+    ) -> None:
+        calls = self.roles[EnsembleRole.CREATIVE_HINTS].call(
+            [
+                hints_chat(text, reading.brief)
+                for text, reading in zip(texts, readings, strict=True)
+            ],
+            HINTS_SCHEMA,
+            CreativeHints,
+            mode=mode.value,
+            seeds=seeds,
+        )
+        for reading, call, path in zip(readings, calls, paths, strict=True):
+            path["creative_hints"] = call.path()
+            if call.record is None:
+                continue
+            hints = [hint.strip() for hint in call.record.hints if hint.strip()]
+            # The materials the hints name, read by the same lexicon: soft preferences.
+            named = self._literal.parse(" . ".join(hints)).notes
+            brief = reading.brief
+            preferred = list(brief.preferred_notes)
+            for name in named:
+                if name not in brief.notes and name not in brief.avoid and name not in preferred:
+                    preferred.append(name)
+            reading.brief = brief.model_copy(update={"hints": hints, "preferred_notes": preferred})
