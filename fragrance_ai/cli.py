@@ -69,11 +69,21 @@ def _parser() -> argparse.ArgumentParser:
     health.add_argument("--url", help="the API's /health URL (default from API_HOST/API_PORT)")
     health.set_defaults(handler=_healthcheck)
 
+    smoke = commands.add_parser("smoke", help="check a part of the installation for real")
+    smoke.add_argument("part", choices=["llm"], help="llm: load the models, read two briefs")
+    smoke.set_defaults(handler=_smoke)
+
     config = commands.add_parser("config", help="inspect the configuration")
     config_commands = config.add_subparsers(dest="config_command", required=True)
     show = config_commands.add_parser("show", help="print the effective config, secrets masked")
     show.set_defaults(handler=_config_show)
     return parser
+
+
+def _smoke(settings: Settings, args: argparse.Namespace) -> int:
+    from fragrance_ai.smoke import smoke_llm
+
+    return smoke_llm(settings)
 
 
 def _add_bind_options(parser: argparse.ArgumentParser) -> None:

@@ -27,7 +27,7 @@ from fragrance_ai.llm.breaker import CircuitBreaker
 from fragrance_ai.llm.cache import ReadingCache, cache_key
 from fragrance_ai.llm.constrained import GrammarCache
 from fragrance_ai.llm.downshift import ModeGovernor
-from fragrance_ai.llm.loading import ModelStore, ModelUnavailable
+from fragrance_ai.llm.loading import PROCESS_MODELS, ModelStore, ModelUnavailable
 from fragrance_ai.llm.merge import merge_reading
 from fragrance_ai.llm.prompts import hints_chat, parser_chat, validator_chat
 from fragrance_ai.llm.reading import (
@@ -90,7 +90,7 @@ class BriefEnsemble:
         self._settings = settings.llm
         self._catalogue = catalogue
         self._literal = DeterministicBriefParser(catalogue)
-        self._store = store or ModelStore()
+        self._store = store or PROCESS_MODELS
         self._cache = cache or ReadingCache(settings.redis_url, settings.llm.cache_ttl_s)
         self.governor = governor or ModeGovernor(settings.llm.downshift)
         grammars = GrammarCache()

@@ -121,6 +121,11 @@ class ModelStore:
             return loaded
 
 
+# One store per process: every ensemble built in it (a worker's, a smoke check's) shares the
+# loaded weights.
+PROCESS_MODELS = ModelStore()
+
+
 def _load(location: ModelLocation, device: str, dtype: str, quantise: bool) -> LoadedModel:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer

@@ -1,0 +1,43 @@
+"""`fragrance-ai smoke llm`: loads the configured models through the worker's own loading
+code, reads an English and a Korean brief in every mode, and prints the path each took.
+Fails (exit 1) when a configured model does not load or a brief comes back unreadable; a
+role that falls back (a timeout on a busy machine) is printed, not failed: that is the
+ensemble doing its job."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from fragrance_ai.settings import InferenceMode, RequestedMode, Settings
+
+SMOKE_BRIEFS = (
+    "fresh citrus cologne for summer with bergamot and a woody base",
+    "상큼한 시트러스와 가벼운 머스크, 여름에 어울리는 데일리 향수",
+)
+
+
+def smoke_llm(settings: Settings) -> int:
+    from fragrance_ai.domain.catalogue_file import load_catalogue
+    from fragrance_ai.llm.ensemble import BriefEnsemble, BriefRequest
+
+    started = time.perf_counter()
+    ensemble = BriefEnsemble(settings, load_catalogue())
+    versions = ensemble.load()
+    print(f"loaded in {time.perf_counter() - started:.1f} s:")
+    failed = False
+    for role, version in versions.items():
+        configured = settings.llm.roles[role].model_path is not None
+        reason = ensemble.roles[role].unavailable
+        print(f"  {role.value}: {version or 'unavailable: ' + str(reason)}")
+        failed |= configured and version is None
+    for mode in InferenceMode:
+        for text in SMOKE_BRIEFS:
+            reading = ensemble.read(BriefRequest(text, RequestedMode(mode.value)))
+            brief = reading.brief
+            print(f"[{mode.value}] {text}")
+            print(f"  families {brief.families}, seasons {brief.seasons} ({brief.language})")
+            print("  path " + json.dumps(reading.path, ensure_ascii=False))
+            failed |= not brief.understood or not brief.families
+    print("smoke llm: " + ("FAILED" if failed else "ok"))
+    return 1 if failed else 0

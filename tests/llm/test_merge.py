@@ -1,0 +1,88 @@
+"""The merge rule: the text's literal content always wins; the model fills what the text
+left empty; a model cannot make noise into a brief or add a required material."""
+
+from __future__ import annotations
+
+import pytest
+
+from fragrance_ai.domain.catalogue import Catalogue
+from fragrance_ai.domain.catalogue_file import load_catalogue
+from fragrance_ai.domain.parser import DeterministicBriefParser
+from fragrance_ai.llm.merge import merge_reading
+from fragrance_ai.llm.reading import ModelReading
+
+
+@pytest.fixture(scope="module")
+def catalogue() -> Catalogue:
+    return load_catalogue()
+
+
+@pytest.fixture(scope="module")
+def parser(catalogue: Catalogue) -> DeterministicBriefParser:
+    return DeterministicBriefParser(catalogue)
+
+
+def test_what_the_text_names_wins_and_the_disagreement_is_recorded(
+    parser: DeterministicBriefParser, catalogue: Catalogue
+) -> None:
+    text = "a woody vetiver eau de parfum, 40 EUR/kg, no patchouli"
+    literal = parser.parse(text)
+    reading = ModelReading(families=["floral"], notes=["patchouli"], intensity="strong")
+    outcome = merge_reading(text, literal, reading, catalogue)
+    assert outcome.brief.families == literal.families == ["woody"]
+    assert outcome.brief.budget_per_kg_eur == 40
+    assert outcome.brief.avoid == ["Patchouli oil"]
+    assert "Patchouli oil" not in outcome.brief.preferred_notes
+    assert any(c.startswith("families") for c in outcome.conflicts)
+    assert any("forbids" in reason for reason in outcome.ignored)
+
+
+def test_the_model_fills_what_the_text_left_empty(
+    parser: DeterministicBriefParser, catalogue: Catalogue
+) -> None:
+    text = "something for a long walk in the hills"
+    literal = parser.parse(text)
+    assert "families" in literal.defaults_used
+    assert "intensity" in literal.defaults_used
+    reading = ModelReading(
+        families=["Green", "aromatic", "nonsense"],
+        moods=["calm"],
+        seasons=["spring"],
+        intensity="light",
+        notes=["lavender", "hills"],
+    )
+    outcome = merge_reading(text, literal, reading, catalogue)
+    brief = outcome.brief
+    assert brief.families == ["green", "aromatic"]
+    assert brief.moods == ["calm"]
+    assert brief.seasons == ["spring"]
+    assert brief.intensity.value == "light"
+    assert "families" not in brief.defaults_used
+    assert "intensity" not in brief.defaults_used
+    # A note the text does not name is a soft preference, never a required material.
+    assert brief.notes == []
+    assert brief.preferred_notes == ["Lavender oil"]
+    # "hills" is in the text but is no note we know; kept as unmatched, not dropped.
+    assert brief.unmatched_notes == ["hills"]
+    assert any("nonsense" in reason for reason in outcome.ignored)
+
+
+def test_a_model_cannot_make_noise_into_a_brief(
+    parser: DeterministicBriefParser, catalogue: Catalogue
+) -> None:
+    text = "aaaaa ???? 12345"
+    literal = parser.parse(text)
+    reading = ModelReading(families=["citrus"], moods=["playful"])
+    outcome = merge_reading(text, literal, reading, catalogue)
+    assert outcome.brief.understood is False
+
+
+def test_invented_notes_that_are_neither_in_the_catalogue_nor_the_text_are_dropped(
+    parser: DeterministicBriefParser, catalogue: Catalogue
+) -> None:
+    text = "a citrus cologne"
+    outcome = merge_reading(
+        text, parser.parse(text), ModelReading(notes=["unicorn tears"]), catalogue
+    )
+    assert outcome.brief.unmatched_notes == []
+    assert outcome.ignored == ["note 'unicorn tears': neither in the catalogue nor in the text"]
