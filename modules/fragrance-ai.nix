@@ -209,7 +209,7 @@ let
             "0"
             "1"
           ];
-          description = "GPU indices or UUIDs handed round-robin to the replicas as CUDA_VISIBLE_DEVICES; null: every replica sees every GPU.";
+          description = "GPU indices or UUIDs handed round-robin to the replicas as CUDA_VISIBLE_DEVICES (an entry may list several, \"0,1\"); null: one GPU per replica, replica i on GPU i-1, so replicas never pile onto GPU 0.";
         };
         metricsPort = mkOption {
           type = types.nullOr types.port;
@@ -387,10 +387,13 @@ let
           CUDA_CACHE_PATH = "${cacheDir}/nv";
         }
         // lib.optionalAttrs (!((cfg.settings.llm or { }) ? device)) { LLM__DEVICE = "cuda"; }
-        // lib.optionalAttrs (worker.gpuDevices != null) {
-          CUDA_VISIBLE_DEVICES = lib.elemAt worker.gpuDevices (
-            lib.mod (index - 1) (lib.length worker.gpuDevices)
-          );
+        // {
+          # Each replica loads its own copy of the models: one device each, unless told.
+          CUDA_VISIBLE_DEVICES =
+            if worker.gpuDevices == null then
+              toString (index - 1)
+            else
+              lib.elemAt worker.gpuDevices (lib.mod (index - 1) (lib.length worker.gpuDevices));
         }
       );
     in

@@ -401,7 +401,15 @@ def test_gpu_workers_get_the_nvidia_devices_and_nobody_else(evaluate: Evaluate) 
         assert unit["serviceConfig"]["DeviceAllow"] == ["char-nvidia*"]
         assert unit["environment"]["LLM__DEVICE"] == "cuda"
         assert unit["environment"]["CUDA_CACHE_PATH"] == "/var/cache/fragrance-ai/nv"
-        assert "CUDA_VISIBLE_DEVICES" not in unit["environment"]
+    # One GPU per replica by default: replicas never all load onto device 0.
+    visible = [
+        service(evaluated, f"fragrance-ai-worker-llm-{i}")["environment"]["CUDA_VISIBLE_DEVICES"]
+        for i in (1, 2)
+    ]
+    assert visible == ["0", "1"]
+    assert (
+        "CUDA_VISIBLE_DEVICES" not in service(evaluated, "fragrance-ai-worker-rl-1")["environment"]
+    )
     for name in ("fragrance-ai-api", "fragrance-ai-worker-rl-1", "fragrance-ai-migrate"):
         assert service(evaluated, name)["serviceConfig"]["PrivateDevices"] is True
     assert evaluated["hardware"]["graphics"]["enable"] is True
