@@ -5,15 +5,20 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from fragrance_ai.db.models import Formula, FormulaLine
 from fragrance_ai.domain.catalogue import Tier
+from fragrance_ai.domain.compliance import ComplianceReport
 from fragrance_ai.domain.designer import DesignedFormula
 from fragrance_ai.domain.formula import Formula as DomainFormula
 from fragrance_ai.domain.formula import FormulaLine as DomainLine
 from fragrance_ai.domain.products import ProductType
+
+# The report is a plain dataclass; pydantic writes it as the JSON the API returns.
+_REPORT = TypeAdapter(ComplianceReport)
 
 
 def save_designed_formula(
@@ -37,7 +42,7 @@ def save_designed_formula(
         dosage_percent=formula.dosage_percent,
         cost_per_kg_eur=round(designed.cost_per_kg_eur, 2),
         compliant=designed.compliance.compliant,
-        compliance=designed.compliance.model_dump(mode="json"),
+        compliance=_REPORT.dump_python(designed.compliance, mode="json"),
         pyramid={tier.value: share for tier, share in formula.pyramid_shares().items()},
         rationale=list(designed.rationale),
         designer=designer,

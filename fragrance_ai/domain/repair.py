@@ -37,7 +37,7 @@ from fragrance_ai.domain.compliance import (
     check_compliance,
 )
 from fragrance_ai.domain.formula import Formula
-from fragrance_ai.domain.rules import RuleBook, rule_book, substance_rule
+from fragrance_ai.domain.rules import RuleBook, rule_book
 
 _EPSILON_PERCENT = 1e-9
 
@@ -85,17 +85,14 @@ class _Problem:
         self.coefficients: list[dict[str, float]] = []
         for material in materials:
             row: dict[str, float] = {}
-            for substance, fraction in material.contributions:
-                rule = book.rule_for(substance.id)
-                if rule is None or rule.substance is not substance:
-                    rule = substance_rule(substance, book.profile.product)
+            for substance_id, rule, fraction in book.shares_of(material):
                 binding = rule.binding
                 if fraction <= 0 or (binding is None and not rule.missing_reason):
                     continue
                 allowed = 0.0 if rule.missing_reason or binding is None else binding.allowed_percent
-                self.limits[substance.id] = allowed
-                self.names[substance.id] = substance.name
-                row[substance.id] = row.get(substance.id, 0.0) + fraction * scale
+                self.limits[substance_id] = allowed
+                self.names[substance_id] = rule.substance.name
+                row[substance_id] = row.get(substance_id, 0.0) + fraction * scale
                 if rule.phototoxic_limit_percent:
                     self.limits[PHOTOTOXIC_SUM_ID] = 1.0
                     self.names[PHOTOTOXIC_SUM_ID] = "the phototoxic additive rule"

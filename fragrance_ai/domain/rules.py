@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -27,6 +28,7 @@ from fragrance_ai.domain.catalogue import (
     EuLimit,
     EuScope,
     IfraStandardType,
+    Ingredient,
     Substance,
 )
 from fragrance_ai.domain.products import ProductProfile, ProductType, product_profile
@@ -50,6 +52,18 @@ class AppliedLimit:
 
 
 @dataclass(frozen=True)
+class AllergenEntry:
+    """What an allergen line says of its substance whatever the formula."""
+
+    substance: str
+    # The name to print on the label.
+    inci: str
+    cas: str
+    added_2023: bool
+    uncertain: bool
+
+
+@dataclass(frozen=True)
 class SubstanceRule:
     substance: Substance
     # Every rule that applies; `binding` is the strictest of them.
@@ -70,17 +84,17 @@ class SubstanceRule:
         return self.substance.ifra_standard is IfraStandardType.SPECIFICATION
 
     @functools.cached_property
-    def allergen_fields(self) -> dict[str, object] | None:
+    def allergen_entry(self) -> AllergenEntry | None:
         allergen = self.substance.allergen
         if allergen is None:
             return None
-        return {
-            "substance": self.substance.name,
-            "inci": allergen.inci or self.substance.name,
-            "cas": self.substance.label_cas,
-            "added_2023": allergen.added_2023,
-            "entry_uncertain": allergen.uncertain,
-        }
+        return AllergenEntry(
+            substance=self.substance.name,
+            inci=allergen.inci or self.substance.name,
+            cas=self.substance.label_cas,
+            added_2023=allergen.added_2023,
+            uncertain=allergen.uncertain,
+        )
 
     @functools.cached_property
     def binding(self) -> AppliedLimit | None:
@@ -89,10 +103,21 @@ class SubstanceRule:
         return min(self.limits, key=lambda limit: limit.allowed_percent)
 
 
+class Share(NamedTuple):
+    """A substance a material brings, as a fraction of the material, with its rule here."""
+
+    substance_id: str
+    rule: SubstanceRule
+    fraction: float
+
+
 @dataclass(frozen=True)
 class RuleBook:
     profile: ProductProfile
     rules: dict[str, SubstanceRule]
+    # Each catalogue material's substances with their rules, by CAS: the compliance check
+    # reads a line's shares in one lookup instead of one rule lookup per substance.
+    shares: dict[str, tuple[Share, ...]]
     # Catalogue materials in a fixed order, and their substance fractions as a matrix (rows:
     # materials, columns: `substance_ids`), for evaluating many formulas at once.
     material_cas: tuple[str, ...]
@@ -109,6 +134,11 @@ class RuleBook:
 
     def material_index(self) -> dict[str, int]:
         return {cas: index for index, cas in enumerate(self.material_cas)}
+
+    def shares_of(self, material: Ingredient) -> tuple[Share, ...]:
+        """`shares` for any material: a perfumer's own too, whose declared substances may
+        be outside the catalogue's list."""
+        return _shares(material, self.rules, self.profile)
 
 
 def amendment_label(amendment: str) -> str:
@@ -149,6 +179,7 @@ def rule_book(catalogue: Catalogue, product: ProductType) -> RuleBook:
     return RuleBook(
         profile=profile,
         rules=rules,
+        shares={material.cas: _shares(material, rules, profile) for material in materials},
         material_cas=tuple(material.cas for material in materials),
         substance_ids=substance_ids,
         fractions=fractions,
@@ -158,9 +189,17 @@ def rule_book(catalogue: Catalogue, product: ProductType) -> RuleBook:
     )
 
 
-def substance_rule(substance: Substance, product: ProductType) -> SubstanceRule:
-    """For a substance outside the catalogue's list (a perfumer's own material)."""
-    return _substance_rule(substance, product_profile(product))
+def _shares(
+    material: Ingredient, rules: dict[str, SubstanceRule], profile: ProductProfile
+) -> tuple[Share, ...]:
+    shares = []
+    for substance, fraction in material.contributions:
+        rule = rules.get(substance.id)
+        if rule is None or rule.substance is not substance:
+            # A substance declared with a perfumer's own material.
+            rule = _substance_rule(substance, profile)
+        shares.append(Share(substance.id, rule, fraction))
+    return tuple(shares)
 
 
 def _substance_rule(substance: Substance, profile: ProductProfile) -> SubstanceRule:

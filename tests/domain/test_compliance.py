@@ -1,8 +1,14 @@
 import pytest
+from pydantic import TypeAdapter
 
 from fragrance_ai.domain.catalogue import Tier
 from fragrance_ai.domain.catalogue_file import load_catalogue
-from fragrance_ai.domain.compliance import Verdict, check_compliance, max_percent_in_concentrate
+from fragrance_ai.domain.compliance import (
+    ComplianceReport,
+    Verdict,
+    check_compliance,
+    max_percent_in_concentrate,
+)
 from fragrance_ai.domain.formula import Formula, FormulaLine, cost_per_kg_eur
 from fragrance_ai.domain.products import ProductType
 from tests.domain.withheld import catalogue_withholding
@@ -210,3 +216,42 @@ def test_whole_oils_listed_by_2023_1545_are_declared_themselves() -> None:
     # an EDP at 18 % is 0.18 % of the product, over the 0.001 % leave-on threshold.
     report = check_compliance(_formula(_line("Patchouli oil", 1)), load_catalogue())
     assert "Pogostemon cablin (patchouli) oil" in report.allergens_to_declare
+
+
+def test_the_report_serialises_to_the_api_json_objects_in_field_order() -> None:
+    # The report is a plain dataclass; pydantic writes it for the API and the database.
+    report = check_compliance(_formula(OAKMOSS), load_catalogue())
+    document = TypeAdapter(ComplianceReport).dump_python(report, mode="json")
+    assert list(document) == [
+        "verdict",
+        "reasons",
+        "compliant",
+        "needs_review",
+        "ifra_category",
+        "product",
+        "dosage_percent",
+        "violations",
+        "review",
+        "phototoxic_sum",
+        "unknown_materials",
+        "allergen_label_threshold_percent",
+        "allergens",
+        "checked_substances",
+        "notes",
+    ]
+    assert document["verdict"] == "not_compliant"
+    assert document["product"] == "EDP"
+    [violation] = document["violations"]
+    assert violation["contributions"] == [
+        {"material": "Oakmoss absolute", "level_percent_in_product": 0.144}
+    ]
+    assert list(document["allergens"][0]) == [
+        "substance",
+        "inci",
+        "cas",
+        "level_percent_in_product",
+        "declare",
+        "added_2023",
+        "entry_uncertain",
+        "materials",
+    ]
