@@ -21,6 +21,7 @@ from typing import Any
 
 from fragrance_ai.domain.brief import CreativeBrief
 from fragrance_ai.domain.catalogue import Catalogue
+from fragrance_ai.domain.families import canonical_family
 from fragrance_ai.domain.parser import DeterministicBriefParser
 from fragrance_ai.domain.products import ProductType
 from fragrance_ai.llm.breaker import CircuitBreaker
@@ -268,7 +269,11 @@ class BriefEnsemble:
                 continue
             brief = readings[i].brief
             avoided = set(brief.avoid)
-            confirmed = [f for f in call.record.families if f not in avoided]
+            confirmed = [
+                family
+                for family in dict.fromkeys(canonical_family(f) for f in call.record.families)
+                if family not in avoided
+            ]
             if "families" in brief.defaults_used and confirmed:
                 readings[i].brief = brief.model_copy(
                     update={
