@@ -178,6 +178,12 @@ class LLMSettings(_Section):
     cache_ttl_s: int = Field(86400, ge=0)
     # Briefs waiting together on llm_inference are parsed in one `generate` call.
     batch_size: int = Field(4, ge=1, le=64)
+    # Fields the parser model may fill where the text left them empty. Empty by default:
+    # a model earns a field by beating the deterministic parser on it in bench/llm.py
+    # (SmolLM2-135M lowers precision on all four); its reading is still recorded.
+    model_fills: list[Literal["families", "moods", "seasons", "intensity"]] = Field(
+        default_factory=list
+    )
     breaker: BreakerSettings = BreakerSettings()
     downshift: DownshiftSettings = DownshiftSettings()
     roles: dict[EnsembleRole, RoleSettings] = Field(default_factory=dict)

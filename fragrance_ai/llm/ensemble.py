@@ -222,12 +222,19 @@ class BriefEnsemble:
                 path["parser"] = call.path()
                 if call.record is None:
                     continue
-                outcome = merge_reading(text, reading.brief, call.record, self._catalogue)
+                outcome = merge_reading(
+                    text,
+                    reading.brief,
+                    call.record,
+                    self._catalogue,
+                    fills=frozenset(self._settings.model_fills),
+                )
                 reading.brief = outcome.brief
                 path["parser"].update(
                     from_model=outcome.from_model,
                     conflicts=outcome.conflicts,
                     ignored=outcome.ignored,
+                    suggested=outcome.suggested,
                 )
         if EnsembleRole.VALIDATOR in roles:
             self._validate(mode, texts, seeds, readings, paths)

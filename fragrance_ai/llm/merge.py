@@ -30,6 +30,8 @@ class MergeOutcome:
     conflicts: list[str] = field(default_factory=list)
     # Model values dropped, and why (unknown value, forbidden, not in the text).
     ignored: list[str] = field(default_factory=list)
+    # What the model read in fields it is not trusted to fill (recorded, not applied).
+    suggested: dict[str, object] = field(default_factory=dict)
 
 
 def normalise_reading(reading: ModelReading) -> tuple[ModelReading, list[str]]:
@@ -62,11 +64,32 @@ def normalise_reading(reading: ModelReading) -> tuple[ModelReading, list[str]]:
     return normal, ignored
 
 
+ALL_FILLS = frozenset({"families", "moods", "seasons", "intensity"})
+
+
 def merge_reading(
-    text: str, literal: CreativeBrief, reading: ModelReading, catalogue: Catalogue
+    text: str,
+    literal: CreativeBrief,
+    reading: ModelReading,
+    catalogue: Catalogue,
+    *,
+    fills: frozenset[str] = ALL_FILLS,
 ) -> MergeOutcome:
+    """`fills`: the fields a model may fill where the text left them empty (`llm.model_fills`:
+    only those a model has earned on bench/llm.py). The rest of its reading is recorded as
+    `suggested`, not applied."""
     reading, ignored = normalise_reading(reading)
     outcome = MergeOutcome(brief=literal, ignored=ignored)
+    suggested = {
+        name: value
+        for name, value in reading.model_dump(exclude={"notes"}).items()
+        if name not in fills and value
+    }
+    if suggested:
+        outcome.suggested = suggested
+        reading = reading.model_copy(
+            update={name: ([] if name != "intensity" else None) for name in suggested}
+        )
     update: dict[str, object] = {}
     defaults = set(literal.defaults_used)
     avoided = {a.lower() for a in literal.avoid}

@@ -86,3 +86,16 @@ def test_invented_notes_that_are_neither_in_the_catalogue_nor_the_text_are_dropp
     )
     assert outcome.brief.unmatched_notes == []
     assert outcome.ignored == ["note 'unicorn tears': neither in the catalogue nor in the text"]
+
+
+def test_fields_a_model_has_not_earned_are_suggested_not_applied(
+    parser: DeterministicBriefParser, catalogue: Catalogue
+) -> None:
+    text = "something for a long walk in the hills"
+    literal = parser.parse(text)
+    reading = ModelReading(moods=["calm"], seasons=["spring"], intensity="light")
+    outcome = merge_reading(text, literal, reading, catalogue, fills=frozenset({"seasons"}))
+    assert outcome.brief.seasons == ["spring"]
+    assert outcome.brief.moods == []
+    assert outcome.brief.intensity == literal.intensity
+    assert outcome.suggested == {"moods": ["calm"], "intensity": "light"}
