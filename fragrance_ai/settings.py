@@ -180,9 +180,10 @@ class LLMSettings(_Section):
     batch_size: int = Field(4, ge=1, le=64)
     # Fields the parser model may fill where the text left them empty. Empty by default:
     # a model earns a field by beating the deterministic parser on it in bench/llm.py
-    # (SmolLM2-135M lowers precision on all four); its reading is still recorded.
-    model_fills: list[Literal["families", "moods", "seasons", "intensity"]] = Field(
-        default_factory=list
+    # (SmolLM2-135M lowers precision on moods, seasons, intensity and unmatched notes);
+    # its reading is still recorded, as `suggested`.
+    model_fills: list[Literal["families", "moods", "seasons", "intensity", "unmatched_notes"]] = (
+        Field(default_factory=list)
     )
     breaker: BreakerSettings = BreakerSettings()
     downshift: DownshiftSettings = DownshiftSettings()

@@ -64,7 +64,7 @@ def normalise_reading(reading: ModelReading) -> tuple[ModelReading, list[str]]:
     return normal, ignored
 
 
-ALL_FILLS = frozenset({"families", "moods", "seasons", "intensity"})
+ALL_FILLS = frozenset({"families", "moods", "seasons", "intensity", "unmatched_notes"})
 
 
 def merge_reading(
@@ -123,9 +123,11 @@ def merge_reading(
     if preferred:
         update["preferred_notes"] = preferred
         outcome.from_model.append("preferred_notes")
-    if unmatched:
+    if unmatched and "unmatched_notes" in fills:
         update["unmatched_notes"] = [*literal.unmatched_notes, *unmatched]
         outcome.from_model.append("unmatched_notes")
+    elif unmatched:
+        outcome.suggested["unmatched_notes"] = unmatched
     if update:
         update["defaults_used"] = [d for d in literal.defaults_used if d in defaults]
         outcome.brief = literal.model_copy(update=update)
