@@ -4,16 +4,22 @@ overhead over a bare `generate` call, and what batching gains.
 
     .venv/bin/python -m bench.llm [--limit N] [--sample K] [--modes fast,balanced,creative]
         [--batch 4] [--latency-briefs 6] [--overhead-briefs 4] [--json FILE]
-        [--sections accuracy,latency,overhead,batching]
+        [--sections accuracy,latency,overhead,batching] [--fills all|config|FIELD,...]
 
 The models are the APP_ENV profile's (development: SmolLM2-135M-Instruct on the CPU; set
 APP_ENV and LLM__... variables to measure others). The reading cache is off (we measure the
 models), and so are the circuit breakers and downshift: after a few failures they would skip
-the models, and every later figure would depend on the earlier ones. Role timeouts stay the
-configuration's; an answer cut off by its timeout falls back to the deterministic reading, as
-in production, and is counted. Timeouts therefore follow the machine's load: on a shared CPU
-compare modes within one run, read the CPU seconds next to the wall seconds, and to measure
-what the models read regardless of speed raise the timeouts
+the models, and every later figure would depend on the earlier ones.
+
+The parser model may fill every field the merge allows (`--fills all`, not the
+configuration's `llm.model_fills`): the table then shows, field by field, whether the model
+beats the deterministic parser, which is what earns a field its place in `model_fills`.
+`--fills config` measures the configuration as it ships.
+
+Role timeouts stay the configuration's; an answer cut off by its timeout falls back to the
+deterministic reading, as in production, and is counted. Timeouts therefore follow the
+machine's load: on a shared CPU compare modes within one run, read the CPU seconds next to
+the wall seconds, and to measure what the models read regardless of speed raise the timeouts
 (LLM__ROLES__PARSER__TIMEOUT_S=120 and likewise; the set-up lines print every override).
 """
 
@@ -53,6 +59,7 @@ from fragrance_ai.llm.constrained import SchemaLogitsProcessor
 from fragrance_ai.llm.ensemble import BriefEnsemble, BriefReading, BriefRequest
 from fragrance_ai.llm.generation import prompt_text
 from fragrance_ai.llm.loading import LoadedModel
+from fragrance_ai.llm.merge import ALL_FILLS
 from fragrance_ai.llm.prompts import parser_chat
 from fragrance_ai.llm.reading import (
     FAMILY_VERDICT_SCHEMA,
@@ -99,6 +106,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--overhead-briefs", type=int, default=4)
     parser.add_argument("--json", type=Path, default=None, help="write every figure here")
     parser.add_argument(
+        "--fills",
+        default="all",
+        help="fields the parser model may fill: all, config (llm.model_fills) or a list",
+    )
+    parser.add_argument(
         "--sections", default=",".join(SECTIONS), help="a subset of " + ", ".join(SECTIONS)
     )
     args = parser.parse_args()
@@ -110,12 +122,25 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def bench_settings() -> Settings:
+def fills_for(requested: str, configured: list[str]) -> list[str]:
+    if requested == "all":
+        return sorted(ALL_FILLS)
+    if requested == "config":
+        return list(configured)
+    fills = [name.strip() for name in requested.split(",") if name.strip()]
+    unknown = set(fills) - ALL_FILLS
+    if unknown:
+        raise SystemExit(f"--fills: unknown fields {sorted(unknown)}; from {sorted(ALL_FILLS)}")
+    return fills
+
+
+def bench_settings(fills: str) -> Settings:
     os.environ.setdefault("APP_ENV", "development")
     settings = load_settings()
     # Breakers that never open and a governor that never downshifts: see the docstring.
     llm = settings.llm.model_copy(
         update={
+            "model_fills": fills_for(fills, list(settings.llm.model_fills)),
             "breaker": BreakerSettings(failure_threshold=10**9, reset_after_s=1),
             "downshift": DownshiftSettings(
                 max_error_rate=1.0, max_latency_s={mode: 1e9 for mode in InferenceMode}
@@ -170,6 +195,7 @@ def setup_figures(
         "load_average_at_start": os.getloadavg()[0],
         "load_s": round(load_s, 1),
         "roles": roles,
+        "model_fills": list(settings.llm.model_fills),
         # Shown so that a run with changed timeouts says so next to its figures.
         "env_overrides": {k: v for k, v in os.environ.items() if k.upper().startswith("LLM__")},
         "entries": len(chosen),
@@ -188,6 +214,7 @@ def print_setup(setup: dict[str, Any]) -> None:
         print(f"  {name}: timeout {role['timeout_s']:g} s, max_new_tokens {role['max_new_tokens']}")
     overrides = ", ".join(f"{k}={v}" for k, v in sorted(setup["env_overrides"].items()))
     print(f"  environment overrides: {overrides or 'none'}")
+    print(f"  fields the parser model may fill: {', '.join(setup['model_fills']) or 'none'}")
     print(
         "  reading cache off; circuit breakers and downshift off (bench only: each would skip "
         "the models after failures)"
@@ -292,6 +319,10 @@ def filled_by_models(readings: Sequence[BriefReading]) -> Counter[str]:
     for reading in readings:
         roles = reading.path.get("roles", {})
         filled.update(roles.get("parser", {}).get("from_model", []))
+        # Read by the model but not applied (a field outside llm.model_fills).
+        filled.update(
+            f"{name} (suggested)" for name in roles.get("parser", {}).get("suggested", {})
+        )
         filled.update(
             f"{name} (validator)" for name in roles.get("validator", {}).get("patched", [])
         )
@@ -689,7 +720,7 @@ def run_sections(
 
 def main() -> None:
     args = parse_args()
-    settings = bench_settings()
+    settings = bench_settings(args.fills)
     catalogue = load_catalogue()
     chosen = select(load_labelled(catalogue=catalogue), args.sample, args.limit)
     ensemble, load_s = load_ensemble(settings, catalogue)
