@@ -2,7 +2,7 @@
 
     fast      parser model
     balanced  parser model + validator (code always; its model only for what code cannot
-              settle: families in conflict, or none found)
+              settle: which families, when the text names none)
     creative  balanced + creative hints (soft preferences for the optimiser)
     auto      one of the above, picked from the text
 
@@ -141,6 +141,7 @@ class BriefEnsemble:
         readings = [self._start(request) for request in requests]
         pending: list[int] = []
         keys: dict[int, str] = {}
+        versions = self.model_versions()
         for index, (request, reading) in enumerate(zip(requests, readings, strict=True)):
             if not reading.brief.understood:
                 # A model cannot make noise into a brief; asking one would only cost time.
@@ -150,7 +151,7 @@ class BriefEnsemble:
                 request.text,
                 reading.mode.value,
                 request.product.value if request.product else None,
-                self.model_versions(),
+                versions,
             )
             cached, outcome = self._cache.get(key)
             LLM_CACHE.labels(outcome).inc()
@@ -250,12 +251,10 @@ class BriefEnsemble:
         paths: list[dict[str, Any]],
     ) -> None:
         """Code has already normalised everything (merge_reading); the model is asked only
-        where the families are in dispute or were never found."""
+        where its answer can be used: the text names no family. Where the text names some,
+        they stand (the merge rule), so asking would cost a call and change nothing."""
         asked = [
-            i
-            for i, (reading, path) in enumerate(zip(readings, paths, strict=True))
-            if "families" in reading.brief.defaults_used
-            or any(c.startswith("families") for c in path.get("parser", {}).get("conflicts", []))
+            i for i, reading in enumerate(readings) if "families" in reading.brief.defaults_used
         ]
         for i, path in enumerate(paths):
             if i not in asked:
@@ -281,7 +280,7 @@ class BriefEnsemble:
                 for family in dict.fromkeys(canonical_family(f) for f in call.record.families)
                 if family not in avoided
             ]
-            if "families" in brief.defaults_used and confirmed:
+            if confirmed:
                 readings[i].brief = brief.model_copy(
                     update={
                         "families": confirmed,

@@ -34,7 +34,7 @@ class ModelReading(BaseModel):
 
 class FamilyVerdict(BaseModel):
     """The validator role's answer to the one question code cannot settle: which families
-    the brief asks for, when the parser and the lexicon disagree or the lexicon found none."""
+    the brief asks for, when the lexicon found none."""
 
     model_config = ConfigDict(extra="forbid")
 
