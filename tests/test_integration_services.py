@@ -53,8 +53,8 @@ def test_migrations_reach_head_on_postgresql_and_are_idempotent(
     assert current_revision(services_runtime.engine) == head_revision()
     upgrade_to_head(services_runtime.engine)
     tables = set(inspect(services_runtime.engine).get_table_names())
-    expected = {"briefs", "jobs", "formulas", "formula_lines", "feedback", "training_runs"}
-    assert expected | {"checkpoints"} <= tables
+    expected = {"briefs", "jobs", "formulas", "formula_lines", "preferences", "training_runs"}
+    assert expected | {"policies", "choices", "variation_sets", "reward_models"} <= tables
 
 
 def test_a_brief_goes_through_both_rq_queues_into_postgresql(services_runtime: Runtime) -> None:

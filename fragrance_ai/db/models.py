@@ -9,7 +9,9 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     Float,
     ForeignKey,
@@ -19,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     Uuid,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -57,6 +60,7 @@ class JobStatus(StrEnum):
 
 class JobKind(StrEnum):
     DESIGN_FROM_BRIEF = "design_from_brief"
+    TRAIN_POLICY = "train_policy"
 
 
 class Base(DeclarativeBase):
@@ -151,43 +155,176 @@ class FormulaLine(Base):
     formula: Mapped[Formula] = relationship(back_populates="lines")
 
 
-class Feedback(Base):
-    """A perfumer's pairwise choice: `chosen` was preferred over `rejected`."""
+class VariationSet(Base):
+    """Variations of one formula proposed together by one policy: one question to the
+    perfumer, answered by one choice."""
 
-    __tablename__ = "feedback"
+    __tablename__ = "variation_sets"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    parent_formula_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("formulas.id"), index=True)
+    # None: the initial (uniform) policy proposed them.
+    policy_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("policies.id"))
+    reward_model_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("reward_models.id"))
+    # Whether "keep the parent" was one of the answers offered.
+    parent_offered: Mapped[bool] = mapped_column(Boolean, default=True)
+    seed: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+    members: Mapped[list[VariationSetMember]] = relationship(
+        order_by="VariationSetMember.position", cascade="all, delete-orphan"
+    )
+
+
+class VariationSetMember(Base):
+    __tablename__ = "variation_set_members"
+
+    variation_set_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("variation_sets.id", ondelete="CASCADE"), primary_key=True
+    )
+    formula_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("formulas.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    # The edit in a perfumer's words (operation, family, material, amounts).
+    action: Mapped[dict[str, Any]]
+    probability: Mapped[float] = mapped_column(Float)
+    uncertainty: Mapped[float | None] = mapped_column(Float)
+
+
+class Choice(Base):
+    """A perfumer's answer to a variation set, or to a brief's options: the formula they
+    preferred among those offered. Stored whole, so its answer can be replayed."""
+
+    __tablename__ = "choices"
+    __table_args__ = (
+        CheckConstraint(
+            "(variation_set_id IS NULL) <> (brief_id IS NULL)", name="ck_choices_one_question"
+        ),
+        CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="ck_choices_rating"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    variation_set_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("variation_sets.id"), unique=True
+    )
+    brief_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("briefs.id"), unique=True)
+    chosen_formula_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("formulas.id"))
+    offered: Mapped[list[Any]]
+    # How much the perfumer liked the chosen one, 1-5; None adds no signal.
+    rating: Mapped[int | None] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(Text)
+    user_ref: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class Preference(Base):
+    """One pairwise preference from a choice: `chosen` was preferred over `rejected`."""
+
+    __tablename__ = "preferences"
+    __table_args__ = (Index("ix_preferences_created", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    choice_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("choices.id"), index=True)
     chosen_formula_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("formulas.id"))
     rejected_formula_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("formulas.id"))
-    comment: Mapped[str | None] = mapped_column(Text)
+    user_ref: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class RewardModel(Base):
+    """A Bradley-Terry ensemble fitted on the preferences stored when it was trained."""
+
+    __tablename__ = "reward_models"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    version: Mapped[int] = mapped_column(Integer, unique=True)
+    # The run that fitted it (no foreign key: runs point at their reward model).
+    training_run_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    # None: every perfumer's preferences; else one perfumer's.
+    user_ref: Mapped[str | None] = mapped_column(String(128))
+    preferences: Mapped[int] = mapped_column(Integer)
+    # Share of held-out pairs it orders as the perfumer did; None with too few to hold out.
+    heldout_accuracy: Mapped[float | None] = mapped_column(Float)
+    heldout_pairs: Mapped[int] = mapped_column(Integer)
+    members: Mapped[int] = mapped_column(Integer)
+    path: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    metrics: Mapped[dict[str, Any]]
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class TrainingRun(Base):
     __tablename__ = "training_runs"
+    __table_args__ = (Index("ix_training_runs_status", "status"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     job_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("jobs.id"))
     status: Mapped[str] = mapped_column(String(16), default=JobStatus.QUEUED.value)
+    stage: Mapped[str | None] = mapped_column(String(64))
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    # manual (the API), cli, or auto (after every M new preferences).
+    trigger: Mapped[str] = mapped_column(String(16))
+    seed: Mapped[int] = mapped_column(BigInteger)
+    user_ref: Mapped[str | None] = mapped_column(String(128))
+    # The hyperparameters it ran with (profile, overrides and fault drills included).
     config: Mapped[dict[str, Any]]
+    # The policy active when it started: its starting weights, and the one to beat.
+    # (No foreign key: policies point at the run that wrote them.)
+    base_policy_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    reward_model_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("reward_models.id"))
+    # One entry per PPO update: losses, entropy, approximate KL, clip fraction, reward.
+    updates: Mapped[list[Any]] = mapped_column(default=list)
     metrics: Mapped[dict[str, Any] | None]
+    error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
-    checkpoints: Mapped[list[Checkpoint]] = relationship(back_populates="training_run")
 
+class Policy(Base):
+    """A policy checkpoint: its file on disk (atomic, hashed) and what it was measured at.
+    Exactly one row may be active (a partial unique index); none active means the
+    initial, uniform policy proposes variations."""
 
-class Checkpoint(Base):
-    __tablename__ = "checkpoints"
+    __tablename__ = "policies"
+    __table_args__ = (
+        Index(
+            "ux_policies_one_active",
+            "active",
+            unique=True,
+            postgresql_where=text("active"),
+            sqlite_where=text("active"),
+        ),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    version: Mapped[int] = mapped_column(Integer, unique=True)
     training_run_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("training_runs.id"))
-    step: Mapped[int] = mapped_column(Integer)
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("policies.id"))
+    reward_model_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("reward_models.id"))
+    at_update: Mapped[int] = mapped_column(Integer)
     path: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64))
-    metrics: Mapped[dict[str, Any] | None]
-    # At most one active policy; the PPO issue enforces it when it switches.
+    # The training figures of the update it was written at.
+    metrics: Mapped[dict[str, Any]]
+    # Its proposals scored on held-out formulas (mean reward, brief fit, compliance).
+    evaluation: Mapped[dict[str, Any]]
+    # False when a rollback condition held at this update; never activated then.
+    good: Mapped[bool] = mapped_column(Boolean, default=True)
+    # False once its file was pruned (only the best and the last N are kept).
+    kept: Mapped[bool] = mapped_column(Boolean, default=True)
     active: Mapped[bool] = mapped_column(Boolean, default=False)
+    activated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
-    training_run: Mapped[TrainingRun] = relationship(back_populates="checkpoints")
+
+class Rollback(Base):
+    __tablename__ = "rollbacks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    training_run_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("training_runs.id"), index=True)
+    at_update: Mapped[int] = mapped_column(Integer)
+    # The last good checkpoint the weights went back to; None: back to the run's start.
+    to_policy_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("policies.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    metrics: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

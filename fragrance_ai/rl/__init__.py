@@ -1,0 +1,1 @@
+"""Learning from perfumers' choices: reward model, PPO policy, checkpoints."""
