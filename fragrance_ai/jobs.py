@@ -211,6 +211,13 @@ def design_formulas(job_id: str) -> None:
         _finish(job, JobStatus.FINISHED)
 
 
+def train_policy(job_id: str) -> None:
+    """A training run (fragrance_ai.training): reward model, PPO, checkpoints, rollbacks."""
+    from fragrance_ai.training import run_training_job
+
+    run_training_job(current_runtime(), job_id)
+
+
 @contextmanager
 def _step(session: Session, job_id: str, step: str, progress: float) -> Iterator[Job | None]:
     """Claims the job row for one step; yields None when there is nothing left to do."""

@@ -106,3 +106,47 @@ LLM_MODEL_LOADED = Gauge(
     ["role"],
     multiprocess_mode="mostrecent",
 )
+
+# Learning from choices (fragrance_ai.rl): the trainer records these in the RL worker, the
+# API the preferences and the active policy it serves.
+RL_PREFERENCES = Counter(
+    "fragrance_rl_preferences_stored_total", "Pairwise preferences stored from choices."
+)
+RL_UPDATES = Counter("fragrance_rl_updates_total", "PPO updates completed.")
+RL_REWARD = Gauge(
+    "fragrance_rl_reward",
+    "Mean raw reward per step of the last rollout.",
+    multiprocess_mode="mostrecent",
+)
+RL_LOSS = Gauge(
+    "fragrance_rl_loss",
+    "Losses of the last PPO update.",
+    ["kind"],
+    multiprocess_mode="mostrecent",
+)
+RL_ENTROPY = Gauge(
+    "fragrance_rl_entropy", "Policy entropy at the last PPO update.", multiprocess_mode="mostrecent"
+)
+RL_APPROX_KL = Gauge(
+    "fragrance_rl_approx_kl",
+    "Approximate KL of the last PPO update.",
+    multiprocess_mode="mostrecent",
+)
+RL_CLIP_FRACTION = Gauge(
+    "fragrance_rl_clip_fraction",
+    "Clip fraction of the last PPO update.",
+    multiprocess_mode="mostrecent",
+)
+RL_ROLLBACKS = Counter(
+    "fragrance_rl_rollbacks_total", "Automatic rollbacks to the last good checkpoint.", ["reason"]
+)
+RL_ACTIVE_POLICY_VERSION = Gauge(
+    "fragrance_rl_active_policy_version",
+    "Version of the active policy; 0: the initial one.",
+    multiprocess_mode="mostrecent",
+)
+RL_REWARD_MODEL_ACCURACY = Gauge(
+    "fragrance_rl_reward_model_heldout_accuracy",
+    "Held-out pairwise accuracy of the last fit.",
+    multiprocess_mode="mostrecent",
+)

@@ -191,6 +191,99 @@ class LLMSettings(_Section):
     modes: dict[InferenceMode, list[EnsembleRole]] = Field(default_factory=dict)
 
 
+EntropySchedule = Literal["constant", "linear", "cosine"]
+
+
+class PPOSettings(_Section):
+    """PPO's hyperparameters, named as in CleanRL's ppo.py (defaults from its paper run,
+    rescaled to short episodes of formula edits)."""
+
+    num_envs: int = Field(16, ge=1, le=1024)
+    # Steps each formula takes per rollout; a rollout is num_envs x num_steps samples.
+    num_steps: int = Field(32, ge=1, le=4096)
+    # Edits per episode before a formula is replaced by a fresh start.
+    horizon: int = Field(4, ge=1, le=64)
+    total_updates: int = Field(30, ge=1, le=100_000)
+    learning_rate: float = Field(2.5e-3, gt=0, le=1.0)
+    anneal_lr: bool = True
+    gamma: float = Field(0.9, ge=0, le=1)
+    gae_lambda: float = Field(0.95, ge=0, le=1)
+    update_epochs: int = Field(4, ge=1, le=100)
+    num_minibatches: int = Field(4, ge=1, le=1024)
+    clip_coef: float = Field(0.2, gt=0, le=1)
+    clip_vloss: bool = True
+    ent_coef_start: float = Field(0.02, ge=0)
+    ent_coef_end: float = Field(0.002, ge=0)
+    ent_schedule: EntropySchedule = "cosine"
+    vf_coef: float = Field(0.5, ge=0)
+    max_grad_norm: float = Field(0.5, gt=0)
+    # Stop an update's epochs early once the approximate KL passes this; None: never.
+    target_kl: float | None = Field(0.05, gt=0)
+    norm_reward: bool = True
+    hidden: int = Field(64, ge=4, le=4096)
+
+
+class RewardTermsSettings(_Section):
+    """A step's reward: the change in the reward model's score, plus the change in brief
+    fit, minus a penalty while the formula is not compliant."""
+
+    preference_weight: float = Field(1.0, ge=0)
+    brief_fit_weight: float = Field(1.0, ge=0)
+    noncompliance_penalty: float = Field(0.5, ge=0)
+
+
+class RewardModelSettings(_Section):
+    members: int = Field(5, ge=1, le=32)
+    epochs: int = Field(300, ge=1, le=100_000)
+    learning_rate: float = Field(0.05, gt=0, le=10)
+    l2: float = Field(1e-3, ge=0)
+    heldout_share: float = Field(0.2, ge=0, lt=1)
+    # Below this many preferences a run refuses to train (too little to learn a taste).
+    min_preferences: int = Field(20, ge=1)
+
+
+class CheckpointSettings(_Section):
+    every_updates: int = Field(5, ge=1)
+    keep_last: int = Field(3, ge=1, le=1000)
+
+
+class RollbackSettings(_Section):
+    """When an update counts as a regression: the weights go back to the last good
+    checkpoint and the rollback is recorded with the condition that held."""
+
+    max_approx_kl: float = Field(0.5, gt=0)
+    max_loss: float = Field(100.0, gt=0)
+    # Evaluated reward below the best checkpoint's by more than this (reward-model units).
+    max_reward_drop: float = Field(0.5, gt=0)
+
+
+class FaultDrillSettings(_Section):
+    """Injected faults, to prove the rollback works (tests and operator drills only)."""
+
+    lr_spike_at_update: int = Field(ge=1)
+    lr_spike_factor: float = Field(1000.0, gt=1)
+
+
+class RLSettings(_Section):
+    ppo: PPOSettings = PPOSettings()
+    reward: RewardTermsSettings = RewardTermsSettings()
+    reward_model: RewardModelSettings = RewardModelSettings()
+    checkpoints: CheckpointSettings = CheckpointSettings()
+    rollback: RollbackSettings = RollbackSettings()
+    drill: FaultDrillSettings | None = None
+    # A training run starts by itself after this many new preferences; 0: only on request.
+    auto_train_every: int = Field(200, ge=0)
+    # Weight of the reward ensemble's disagreement when picking which variations to show.
+    exploration: float = Field(0.5, ge=0)
+    max_variations: int = Field(8, ge=1, le=32)
+    # Formulas the policy is evaluated on at each checkpoint (held out of training starts).
+    eval_formulas: int = Field(32, ge=1, le=10_000)
+    # Relative paths are under data_dir.
+    policies_dir: Path = Path("policies")
+    scalars_dir: Path | None = Path("tensorboard")
+    run_timeout_s: int = Field(3600, gt=0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_nested_delimiter="__",
@@ -214,12 +307,22 @@ class Settings(BaseSettings):
     designer: DesignerSettings = DesignerSettings()
     optimizer: OptimizerSettings = OptimizerSettings()
     llm: LLMSettings = LLMSettings()
+    rl: RLSettings = RLSettings()
 
     @property
     def effective_database_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'fragrance-ai.sqlite3').resolve()}"
+
+    @property
+    def policies_root(self) -> Path:
+        """Where policy and reward-model files live; rows store paths relative to it."""
+        return self.data_dir / self.rl.policies_dir
+
+    @property
+    def scalars_root(self) -> Path | None:
+        return None if self.rl.scalars_dir is None else self.data_dir / self.rl.scalars_dir
 
     @property
     def uses_embedded_queue(self) -> bool:
