@@ -97,7 +97,9 @@ def plan_actions(
     closeness = table.similarity[swap_source]  # N x F x M
     swap_options = welcome & same_tier
     swap_target = np.where(swap_options, closeness, -np.inf).argmax(axis=2)
-    swap_amount = _clip_to_range(table, caps, np.take_along_axis(amounts, swap_source, 1), swap_target)
+    swap_amount = _clip_to_range(
+        table, caps, np.take_along_axis(amounts, swap_source, 1), swap_target
+    )
 
     profile = amounts @ table.character  # N x K
     blend = np.einsum("nk,mk->nm", profile, table.character)[:, None, :]
@@ -138,11 +140,13 @@ def apply_actions(
     table: MaterialTable, amounts: Vector, plan: ActionPlan, actions: npt.NDArray[np.int64]
 ) -> Vector:
     """The formulas after one action each; the untouched materials are scaled so that
-    each concentrate is 100 % again."""
+    each concentrate is 100 % again. An action of -1 leaves its formula as it is (a
+    formula with nothing left to do, in evaluation)."""
     families = len(table.families)
     result = amounts.copy()
-    for row, action in enumerate(actions):
-        action = int(action)
+    for row, action in enumerate(actions.tolist()):
+        if action < 0:
+            continue
         if not plan.valid[row, action]:
             raise ValueError(f"action {action} is not allowed on formula {row}")
         operation = Operation(action // families)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -55,7 +56,7 @@ class ExportedPolicy:
         )
         return ExportedPolicy(layers, feature_names, action_names)
 
-    def logits(self, states: Vector) -> Vector:
+    def logits(self, states: npt.NDArray[np.floating[Any]]) -> Vector:
         hidden = np.asarray(states, dtype=np.float64)
         for index, (weight, bias) in enumerate(self.layers):
             hidden = hidden @ weight.T + bias

@@ -129,7 +129,7 @@ def reward_feature_names(table: MaterialTable) -> tuple[str, ...]:
 
 def state_features(
     table: MaterialTable, amounts: Vector, family_targets: Vector, tier_targets: Vector
-) -> Vector:
+) -> npt.NDArray[np.float32]:
     return np.column_stack(
         [
             reward_features(table, amounts, family_targets, tier_targets),

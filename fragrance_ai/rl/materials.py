@@ -161,5 +161,3 @@ def _build(catalogue: Catalogue) -> MaterialTable:
         use_min_percent=np.array([m.typical_use_min_percent for m in materials]),
         use_max_percent=np.array([m.typical_use_max_percent for m in materials]),
     )
-
-

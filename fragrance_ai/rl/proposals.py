@@ -84,7 +84,11 @@ def propose_variations(
         if exploration > 0:
             bonus = exploration * uncertainty / max(float(uncertainty.mean()), 1e-9)
             reorder = np.argsort(-(keys[order] + bonus), kind="stable")
-            candidates, after, uncertainty = candidates[reorder], after[reorder], uncertainty[reorder]
+            candidates, after, uncertainty = (
+                candidates[reorder],
+                after[reorder],
+                uncertainty[reorder],
+            )
     probability_of = dict(zip(allowed.tolist(), probabilities.tolist(), strict=True))
 
     proposals: list[Proposal] = []

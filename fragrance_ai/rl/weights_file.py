@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+Arrays = dict[str, npt.NDArray[np.generic]]
 _DTYPES: dict[str, str] = {"float32": "F32", "float64": "F64", "int64": "I64"}
 _NUMPY_OF = {code: np.dtype(name).newbyteorder("<") for name, code in _DTYPES.items()}
 
@@ -84,7 +85,9 @@ def write_atomically(path: Path, blob: bytes) -> str:
     return hashlib.sha256(blob).hexdigest()
 
 
-def read_verified(path: Path, sha256: str) -> tuple[dict[str, npt.NDArray[np.generic]], dict[str, str]]:
+def read_verified(
+    path: Path, sha256: str
+) -> tuple[dict[str, npt.NDArray[np.generic]], dict[str, str]]:
     """Reads a file whose hash the database recorded; a changed or truncated file is an
     error, never a policy silently different from the one that was evaluated."""
     blob = path.read_bytes()
