@@ -13,6 +13,8 @@ from collections.abc import Sequence
 
 from fragrance_ai.logs import configure_logging
 from fragrance_ai.settings import ConfigError, Settings, load_settings, mask_url, public_view
+from fragrance_ai.train_command import add_arguments as add_train_arguments
+from fragrance_ai.train_command import run as run_train
 
 log = logging.getLogger("fragrance_ai")
 
@@ -72,6 +74,12 @@ def _parser() -> argparse.ArgumentParser:
     smoke = commands.add_parser("smoke", help="check a part of the installation for real")
     smoke.add_argument("part", choices=["llm"], help="llm: load the models, read two briefs")
     smoke.set_defaults(handler=_smoke)
+
+    train = commands.add_parser(
+        "train", help="run one training run here (reward model, PPO), with progress"
+    )
+    add_train_arguments(train)
+    train.set_defaults(handler=run_train)
 
     config = commands.add_parser("config", help="inspect the configuration")
     config_commands = config.add_subparsers(dest="config_command", required=True)

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fragrance_ai.db.models import Brief, Job, JobStatus
+from fragrance_ai.db.models import Brief, Job, JobKind, JobStatus
 from fragrance_ai.db.repositories import (
     as_domain_formula,
     formulas_for_brief,
@@ -212,10 +212,29 @@ def design_formulas(job_id: str) -> None:
 
 
 def train_policy(job_id: str) -> None:
-    """A training run (fragrance_ai.training): reward model, PPO, checkpoints, rollbacks."""
-    from fragrance_ai.training import run_training_job
+    """A training run (fragrance_ai.training): reward model, PPO, checkpoints, rollbacks.
+    torch comes with it: imported here, on the worker."""
+    from fragrance_ai.training import TrainingRefused, run_training
 
-    run_training_job(current_runtime(), job_id)
+    runtime = current_runtime()
+    with runtime.sessions() as session, _step(session, job_id, "train_policy", 0.0) as job:
+        if job is None:
+            return
+        try:
+            run = run_training(runtime, session, job)
+        except TrainingRefused as error:
+            raise PermanentJobError(str(error)) from error
+        job.result = {"training_run_id": str(run.id), **(run.metrics or {})}
+        _finish(job, JobStatus.FINISHED)
+
+
+def enqueue_training(runtime: Runtime, job_id: uuid.UUID) -> None:
+    runtime.queue.enqueue(
+        QueueName.RL_TRAINING,
+        train_policy,
+        str(job_id),
+        timeout_s=runtime.settings.rl.run_timeout_s,
+    )
 
 
 @contextmanager
@@ -290,6 +309,9 @@ def resume_unfinished_jobs(runtime: Runtime) -> int:
             select(Job).where(Job.status.in_([JobStatus.QUEUED.value, JobStatus.STARTED.value]))
         ).all()
         for job in unfinished:
+            if job.kind == JobKind.TRAIN_POLICY.value:
+                enqueue_training(runtime, job.id)
+                continue
             brief = session.get(Brief, job.brief_id) if job.brief_id else None
             if brief is not None and brief.parsed is not None:
                 runtime.queue.enqueue(QueueName.RL_TRAINING, design_formulas, str(job.id))

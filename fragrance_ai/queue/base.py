@@ -23,8 +23,11 @@ StepFunction = Callable[[str], None]
 class JobQueue(Protocol):
     backend: str
 
-    def enqueue(self, queue: QueueName, step: StepFunction, job_id: str) -> None:
-        """Run `step(job_id)` on a worker of `queue`, retried with back-off on errors."""
+    def enqueue(
+        self, queue: QueueName, step: StepFunction, job_id: str, *, timeout_s: int | None = None
+    ) -> None:
+        """Run `step(job_id)` on a worker of `queue`, retried with back-off on errors;
+        `timeout_s` overrides the queue policy's job timeout (a training run's is longer)."""
 
     def depth(self) -> dict[QueueName, int]: ...
 

@@ -35,7 +35,10 @@ class InProcessJobQueue:
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
 
-    def enqueue(self, queue: QueueName, step: StepFunction, job_id: str) -> None:
+    def enqueue(
+        self, queue: QueueName, step: StepFunction, job_id: str, *, timeout_s: int | None = None
+    ) -> None:
+        # No timeouts in-process: a thread cannot be stopped from outside.
         self._ensure_started()
         self._pending[queue].put((step, job_id))
 

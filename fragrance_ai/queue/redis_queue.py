@@ -18,7 +18,9 @@ class RedisJobQueue:
         self._policy = policy
         self._queues = {name: Queue(name.value, connection=self.connection) for name in QueueName}
 
-    def enqueue(self, queue: QueueName, step: StepFunction, job_id: str) -> None:
+    def enqueue(
+        self, queue: QueueName, step: StepFunction, job_id: str, *, timeout_s: int | None = None
+    ) -> None:
         intervals = self._policy.retry_intervals_s
         retry = Retry(max=len(intervals), interval=intervals) if intervals else None
         try:
@@ -27,7 +29,7 @@ class RedisJobQueue:
                 job_id,
                 # One RQ job per (our job, step): a duplicate enqueue replaces, never doubles.
                 job_id=f"{job_id}-{step.__name__}",
-                job_timeout=self._policy.job_timeout_s,
+                job_timeout=timeout_s or self._policy.job_timeout_s,
                 result_ttl=self._policy.result_ttl_s,
                 failure_ttl=self._policy.failure_ttl_s,
                 retry=retry,

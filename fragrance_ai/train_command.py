@@ -1,0 +1,137 @@
+"""`fragrance-ai train`: one training run in this process, with a progress bar and a summary.
+
+The run is recorded exactly like one the API starts (its rows, checkpoints and rollbacks),
+with trigger `cli`; a worker is not needed. Runs one at a time, as the API does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from fragrance_ai.db.models import Job, JobStatus
+from fragrance_ai.runtime import build_runtime
+from fragrance_ai.settings import Settings
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seed", type=int, help="the run's seed (drawn when omitted)")
+    parser.add_argument("--user", help="learn one perfumer's preferences only")
+    parser.add_argument("--updates", type=int, help="PPO updates (rl.ppo.total_updates)")
+    parser.add_argument(
+        "--drill-lr-spike-at",
+        type=int,
+        metavar="UPDATE",
+        help="fault drill: multiply the learning rate by 1000 at this update, to see the "
+        "automatic rollback",
+    )
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    from fragrance_ai.training import (
+        RunInProgress,
+        TrainingRefused,
+        create_training_run,
+        run_training,
+    )
+
+    overrides: dict[str, Any] = {}
+    if args.updates is not None:
+        overrides["ppo"] = {"total_updates": args.updates}
+    if args.drill_lr_spike_at is not None:
+        overrides["drill"] = {"lr_spike_at_update": args.drill_lr_spike_at}
+    console = Console(stderr=True)
+    runtime = build_runtime(settings)
+    try:
+        with runtime.sessions() as session:
+            try:
+                run_row = create_training_run(
+                    session,
+                    settings,
+                    trigger="cli",
+                    seed=args.seed,
+                    user=args.user,
+                    overrides=overrides,
+                )
+            except RunInProgress as error:
+                print(f"fragrance-ai train: {error}; wait for it to end", file=sys.stderr)
+                return 1
+            except ValidationError as error:
+                problem = error.errors()[0]
+                where = ".".join(str(part) for part in problem["loc"])
+                print(f"fragrance-ai train: {where}: {problem['msg']}", file=sys.stderr)
+                return 2
+            session.commit()
+            job = session.get(Job, run_row.job_id)
+            assert job is not None
+            job.status = JobStatus.STARTED.value
+            session.commit()
+            total = run_row.config["ppo"]["total_updates"]
+            with Progress(
+                TextColumn("[bold]training[/] {task.description}"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total} updates"),
+                TimeRemainingColumn(),
+                console=console,
+            ) as progress:
+                task = progress.add_task(f"run {run_row.id}", total=total)
+
+                def advance(metrics: Any, _total: int) -> None:
+                    progress.update(
+                        task,
+                        completed=metrics.update,
+                        description=f"reward {metrics.reward:+.4f} kl {metrics.batch_kl:.4f}",
+                    )
+
+                try:
+                    finished = run_training(runtime, session, job, on_update=advance)
+                except TrainingRefused as error:
+                    _end(session, job, JobStatus.FAILED, str(error))
+                    print(f"fragrance-ai train: {error}", file=sys.stderr)
+                    return 1
+            job.result = {"training_run_id": str(finished.id), **(finished.metrics or {})}
+            _end(session, job, JobStatus.FINISHED, None)
+            Console().print(_summary(finished))
+            return 0
+    finally:
+        runtime.close()
+
+
+def _end(session: Any, job: Job, status: JobStatus, error: str | None) -> None:
+    job.status = status.value
+    job.error = error
+    job.finished_at = datetime.now(UTC)
+    if status is JobStatus.FINISHED:
+        job.progress = 1.0
+    session.commit()
+
+
+def _summary(run_row: Any) -> Table:
+    metrics = run_row.metrics or {}
+    reward_model = metrics.get("reward_model") or {}
+    base = metrics.get("base_evaluation") or {}
+    best = metrics.get("best_evaluation") or {}
+    accuracy = reward_model.get("heldout_accuracy")
+    table = Table(title=f"training run {run_row.id} (seed {run_row.seed})")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_row("preferences", str(reward_model.get("preferences")))
+    table.add_row(
+        "reward model held-out accuracy",
+        "n/a (too few pairs)" if accuracy is None else f"{accuracy:.3f}",
+    )
+    table.add_row("updates", str(metrics.get("updates")))
+    table.add_row("rollbacks", str(metrics.get("rollbacks")))
+    table.add_row("base policy evaluated return", f"{base.get('mean_return', float('nan')):+.4f}")
+    table.add_row(
+        "best checkpoint evaluated return", f"{best.get('mean_return', float('nan')):+.4f}"
+    )
+    table.add_row("decision", str(metrics.get("decision")))
+    return table
