@@ -79,6 +79,17 @@ class Agent(nn.Module):
         logprob = probs.log_prob(action)  # type: ignore[no-untyped-call]
         return action, logprob, _masked_entropy(probs, mask), self.critic(x)
 
+    def act(
+        self, x: torch.Tensor, mask: torch.Tensor, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The rollout's path: an action, its log-probability and the state's value, without
+        building a distribution object or the entropy the rollout does not use."""
+        logits = self.masked_logits(x, mask)
+        log_probs = logits - torch.logsumexp(logits, dim=1, keepdim=True)
+        uniform = torch.rand(logits.shape, generator=generator).clamp_(1e-12, 1.0)
+        action = (logits - torch.log(-torch.log(uniform))).argmax(dim=1)
+        return action, log_probs.gather(1, action[:, None]).squeeze(1), self.critic(x)
+
 
 def _masked_entropy(probs: Categorical, mask: torch.Tensor) -> torch.Tensor:
     # Masked actions have probability 0; their p log p must count as 0, not NaN.
@@ -214,10 +225,8 @@ class PPOTrainer:
             self.obs[step] = self.next_obs
             self.masks[step] = self.next_mask
             self.dones[step] = self.next_done
-            with torch.no_grad():
-                action, logprob, _, value = agent.get_action_and_value(
-                    self.next_obs, self.next_mask, generator=self.generator
-                )
+            with torch.inference_mode():
+                action, logprob, value = agent.act(self.next_obs, self.next_mask, self.generator)
             self.values[step] = value.flatten()
             self.actions[step] = action
             self.logprobs[step] = logprob

@@ -1,0 +1,251 @@
+"""A simulated perfumer with a hidden taste, who makes choices through the HTTP API.
+
+Used by the learning test (tests/rl/test_learning.py) and bench/rl.py, never by the
+product. The taste is a score of a formula from its materials: for "woody, not sweet",
++1 for every percent of the concentrate in woody materials, -1 for every percent in
+materials described as sweet (a material that is both counts 0), over 100. The perfumer
+picks the option with the highest taste plus Gumbel noise (a Bradley-Terry chooser: with
+`sharpness` 20, a taste difference of 0.05 is one logit), so choices are informative but
+not perfect, as a real perfumer's are.
+
+An experiment: briefs submitted, their options chosen among, then rounds of variations of
+the last chosen formula (back to a brief's option every few rounds), each answered with a
+choice; then a training run; then the proposals of the initial and the trained policy are
+scored on the hidden taste, for the same parents and the same seeds.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from fragrance_ai.domain.catalogue import Catalogue
+from fragrance_ai.domain.families import canonical_family
+
+BRIEFS = (
+    "warm amber eau de parfum for winter evenings with vanilla",
+    "fresh citrus cologne for summer with a woody base",
+    "green floral eau de toilette for spring",
+    "spicy woody perfume with leather and tobacco",
+    "soft powdery musk for everyday wear",
+    "fruity floral eau de parfum, sweet and playful",
+)
+
+
+class Client(Protocol):
+    def get(self, url: str) -> Any: ...
+
+    def post(self, url: str, *, json: Any = None) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Taste:
+    name: str
+    # Canonical family or descriptor -> weight per percent of the concentrate.
+    families: dict[str, float]
+    descriptors: dict[str, float]
+
+    def opposite(self) -> Taste:
+        return Taste(
+            name=f"not ({self.name})",
+            families={k: -v for k, v in self.families.items()},
+            descriptors={k: -v for k, v in self.descriptors.items()},
+        )
+
+    def score(self, lines: list[dict[str, Any]], catalogue: Catalogue) -> float:
+        total = 0.0
+        for line in lines:
+            material = catalogue.get(line["cas"])
+            if material is None:
+                continue
+            families = {canonical_family(f) for f in material.families}
+            weight = sum(self.families.get(f, 0.0) for f in families)
+            weight += sum(self.descriptors.get(d, 0.0) for d in material.descriptors)
+            total += line["percent"] / 100 * weight
+        return total
+
+
+WOODY_NOT_SWEET = Taste("woody, not sweet", families={"woody": 1.0}, descriptors={"sweet": -1.0})
+
+
+@dataclass
+class Perfumer:
+    client: Client
+    catalogue: Catalogue
+    taste: Taste
+    rng: np.random.Generator
+    sharpness: float = 20.0
+    choices: int = 0
+    _lines: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def lines(self, formula_id: str) -> list[dict[str, Any]]:
+        if formula_id not in self._lines:
+            response = self.client.get(f"/v1/formulas/{formula_id}")
+            assert response.status_code == 200, response.text
+            self._lines[formula_id] = response.json()["lines"]
+        return self._lines[formula_id]
+
+    def taste_of(self, formula_id: str) -> float:
+        return self.taste.score(self.lines(formula_id), self.catalogue)
+
+    def pick(self, offered: list[str]) -> str:
+        keys = [self.sharpness * self.taste_of(f) + self.rng.gumbel() for f in offered]
+        return offered[int(np.argmax(keys))]
+
+    def submit_briefs(self, texts: tuple[str, ...] = BRIEFS) -> list[str]:
+        """Submits the briefs, chooses among each one's options; returns every option."""
+        jobs = []
+        for text in texts:
+            response = self.client.post("/v1/briefs", json={"text": text, "mode": "fast"})
+            assert response.status_code == 202, response.text
+            jobs.append(response.json())
+        options: list[str] = []
+        for accepted in jobs:
+            job = _wait(self.client, f"/v1/jobs/{accepted['job_id']}", ("finished", "failed"))
+            assert job["status"] == "finished", job
+            ids = job["result"]["formula_ids"]
+            options.extend(ids)
+            chosen = self.pick(ids)
+            answer = self.client.post(
+                "/v1/feedback", json={"brief_id": accepted["brief_id"], "chosen_id": chosen}
+            )
+            assert answer.status_code == 201, answer.text
+            self.choices += 1
+        return options
+
+    def vary_and_choose(self, parent: str, *, n: int = 3) -> str:
+        response = self.client.post(f"/v1/formulas/{parent}/variations", json={"n": n})
+        assert response.status_code == 201, response.text
+        offered_set = response.json()
+        offered = [v["formula_id"] for v in offered_set["variations"]]
+        if offered_set["parent_offered"]:
+            offered.append(parent)
+        chosen = self.pick(offered)
+        answer = self.client.post(
+            "/v1/feedback",
+            json={"variation_set_id": offered_set["variation_set_id"], "chosen_id": chosen},
+        )
+        assert answer.status_code == 201, answer.text
+        self.choices += 1
+        return chosen
+
+    def sessions(self, starts: list[str], rounds: int, *, restart_every: int = 4) -> None:
+        parent = starts[0]
+        for round_index in range(rounds):
+            if round_index % restart_every == 0:
+                parent = starts[int(self.rng.integers(len(starts)))]
+            parent = self.vary_and_choose(parent)
+
+    def proposal_gains(self, parents: list[str], seeds: list[int], *, n: int = 3) -> list[float]:
+        """Per variation proposed (same parents, same seeds): its taste minus its parent's.
+        These sets are measurements, not questions: no choice is posted for them."""
+        gains = []
+        for parent in parents:
+            for seed in seeds:
+                response = self.client.post(
+                    f"/v1/formulas/{parent}/variations", json={"n": n, "seed": seed}
+                )
+                assert response.status_code == 201, response.text
+                for variation in response.json()["variations"]:
+                    gains.append(self.taste_of(variation["formula_id"]) - self.taste_of(parent))
+        return gains
+
+
+def train(client: Client, *, seed: int, updates: int, timeout_s: float = 600) -> dict[str, Any]:
+    response = client.post("/v1/training-runs", json={"seed": seed, "total_updates": updates})
+    assert response.status_code == 202, response.text
+    run_id = response.json()["training_run_id"]
+    run: dict[str, Any] = _wait(
+        client, f"/v1/training-runs/{run_id}", ("finished", "failed"), timeout_s=timeout_s
+    )
+    assert run["status"] == "finished", run.get("error")
+    return run
+
+
+def permutation_p_value(
+    before: list[float], after: list[float], *, seed: int, rounds: int = 20000
+) -> float:
+    """One-sided: the chance that mean(after) - mean(before) is at least what was seen if
+    the policy made no difference (labels exchangeable)."""
+    rng = np.random.default_rng(seed)
+    pooled = np.array(before + after)
+    observed = float(np.mean(after) - np.mean(before))
+    count = 0
+    for _ in range(rounds):
+        rng.shuffle(pooled)
+        if float(pooled[len(before) :].mean() - pooled[: len(before)].mean()) >= observed:
+            count += 1
+    return (count + 1) / (rounds + 1)
+
+
+def effect_size(before: list[float], after: list[float]) -> float:
+    """Cohen's d with the pooled standard deviation."""
+    pooled = math.sqrt((np.var(before, ddof=1) + np.var(after, ddof=1)) / 2)
+    return float((np.mean(after) - np.mean(before)) / pooled) if pooled > 0 else 0.0
+
+
+def _wait(client: Client, url: str, ends: tuple[str, ...], *, timeout_s: float = 120) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        body = client.get(url).json()
+        if body.get("status") in ends:
+            return body
+        time.sleep(0.05)
+    raise AssertionError(f"{url} did not end within {timeout_s} s")
+
+
+@dataclass(frozen=True)
+class ExperimentResult:
+    taste: str
+    seed: int
+    choices: int
+    preferences: int
+    heldout_accuracy: float | None
+    before: list[float]
+    after: list[float]
+    p_value: float
+    effect_size: float
+    run: dict[str, Any]
+
+    @property
+    def gain(self) -> float:
+        return float(np.mean(self.after) - np.mean(self.before))
+
+
+def run_experiment(
+    client: Client,
+    catalogue: Catalogue,
+    taste: Taste,
+    *,
+    seed: int,
+    rounds: int,
+    updates: int,
+    measure_seeds: int = 4,
+) -> ExperimentResult:
+    """On a fresh installation behind `client`: briefs and their options, the initial
+    policy's proposals scored, `rounds` choices among variations, one training run, the
+    trained policy's proposals scored on the same parents and seeds."""
+    perfumer = Perfumer(client, catalogue, taste, np.random.default_rng(seed))
+    options = perfumer.submit_briefs()
+    measure_seeds_list = [seed * 100 + k for k in range(measure_seeds)]
+    before = perfumer.proposal_gains(options, measure_seeds_list)
+    perfumer.sessions(options, rounds)
+    run = train(client, seed=seed, updates=updates)
+    after = perfumer.proposal_gains(options, measure_seeds_list)
+    reward_model = (run.get("metrics") or {}).get("reward_model") or {}
+    return ExperimentResult(
+        taste=taste.name,
+        seed=seed,
+        choices=perfumer.choices,
+        preferences=int(reward_model.get("preferences") or 0),
+        heldout_accuracy=reward_model.get("heldout_accuracy"),
+        before=before,
+        after=after,
+        p_value=permutation_p_value(before, after, seed=seed),
+        effect_size=effect_size(before, after),
+        run=run,
+    )
