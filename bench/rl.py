@@ -112,7 +112,7 @@ class CleanRLAgent(nn.Module):
         logits = torch.where(mask, self.actor(x), torch.tensor(MASKED_LOGIT))
         probs = Categorical(logits=logits)
         if action is None:
-            action = probs.sample()
+            action = probs.sample()  # type: ignore[no-untyped-call]
         return action, probs.log_prob(action), probs.entropy(), self.critic(x)  # type: ignore[no-untyped-call]
 
 
@@ -266,7 +266,7 @@ def learning(seeds: int, choices: int, updates: int) -> None:
         for taste in (WOODY_NOT_SWEET, WOODY_NOT_SWEET.opposite()):
             with tempfile.TemporaryDirectory() as directory:
                 settings = Settings(
-                    _env_file=None,  # type: ignore[call-arg]
+                    _env_file=None,
                     data_dir=Path(directory),
                     queue=QueueSettings(retry_intervals_s=[]),
                     rl=RLSettings(auto_train_every=0),
