@@ -16,6 +16,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from fragrance_ai.api.training_start import draw_seed, training_config
+from fragrance_ai.db.learning import add_training_run, lock_training_runs, unfinished_training_run
 from fragrance_ai.db.models import Job, JobStatus
 from fragrance_ai.runtime import build_runtime
 from fragrance_ai.settings import Settings
@@ -35,39 +37,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
-    from fragrance_ai.training import (
-        RunInProgress,
-        TrainingRefused,
-        create_training_run,
-        run_training,
-    )
+    # torch comes with the trainer: not imported for `fragrance-ai --help`.
+    from fragrance_ai.training import TrainingRefused, run_training
 
-    overrides: dict[str, Any] = {}
-    if args.updates is not None:
-        overrides["ppo"] = {"total_updates": args.updates}
+    drill = None
     if args.drill_lr_spike_at is not None:
-        overrides["drill"] = {"lr_spike_at_update": args.drill_lr_spike_at}
+        drill = {"lr_spike_at_update": args.drill_lr_spike_at}
     console = Console(stderr=True)
     runtime = build_runtime(settings)
     try:
         with runtime.sessions() as session:
             try:
-                run_row = create_training_run(
-                    session,
-                    settings,
-                    trigger="cli",
-                    seed=args.seed,
-                    user=args.user,
-                    overrides=overrides,
-                )
-            except RunInProgress as error:
-                print(f"fragrance-ai train: {error}; wait for it to end", file=sys.stderr)
-                return 1
+                config = training_config(settings.rl, total_updates=args.updates, drill=drill)
             except ValidationError as error:
                 problem = error.errors()[0]
                 where = ".".join(str(part) for part in problem["loc"])
                 print(f"fragrance-ai train: {where}: {problem['msg']}", file=sys.stderr)
                 return 2
+            # The same guard as the API's: one run at a time, across processes.
+            lock_training_runs(session)
+            busy = unfinished_training_run(session)
+            if busy is not None:
+                print(
+                    f"fragrance-ai train: training run {busy.id} is {busy.status}; wait for it "
+                    "to end",
+                    file=sys.stderr,
+                )
+                return 1
+            run_row = add_training_run(
+                session,
+                trigger="cli",
+                seed=args.seed if args.seed is not None else draw_seed(),
+                user_ref=args.user,
+                config=config,
+            )
             session.commit()
             job = session.get(Job, run_row.job_id)
             assert job is not None

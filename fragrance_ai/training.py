@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,14 +22,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from fragrance_ai.db.learning import activate_policy
 from fragrance_ai.db.models import (
     Brief,
     Formula,
     Job,
-    JobKind,
     JobStatus,
     Policy,
     Preference,
@@ -81,59 +80,6 @@ MAX_STARTS = 2000
 class TrainingRefused(Exception):
     """The run cannot do anything useful (too few preferences or formulas): it fails at once
     with this message, without retries."""
-
-
-class RunInProgress(Exception):
-    def __init__(self, run_id: uuid.UUID) -> None:
-        super().__init__(f"training run {run_id} is already queued or running")
-        self.run_id = run_id
-
-
-def create_training_run(
-    session: Session,
-    settings: Settings,
-    *,
-    trigger: str,
-    seed: int | None = None,
-    user: str | None = None,
-    overrides: dict[str, Any] | None = None,
-) -> TrainingRun:
-    """A queued run and its job row, not yet committed. One run at a time: a second while
-    one is queued or running is refused, naming it. `overrides` are merged onto the
-    profile's `rl` section and validated like it (pydantic's ValidationError)."""
-    running = session.scalar(
-        select(TrainingRun.id).where(
-            TrainingRun.status.in_([JobStatus.QUEUED.value, JobStatus.STARTED.value])
-        )
-    )
-    if running is not None:
-        raise RunInProgress(running)
-    config = _merge(settings.rl.model_dump(mode="json"), overrides or {})
-    validated = RLSettings.model_validate(config)
-    job = Job(id=uuid.uuid4(), kind=JobKind.TRAIN_POLICY.value)
-    run = TrainingRun(
-        id=uuid.uuid4(),
-        job_id=job.id,
-        status=JobStatus.QUEUED.value,
-        trigger=trigger,
-        seed=seed if seed is not None else secrets.randbelow(2**31),
-        user_ref=user,
-        config=validated.model_dump(mode="json"),
-        updates=[],
-    )
-    session.add_all([job, run])
-    session.flush()
-    return run
-
-
-def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
 
 
 ProgressHook = Callable[[UpdateMetrics, int], None]
@@ -280,27 +226,17 @@ def _decide(
             f"{best.mean_return:.4g} is not above its {base.mean_return:.4g}"
         )
     activated = activate(session, uuid.UUID(best_checkpoint))
-    assert activated is not None
     return activated, (
         f"activated version {activated.version}: evaluated return {best.mean_return:.4g} "
         f"above the base policy's {base.mean_return:.4g}"
     )
 
 
-def activate(session: Session, policy_id: uuid.UUID | None) -> Policy | None:
-    """Makes this policy the only active one (None: the initial policy), in one
-    transaction; the partial unique index refuses a second active row."""
-    session.execute(update(Policy).where(Policy.active.is_(True)).values(active=False))
-    session.flush()
-    if policy_id is None:
-        RL_ACTIVE_POLICY_VERSION.set(0)
-        return None
+def activate(session: Session, policy_id: uuid.UUID) -> Policy:
     policy = session.get(Policy, policy_id)
     if policy is None:
         raise LookupError(f"no policy {policy_id}")
-    policy.active = True
-    policy.activated_at = datetime.now(UTC)
-    session.flush()
+    activate_policy(session, policy)
     RL_ACTIVE_POLICY_VERSION.set(policy.version)
     return policy
 

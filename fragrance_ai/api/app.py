@@ -10,9 +10,20 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 
+from fragrance_ai.api.active_models import ActiveModels
 from fragrance_ai.api.metrics_middleware import MetricsMiddleware
 from fragrance_ai.api.readiness import dependencies_reachable
-from fragrance_ai.api.routes import briefs, formulas, health, ingredients, jobs
+from fragrance_ai.api.routes import (
+    briefs,
+    feedback,
+    formulas,
+    health,
+    ingredients,
+    jobs,
+    policies,
+    training_runs,
+    variations,
+)
 from fragrance_ai.logs import configure_logging
 from fragrance_ai.queue.base import QueueUnavailable
 from fragrance_ai.runtime import Runtime, build_runtime, install_runtime
@@ -48,8 +59,20 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    # Loaded on the first variations request, and again whenever another policy is active.
+    app.state.active_models = ActiveModels(runtime.settings.policies_root)
     app.add_middleware(MetricsMiddleware)
-    for router in (health.router, briefs.router, jobs.router, formulas.router, ingredients.router):
+    for router in (
+        health.router,
+        briefs.router,
+        jobs.router,
+        formulas.router,
+        ingredients.router,
+        variations.router,
+        feedback.router,
+        training_runs.router,
+        policies.router,
+    ):
         app.include_router(router)
     _install_error_handlers(app)
     return app

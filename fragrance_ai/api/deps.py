@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session, sessionmaker
 
+from fragrance_ai.api.active_models import ActiveModels
 from fragrance_ai.domain.catalogue import Catalogue
 from fragrance_ai.runtime import Runtime
 
@@ -50,5 +51,11 @@ async def get_catalogue(runtime: RuntimeDep) -> Catalogue:
     return runtime.catalogue
 
 
+async def get_active_models(request: Request) -> ActiveModels:
+    models: ActiveModels = request.app.state.active_models
+    return models
+
+
 DatabaseDep = Annotated[Database, Depends(get_database)]
 CatalogueDep = Annotated[Catalogue, Depends(get_catalogue)]
+ActiveModelsDep = Annotated[ActiveModels, Depends(get_active_models)]

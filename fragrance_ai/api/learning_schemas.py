@@ -1,0 +1,236 @@
+"""Request and response bodies of learning from choices: variations, feedback, training runs
+and policies."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from fragrance_ai.api.schemas import FormulaLineView, Links
+from fragrance_ai.db.models import JobStatus
+
+# Seeds are stored as signed 64-bit integers.
+MAX_SEED = 2**63 - 1
+# The trainer seeds torch generators with multiples of a run's seed: kept well below 2**64.
+MAX_RUN_SEED = 2**31 - 1
+MAX_NOTE_CHARS = 2000
+MAX_USER_CHARS = 128
+
+
+class Problem(BaseModel):
+    """An error answer, as FastAPI writes an HTTPException."""
+
+    detail: str
+
+
+class VariationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    n: int = Field(
+        3, ge=1, description="Variations wanted, at most the configured rl.max_variations."
+    )
+    include_parent: bool = Field(
+        True, description="Offer 'keep the formula as it is' as one of the answers."
+    )
+    seed: int | None = Field(
+        None,
+        ge=0,
+        le=MAX_SEED,
+        description="Draws the same variations again for the same formula and models; one is "
+        "drawn and returned when omitted.",
+    )
+
+
+class ModelRef(BaseModel):
+    id: uuid.UUID
+    version: int
+
+
+class VariationView(BaseModel):
+    formula_id: uuid.UUID
+    action: dict[str, Any] = Field(
+        description="The edit: action, operation, family, material and amounts (percent)."
+    )
+    probability: float = Field(description="The policy's probability of the edit.")
+    uncertainty: float | None = Field(
+        description="The reward ensemble's disagreement on it; null without a reward model."
+    )
+    repair_moved_percent: float = Field(
+        description="Share of the concentrate the repair moved to make it compliant."
+    )
+    cost_per_kg_eur: float
+    compliant: bool
+    verdict: str
+    pyramid: dict[str, float]
+    lines: list[FormulaLineView]
+
+
+class VariationSetView(BaseModel):
+    variation_set_id: uuid.UUID
+    parent_id: uuid.UUID
+    parent_offered: bool
+    policy: ModelRef | None = Field(description="The policy that proposed; null: the initial one.")
+    reward_model: ModelRef | None = Field(
+        description="The reward model that steered exploration; null: none."
+    )
+    seed: int
+    variations: list[VariationView]
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="Models that should have served but could not (the answer says which "
+        "were used instead).",
+    )
+    chosen_id: uuid.UUID | None = Field(None, description="The perfumer's choice, once made.")
+    created_at: datetime
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    variation_set_id: uuid.UUID | None = Field(
+        None, description="The variation set answered; or give brief_id."
+    )
+    brief_id: uuid.UUID | None = Field(None, description="The brief whose options were answered.")
+    chosen_id: uuid.UUID = Field(description="The formula preferred among those offered.")
+    rating: int | None = Field(None, ge=1, le=5, description="How much it was liked, 1-5.")
+    note: str | None = Field(None, max_length=MAX_NOTE_CHARS)
+    user: str | None = Field(None, min_length=1, max_length=MAX_USER_CHARS)
+
+    @model_validator(mode="after")
+    def _one_question(self) -> FeedbackRequest:
+        if (self.variation_set_id is None) == (self.brief_id is None):
+            raise ValueError("give exactly one of variation_set_id and brief_id")
+        return self
+
+
+class TrainingRunRef(BaseModel):
+    id: uuid.UUID
+    status: JobStatus
+
+
+class FeedbackAnswer(BaseModel):
+    choice_id: uuid.UUID
+    chosen_id: uuid.UUID
+    rejected_ids: list[uuid.UUID]
+    preferences_stored: int
+    rating: int | None
+    training_run: TrainingRunRef | None = Field(
+        description="The training run this choice started (its status now), if any."
+    )
+
+
+class DrillRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    lr_spike_at_update: int
+    lr_spike_factor: float
+
+
+class TrainingRunRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    seed: int | None = Field(None, ge=0, le=MAX_RUN_SEED, description="Drawn when omitted.")
+    user: str | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_USER_CHARS,
+        description="Train on this perfumer's preferences only.",
+    )
+    total_updates: int | None = Field(None, ge=1, le=100_000)
+    drill: DrillRequest | None = Field(
+        None, description="Multiply the learning rate at one update, to rehearse a rollback."
+    )
+
+
+class TrainingRunAccepted(BaseModel):
+    training_run_id: uuid.UUID
+    job_id: uuid.UUID
+    status: JobStatus
+    links: Links
+
+
+class RewardModelView(BaseModel):
+    id: uuid.UUID
+    version: int
+    heldout_accuracy: float | None
+    heldout_pairs: int
+    preferences: int
+
+
+class RunPolicyView(BaseModel):
+    id: uuid.UUID
+    version: int
+    at_update: int
+    good: bool
+    kept: bool
+    active: bool
+    evaluation: dict[str, Any]
+
+
+class RollbackView(BaseModel):
+    at_update: int
+    reason: str
+    to_policy_id: uuid.UUID | None
+    metrics: dict[str, Any]
+    created_at: datetime
+
+
+class TrainingRunSummary(BaseModel):
+    id: uuid.UUID
+    job_id: uuid.UUID | None
+    status: JobStatus
+    stage: str | None
+    progress: float
+    trigger: str
+    seed: int
+    user: str | None
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class TrainingRunView(TrainingRunSummary):
+    config: dict[str, Any]
+    base_policy_id: uuid.UUID | None
+    updates: list[Any] = Field(description="One entry per PPO update.")
+    metrics: dict[str, Any] | None
+    reward_model: RewardModelView | None
+    policies: list[RunPolicyView]
+    rollbacks: list[RollbackView]
+
+
+class TrainingRunPage(BaseModel):
+    items: list[TrainingRunSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+class PolicyView(BaseModel):
+    id: uuid.UUID
+    version: int
+    training_run_id: uuid.UUID
+    parent_id: uuid.UUID | None
+    reward_model_id: uuid.UUID | None
+    at_update: int
+    evaluation: dict[str, Any]
+    metrics: dict[str, Any]
+    good: bool
+    kept: bool = Field(description="False once its file was pruned: it cannot be activated.")
+    active: bool
+    created_at: datetime
+    activated_at: datetime | None
+
+
+class PolicyList(BaseModel):
+    active: ModelRef | None = Field(description="null: the initial, uniform policy serves.")
+    policies: list[PolicyView]
+
+
+class ActivePolicy(BaseModel):
+    active: ModelRef | None = Field(description="null: the initial, uniform policy serves.")
+    previous: ModelRef | None

@@ -1,0 +1,210 @@
+"""Training runs: start one, follow it, list them."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from fragrance_ai.api.deps import DatabaseDep, RuntimeDep
+from fragrance_ai.api.learning_schemas import (
+    Problem,
+    RewardModelView,
+    RollbackView,
+    RunPolicyView,
+    TrainingRunAccepted,
+    TrainingRunPage,
+    TrainingRunRequest,
+    TrainingRunSummary,
+    TrainingRunView,
+)
+from fragrance_ai.api.schemas import Links
+from fragrance_ai.api.training_start import (
+    RunInProgress,
+    draw_seed,
+    start_training_run,
+    training_config,
+)
+from fragrance_ai.db.learning import list_training_runs, read_training_run
+from fragrance_ai.db.models import JobStatus, TrainingRun
+from fragrance_ai.queue.base import QueueUnavailable
+from fragrance_ai.runtime import Runtime
+
+router = APIRouter(prefix="/v1/training-runs", tags=["learning"])
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=TrainingRunAccepted,
+    responses={
+        409: {"model": Problem, "description": "A training run is queued or started already."},
+        422: {"description": "A malformed body, or an override outside the settings' range."},
+        503: {"model": Problem, "description": "The queue refused the run (kept, as failed)."},
+    },
+)
+async def start_run(
+    body: TrainingRunRequest, database: DatabaseDep, runtime: RuntimeDep, response: Response
+) -> TrainingRunAccepted:
+    """Queues a training run on the rl_training worker: the reward model is fitted on the
+    stored preferences, then the policy is trained against it with PPO. Follow it at the
+    returned Location (or its job)."""
+    config = _config(runtime, body)
+    seed = body.seed if body.seed is not None else draw_seed()
+    run = await database.run(lambda session: _start(session, runtime, body, seed, config))
+    url = f"/v1/training-runs/{run.id}"
+    response.headers["Location"] = url
+    return TrainingRunAccepted(
+        training_run_id=run.id,
+        job_id=_job_id(run),
+        status=JobStatus(run.status),
+        links=Links(self=url, job=f"/v1/jobs/{run.job_id}"),
+    )
+
+
+def _config(runtime: Runtime, body: TrainingRunRequest) -> dict[str, Any]:
+    drill = None if body.drill is None else body.drill.model_dump()
+    try:
+        return training_config(runtime.settings.rl, total_updates=body.total_updates, drill=drill)
+    except ValidationError as error:
+        raise RequestValidationError(
+            [
+                {
+                    "type": detail["type"],
+                    "loc": ("body", *_request_field(detail["loc"])),
+                    "msg": detail["msg"],
+                    "input": detail.get("input"),
+                }
+                for detail in error.errors(include_url=False)
+            ]
+        ) from None
+
+
+def _request_field(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
+    """Where in the request an error in the settings came from."""
+    return ("total_updates",) if loc == ("ppo", "total_updates") else loc
+
+
+def _start(
+    session: Session,
+    runtime: Runtime,
+    body: TrainingRunRequest,
+    seed: int,
+    config: dict[str, Any],
+) -> TrainingRun:
+    try:
+        return start_training_run(session, runtime, seed=seed, user_ref=body.user, config=config)
+    except RunInProgress as busy:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            detail=f"training run {busy.run.id} is {busy.run.status}; one run at a time",
+        ) from None
+    except QueueUnavailable as error:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail=f"the job queue is unavailable ({error}); the run was saved as failed, "
+            "retry later",
+        ) from error
+
+
+def _job_id(run: TrainingRun) -> uuid.UUID:
+    assert run.job_id is not None  # every run the API starts has its job
+    return run.job_id
+
+
+@router.get("", response_model=TrainingRunPage)
+async def read_runs(
+    database: DatabaseDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> TrainingRunPage:
+    """Training runs, latest first."""
+    rows, total = await database.run(
+        lambda session: list_training_runs(session, limit=limit, offset=offset)
+    )
+    return TrainingRunPage(
+        items=[TrainingRunSummary(**_summary(row)) for row in rows],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get(
+    "/{run_id}",
+    response_model=TrainingRunView,
+    responses={404: {"model": Problem, "description": "No such training run."}},
+)
+async def read_run(run_id: uuid.UUID, database: DatabaseDep) -> TrainingRunView:
+    """A run's progress and outcome: every PPO update's figures, the reward model it fitted,
+    the policies it wrote and the rollbacks it made."""
+    view = await database.run(lambda session: _view(session, run_id))
+    if view is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no training run {run_id}")
+    return view
+
+
+def _view(session: Session, run_id: uuid.UUID) -> TrainingRunView | None:
+    record = read_training_run(session, run_id)
+    if record is None:
+        return None
+    run, reward = record.run, record.reward_model
+    return TrainingRunView(
+        **_summary(run),
+        config=run.config,
+        base_policy_id=run.base_policy_id,
+        updates=run.updates,
+        metrics=run.metrics,
+        reward_model=None
+        if reward is None
+        else RewardModelView(
+            id=reward.id,
+            version=reward.version,
+            heldout_accuracy=reward.heldout_accuracy,
+            heldout_pairs=reward.heldout_pairs,
+            preferences=reward.preferences,
+        ),
+        policies=[
+            RunPolicyView(
+                id=policy.id,
+                version=policy.version,
+                at_update=policy.at_update,
+                good=policy.good,
+                kept=policy.kept,
+                active=policy.active,
+                evaluation=policy.evaluation,
+            )
+            for policy in record.policies
+        ],
+        rollbacks=[
+            RollbackView(
+                at_update=rollback.at_update,
+                reason=rollback.reason,
+                to_policy_id=rollback.to_policy_id,
+                metrics=rollback.metrics,
+                created_at=rollback.created_at,
+            )
+            for rollback in record.rollbacks
+        ],
+    )
+
+
+def _summary(run: TrainingRun) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "job_id": run.job_id,
+        "status": JobStatus(run.status),
+        "stage": run.stage,
+        "progress": run.progress,
+        "trigger": run.trigger,
+        "seed": run.seed,
+        "user": run.user_ref,
+        "error": run.error,
+        "created_at": run.created_at,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+    }
