@@ -217,6 +217,7 @@ class PolicyView(BaseModel):
     parent_id: uuid.UUID | None
     reward_model_id: uuid.UUID | None
     at_update: int
+    sha256: str = Field(description="Hash of the checkpoint file, checked before every load.")
     evaluation: dict[str, Any]
     metrics: dict[str, Any]
     good: bool

@@ -46,6 +46,7 @@ def _policy_list(session: Session) -> PolicyList:
                 parent_id=row.parent_id,
                 reward_model_id=row.reward_model_id,
                 at_update=row.at_update,
+                sha256=row.sha256,
                 evaluation=row.evaluation,
                 metrics=row.metrics,
                 good=row.good,
