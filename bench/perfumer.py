@@ -5,7 +5,8 @@ product. The taste is a score of a formula from its materials: for "woody, not s
 +1 for every percent of the concentrate in woody materials, -1 for every percent in
 materials described as sweet (a material that is both counts 0), over 100. The perfumer
 picks the option with the highest taste plus Gumbel noise (a Bradley-Terry chooser: with
-`sharpness` 20, a taste difference of 0.05 is one logit), so choices are informative but
+`sharpness` 100, a taste difference of 0.01, a 1 % shift between a woody and a sweet
+material, is one logit), so choices are informative but
 not perfect, as a real perfumer's are.
 
 An experiment: briefs submitted, their options chosen among, then rounds of variations of
@@ -78,7 +79,7 @@ class Perfumer:
     catalogue: Catalogue
     taste: Taste
     rng: np.random.Generator
-    sharpness: float = 20.0
+    sharpness: float = 100.0
     choices: int = 0
     _lines: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
@@ -118,7 +119,11 @@ class Perfumer:
         return options
 
     def vary_and_choose(self, parent: str, *, n: int = 3) -> str:
-        response = self.client.post(f"/v1/formulas/{parent}/variations", json={"n": n})
+        # The set's seed from the perfumer's own generator: an experiment repeats exactly.
+        seed = int(self.rng.integers(2**31))
+        response = self.client.post(
+            f"/v1/formulas/{parent}/variations", json={"n": n, "seed": seed}
+        )
         assert response.status_code == 201, response.text
         offered_set = response.json()
         offered = [v["formula_id"] for v in offered_set["variations"]]
@@ -225,11 +230,12 @@ def run_experiment(
     rounds: int,
     updates: int,
     measure_seeds: int = 4,
+    sharpness: float = 100.0,
 ) -> ExperimentResult:
     """On a fresh installation behind `client`: briefs and their options, the initial
     policy's proposals scored, `rounds` choices among variations, one training run, the
     trained policy's proposals scored on the same parents and seeds."""
-    perfumer = Perfumer(client, catalogue, taste, np.random.default_rng(seed))
+    perfumer = Perfumer(client, catalogue, taste, np.random.default_rng(seed), sharpness)
     options = perfumer.submit_briefs()
     measure_seeds_list = [seed * 100 + k for k in range(measure_seeds)]
     before = perfumer.proposal_gains(options, measure_seeds_list)

@@ -128,6 +128,10 @@ def _train(
     evaluation_starts = [starts[i] for i in order[:held_out]]
     training_starts = [starts[i] for i in order[held_out:]]
 
+    # The reward model's scores in standard deviations over the stored formulas, so that
+    # its term weighs against brief fit and the compliance penalty the same way whatever
+    # scale a fit happened to land on (well-separated choices give large weights).
+    reward = _standardised(fitted.model, table, starts)
     feature_names, actions = state_feature_names(table), action_names(table)
     base = session.scalar(select(Policy).where(Policy.active.is_(True)))
     base_agent = _load_policy(settings.policies_root, base, feature_names, actions)
@@ -143,7 +147,7 @@ def _train(
             candidate,
             horizon=config.ppo.horizon,
             terms=config.reward,
-            reward=fitted.model,
+            reward=reward,
             samples=EVALUATION_SAMPLES,
             seed=run.seed,
         )
@@ -155,7 +159,7 @@ def _train(
         num_envs=config.ppo.num_envs,
         horizon=config.ppo.horizon,
         terms=config.reward,
-        reward=fitted.model,
+        reward=reward,
         rng=np.random.default_rng(run.seed),
     )
     trainer = PPOTrainer(config.ppo, env, agent, run.seed)
@@ -349,6 +353,18 @@ def _store_reward(
     if fitted.heldout_accuracy is not None:
         RL_REWARD_MODEL_ACCURACY.set(fitted.heldout_accuracy)
     return row
+
+
+def _standardised(
+    model: ExportedReward, table: MaterialTable, starts: list[Start]
+) -> ExportedReward:
+    amounts = np.stack([start.amounts for start in starts])
+    targets = np.stack([start.context.family_target for start in starts])
+    tiers = np.stack([start.context.tier_targets for start in starts])
+    spread = float(model.score(reward_features(table, amounts, targets, tiers)).std())
+    if spread <= 1e-12:
+        return model
+    return ExportedReward(model.weights / spread, model.mean, model.scale, model.feature_names)
 
 
 def load_reward_model(root: Path, row: RewardModel, table: MaterialTable) -> ExportedReward:
