@@ -367,11 +367,6 @@ def _standardised(
     return ExportedReward(model.weights / spread, model.mean, model.scale, model.feature_names)
 
 
-def load_reward_model(root: Path, row: RewardModel, table: MaterialTable) -> ExportedReward:
-    arrays, metadata = read_verified(root / row.path, row.sha256)
-    return ExportedReward.from_arrays(arrays, metadata, feature_names=reward_feature_names(table))
-
-
 def _load_policy(
     root: Path,
     policy: Policy | None,
