@@ -50,6 +50,9 @@ class Taste:
     families: dict[str, float]
     descriptors: dict[str, float]
 
+    def __str__(self) -> str:
+        return self.name
+
     def opposite(self) -> Taste:
         return Taste(
             name=f"not ({self.name})",
