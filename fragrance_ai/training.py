@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import copy
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -135,9 +136,12 @@ def _train(
     feature_names, actions = state_feature_names(table), action_names(table)
     base = session.scalar(select(Policy).where(Policy.active.is_(True)))
     base_agent = _load_policy(settings.policies_root, base, feature_names, actions)
+    # The base stays as it is for its evaluation; training moves a copy.
     run.base_policy_id = base.id if base is not None else None
-    agent = _load_policy(settings.policies_root, base, feature_names, actions) or build_agent(
-        len(feature_names), len(actions), config.ppo.hidden, run.seed
+    agent = (
+        copy.deepcopy(base_agent)
+        if base_agent is not None
+        else build_agent(len(feature_names), len(actions), config.ppo.hidden, run.seed)
     )
 
     def evaluate(candidate: Agent | None) -> Evaluation:
@@ -375,10 +379,8 @@ def _load_policy(
 ) -> Agent | None:
     if policy is None or not policy.kept:
         return None
-    path = root / policy.path
-    blob = path.read_bytes()
-    read_verified(path, policy.sha256)
-    return load_agent(blob, feature_names=feature_names, action_names=actions)
+    arrays, metadata = read_verified(root / policy.path, policy.sha256)
+    return load_agent(arrays, metadata, feature_names=feature_names, action_names=actions)
 
 
 # ------------------------------------------------------------------ recording the run

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from fragrance_ai.rl.ppo import Agent
-from fragrance_ai.rl.weights_file import Arrays, decode, encode
+from fragrance_ai.rl.weights_file import Arrays, encode
 
 FORMAT = "fragrance-ai-policy/1"
 
@@ -46,11 +46,14 @@ def encode_checkpoint(
 
 
 def load_agent(
-    blob: bytes, *, feature_names: tuple[str, ...], action_names: tuple[str, ...]
+    arrays: Arrays,
+    metadata: dict[str, str],
+    *,
+    feature_names: tuple[str, ...],
+    action_names: tuple[str, ...],
 ) -> Agent | None:
-    """The agent stored in `blob`, or None when it was trained on other features or
-    actions (the run then starts from fresh weights)."""
-    arrays, metadata = decode(blob)
+    """The agent stored in a decoded checkpoint, or None when it was trained on other
+    features or actions (the run then starts from fresh weights)."""
     if metadata.get("format") != FORMAT:
         return None
     if tuple(json.loads(metadata["feature_names"])) != feature_names:
