@@ -39,7 +39,7 @@ from fragrance_ai.rl.environment import FormulaEnv, Start
 from fragrance_ai.rl.exported import ExportedReward
 from fragrance_ai.rl.features import BriefContext, reward_feature_names, state_feature_names
 from fragrance_ai.rl.materials import MaterialTable, material_table
-from fragrance_ai.rl.ppo import MASKED_LOGIT, PPOTrainer, build_agent, layer_init
+from fragrance_ai.rl.ppo import MASKED_LOGIT, Agent, PPOTrainer, build_agent
 from fragrance_ai.runtime import build_runtime, install_runtime
 from fragrance_ai.settings import PPOSettings, QueueSettings, RLSettings, Settings
 
@@ -51,10 +51,12 @@ SPEED_BRIEFS = (
 )
 
 
-def environment(table: MaterialTable, config: RLSettings, seed: int) -> FormulaEnv:
+def designed_starts(table: MaterialTable, texts: tuple[str, ...] = SPEED_BRIEFS) -> list[Start]:
+    """Two rule-based formulas per brief, with their briefs: episode starts without a
+    database (the benchmark's and the unit tests')."""
     parser = DeterministicBriefParser(table.catalogue)
     starts = []
-    for text in SPEED_BRIEFS:
+    for text in texts:
         brief = parser.parse(text)
         for designed in RuleBasedDesigner(table.catalogue).design(brief, count=2):
             formula = designed.formula
@@ -66,18 +68,26 @@ def environment(table: MaterialTable, config: RLSettings, seed: int) -> FormulaE
                     BriefContext.of(table, brief),
                 )
             )
+    return starts
+
+
+def woody_not_sweet_reward(table: MaterialTable) -> ExportedReward:
+    """A fixed reward model that likes woody and dislikes sweet materials."""
     names = reward_feature_names(table)
     weights = np.zeros(len(names))
     weights[names.index("family:woody")] = 5.0
     weights[names.index("descriptor:sweet")] = -5.0
-    reward = ExportedReward(weights[None, :], np.zeros(len(names)), np.ones(len(names)), names)
+    return ExportedReward(weights[None, :], np.zeros(len(names)), np.ones(len(names)), names)
+
+
+def environment(table: MaterialTable, config: RLSettings, seed: int) -> FormulaEnv:
     return FormulaEnv(
         table,
-        starts,
+        designed_starts(table),
         num_envs=config.ppo.num_envs,
         horizon=config.ppo.horizon,
         terms=config.reward,
-        reward=reward,
+        reward=woody_not_sweet_reward(table),
         rng=np.random.default_rng(seed),
     )
 
@@ -85,29 +95,16 @@ def environment(table: MaterialTable, config: RLSettings, seed: int) -> FormulaE
 # ------------------------------------------------------------- the CleanRL-style baseline
 
 
-class CleanRLAgent(nn.Module):
-    def __init__(self, state_size: int, action_count: int, hidden: int) -> None:
-        super().__init__()
-        self.critic = nn.Sequential(
-            layer_init(nn.Linear(state_size, hidden)),
-            nn.Tanh(),
-            layer_init(nn.Linear(hidden, hidden)),
-            nn.Tanh(),
-            layer_init(nn.Linear(hidden, 1), std=1.0),
-        )
-        self.actor = nn.Sequential(
-            layer_init(nn.Linear(state_size, hidden)),
-            nn.Tanh(),
-            layer_init(nn.Linear(hidden, hidden)),
-            nn.Tanh(),
-            layer_init(nn.Linear(hidden, action_count), std=0.01),
-        )
-
-    def get_value(self, x: torch.Tensor) -> torch.Tensor:
-        return self.critic(x)  # type: ignore[no-any-return]
+class CleanRLAgent(Agent):
+    """The same network; CleanRL's action sampling (a Categorical from torch's global
+    generator, the entropy computed every step)."""
 
     def get_action_and_value(
-        self, x: torch.Tensor, mask: torch.Tensor, action: torch.Tensor | None = None
+        self,
+        x: torch.Tensor,
+        mask: torch.Tensor,
+        action: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         logits = torch.where(mask, self.actor(x), torch.tensor(MASKED_LOGIT))
         probs = Categorical(logits=logits)

@@ -6,24 +6,17 @@ import numpy as np
 import pytest
 import torch
 
+from bench.rl import woody_not_sweet_reward
 from fragrance_ai.rl.actions import action_names
 from fragrance_ai.rl.checkpoints import encode_checkpoint
 from fragrance_ai.rl.environment import FormulaEnv, Start
 from fragrance_ai.rl.evaluation import evaluate_policy
-from fragrance_ai.rl.exported import ExportedPolicy, ExportedReward
-from fragrance_ai.rl.features import reward_feature_names, state_feature_names
+from fragrance_ai.rl.exported import ExportedPolicy
+from fragrance_ai.rl.features import state_feature_names
 from fragrance_ai.rl.materials import MaterialTable
 from fragrance_ai.rl.ppo import PPOTrainer, build_agent, entropy_coefficient
 from fragrance_ai.rl.weights_file import decode
 from fragrance_ai.settings import PPOSettings, RLSettings
-
-
-def _woody_reward(table: MaterialTable) -> ExportedReward:
-    names = reward_feature_names(table)
-    weights = np.zeros(len(names))
-    weights[names.index("family:woody")] = 5.0
-    weights[names.index("descriptor:sweet")] = -5.0
-    return ExportedReward(weights[None, :], np.zeros(len(names)), np.ones(len(names)), names)
 
 
 def _trainer(table: MaterialTable, starts: list[Start], seed: int) -> PPOTrainer:
@@ -34,7 +27,7 @@ def _trainer(table: MaterialTable, starts: list[Start], seed: int) -> PPOTrainer
         num_envs=config.ppo.num_envs,
         horizon=config.ppo.horizon,
         terms=config.reward,
-        reward=_woody_reward(table),
+        reward=woody_not_sweet_reward(table),
         rng=np.random.default_rng(seed),
     )
     agent = build_agent(
@@ -84,7 +77,7 @@ def test_two_trainers_with_the_same_seed_end_with_identical_weights(
 
 def test_ppo_raises_the_reward_it_is_trained_on(table: MaterialTable, starts: list[Start]) -> None:
     config = RLSettings()
-    reward = _woody_reward(table)
+    reward = woody_not_sweet_reward(table)
 
     def evaluate(agent: object) -> float:
         return evaluate_policy(
