@@ -29,6 +29,7 @@ from fragrance_ai.queue.base import QueueUnavailable
 from fragrance_ai.runtime import Runtime, build_runtime, install_runtime
 from fragrance_ai.settings import load_settings
 from fragrance_ai.systemd import HealthNotifier
+from fragrance_ai.web.routes import install_workbench
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,8 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         policies.router,
     ):
         app.include_router(router)
+    # The perfumer's workbench, a page of this same process: nothing else to install.
+    install_workbench(app)
     _install_error_handlers(app)
     return app
 
