@@ -110,7 +110,15 @@ def _read_briefs(runtime: Runtime, rows: list[Brief]) -> None:
     ]
     readings = runtime.brief_ensemble.read_many(requests)
     for row, reading in zip(rows, readings, strict=True):
-        row.parsed = reading.brief.model_dump(mode="json")
+        brief = reading.brief
+        if row.requested_dosage_percent is not None:
+            brief = brief.model_copy(
+                update={
+                    "dosage_percent": row.requested_dosage_percent,
+                    "defaults_used": [d for d in brief.defaults_used if d != "dosage_percent"],
+                }
+            )
+        row.parsed = brief.model_dump(mode="json")
         row.mode = reading.mode.value
         row.reading = reading.path
         row.parser = "ensemble:" + reading.mode.value

@@ -77,6 +77,8 @@ class Brief(Base):
     text: Mapped[str] = mapped_column(Text)
     mode: Mapped[str] = mapped_column(String(16))
     requested_product: Mapped[str | None] = mapped_column(String(32))
+    # Asked for on submitting; wins over any dosage the text names.
+    requested_dosage_percent: Mapped[float | None] = mapped_column(Float)
     # The validated CreativeBrief, filled in by the parsing step.
     parsed: Mapped[dict[str, Any] | None]
     parser: Mapped[str | None] = mapped_column(String(64))

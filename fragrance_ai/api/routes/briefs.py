@@ -4,12 +4,28 @@ import logging
 import uuid
 
 from fastapi import APIRouter, HTTPException, Response, status
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fragrance_ai.api.deps import DatabaseDep, RuntimeDep
-from fragrance_ai.api.schemas import BriefOption, BriefRequest, BriefView, JobAccepted, Links
-from fragrance_ai.db.models import Brief, Job, JobKind, JobStatus
+from fragrance_ai.api.deps import CatalogueDep, DatabaseDep, RuntimeDep
+from fragrance_ai.api.schemas import (
+    BriefCorrection,
+    BriefOption,
+    BriefRequest,
+    BriefRound,
+    BriefView,
+    BriefVocabulary,
+    JobAccepted,
+    Links,
+)
+from fragrance_ai.db.learning import choice_for
+from fragrance_ai.db.models import Brief, Formula, Job, JobKind, JobStatus, VariationSet
 from fragrance_ai.db.repositories import formulas_for_brief
+from fragrance_ai.domain.brief import CreativeBrief
+from fragrance_ai.domain.brief_correction import BriefEdits, correct_brief, vocabulary
+from fragrance_ai.domain.catalogue import Catalogue
+from fragrance_ai.domain.products import ProductType
 from fragrance_ai.jobs import parse_brief
 from fragrance_ai.queue import QueueName
 from fragrance_ai.queue.base import QueueUnavailable
@@ -19,11 +35,22 @@ router = APIRouter(prefix="/v1/briefs", tags=["briefs"])
 log = logging.getLogger(__name__)
 
 
+@router.get("/vocabulary", response_model=BriefVocabulary)
+async def read_vocabulary(catalogue: CatalogueDep) -> BriefVocabulary:
+    """The families, moods, seasons and intensities a corrected brief may name."""
+    return BriefVocabulary(**vocabulary(catalogue))
+
+
 @router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=JobAccepted)
 async def submit_brief(
     request: BriefRequest, database: DatabaseDep, runtime: RuntimeDep, response: Response
 ) -> JobAccepted:
-    brief_id, job_id = await database.run(lambda session: _accept(session, runtime, request))
+    corrected = None
+    if request.corrected is not None:
+        corrected = _corrected_brief(runtime.catalogue, request, request.corrected)
+    brief_id, job_id = await database.run(
+        lambda session: _accept(session, runtime, request, corrected)
+    )
     job_url = f"/v1/jobs/{job_id}"
     response.headers["Location"] = job_url
     return JobAccepted(
@@ -34,16 +61,52 @@ async def submit_brief(
     )
 
 
+def _corrected_brief(
+    catalogue: Catalogue, request: BriefRequest, edits: BriefCorrection
+) -> CreativeBrief:
+    brief, problems = correct_brief(
+        catalogue,
+        request.text,
+        request.product or ProductType.EDP,
+        BriefEdits(**edits.model_dump()),
+    )
+    if brief is None:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "unknown_word",
+                    "loc": ("body", "corrected", problem.field, problem.index),
+                    "msg": problem.message,
+                    "input": problem.value,
+                }
+                for problem in problems
+            ]
+        )
+    return brief
+
+
 def _accept(
-    session: Session, runtime: Runtime, request: BriefRequest
+    session: Session, runtime: Runtime, request: BriefRequest, corrected: CreativeBrief | None
 ) -> tuple[uuid.UUID, uuid.UUID]:
     mode = request.mode or runtime.settings.llm.default_mode
+    if request.revises is not None and session.get(Brief, request.revises) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no brief {request.revises}")
     brief = Brief(
         id=uuid.uuid4(),
         text=request.text,
         mode=mode.value,
         requested_product=request.product.value if request.product else None,
+        requested_dosage_percent=request.dosage_percent,
     )
+    if corrected is not None:
+        if corrected.dosage_percent is None and request.dosage_percent is not None:
+            corrected = corrected.model_copy(update={"dosage_percent": request.dosage_percent})
+        # Parsed already: the job goes straight on to design (jobs.parse_brief skips reading).
+        brief.parsed = corrected.model_dump(mode="json")
+        brief.parser = "perfumer"
+        brief.reading = {"corrected_by_perfumer": True}
+    if request.revises is not None:
+        brief.reading = {**(brief.reading or {}), "revises": str(request.revises)}
     job = Job(id=uuid.uuid4(), kind=JobKind.DESIGN_FROM_BRIEF.value, brief_id=brief.id)
     session.add_all([brief, job])
     # Committed before it is enqueued: a worker must find the row, and the brief is kept
@@ -81,6 +144,7 @@ def _brief_view(session: Session, brief_id: uuid.UUID) -> BriefView | None:
         text=brief.text,
         mode=brief.mode,
         requested_product=brief.requested_product,
+        requested_dosage_percent=brief.requested_dosage_percent,
         parsed=brief.parsed,
         parser=brief.parser,
         reading=brief.reading,
@@ -88,6 +152,7 @@ def _brief_view(session: Session, brief_id: uuid.UUID) -> BriefView | None:
         options=[
             BriefOption(
                 formula_id=row.id,
+                parent_id=row.parent_id,
                 designer=row.designer,
                 cost_per_kg_eur=row.cost_per_kg_eur,
                 compliant=row.compliant,
@@ -95,5 +160,40 @@ def _brief_view(session: Session, brief_id: uuid.UUID) -> BriefView | None:
             )
             for row in rows
         ],
+        rounds=_rounds(session, brief, rows),
+        revises=(brief.reading or {}).get("revises"),
         created_at=brief.created_at,
     )
+
+
+def _rounds(session: Session, brief: Brief, rows: list[Formula]) -> list[BriefRound]:
+    options = [row for row in rows if row.parent_id is None]
+    if not options:
+        return []
+    brief_choice = choice_for(session, variation_set_id=None, brief_id=brief.id)
+    rounds = [
+        BriefRound(
+            kind="options",
+            formula_ids=[row.id for row in options],
+            chosen_id=None if brief_choice is None else brief_choice.chosen_formula_id,
+            created_at=options[0].created_at,
+        )
+    ]
+    sets = session.scalars(
+        select(VariationSet)
+        .where(VariationSet.parent_formula_id.in_([row.id for row in rows]))
+        .order_by(VariationSet.created_at)
+    )
+    for variation_set in sets:
+        choice = choice_for(session, variation_set_id=variation_set.id, brief_id=None)
+        rounds.append(
+            BriefRound(
+                kind="variations",
+                variation_set_id=variation_set.id,
+                parent_id=variation_set.parent_formula_id,
+                formula_ids=[member.formula_id for member in variation_set.members],
+                chosen_id=None if choice is None else choice.chosen_formula_id,
+                created_at=variation_set.created_at,
+            )
+        )
+    return rounds

@@ -1,4 +1,4 @@
-// The workbench's router: the hash names the page (#/, #/briefs/{id}, #/check,
+// The workbench's router: the hash names the page (#/, #/briefs/{id}[?job={id}], #/check,
 // #/catalogue, #/catalogue/{cas}, #/training), so every view has a link and the browser's
 // back button works. Each page module exports render(view, params).
 
@@ -11,7 +11,7 @@ import * as training from "./pages/training.js";
 
 const ROUTES = [
   { pattern: /^#?\/?$/, page: brief, nav: "brief", title: "Brief", params: () => ({}) },
-  { pattern: /^#\/briefs\/([0-9a-f-]{36})$/, page: brief, nav: "brief", title: "Brief", params: (m) => ({ briefId: m[1] }) },
+  { pattern: /^#\/briefs\/([0-9a-f-]{36})(?:\?job=([0-9a-f-]{36}))?$/, page: brief, nav: "brief", title: "Brief", params: (m) => ({ briefId: m[1], jobId: m[2] }) },
   { pattern: /^#\/check$/, page: check, nav: "check", title: "Check a formula", params: () => ({}) },
   { pattern: /^#\/catalogue$/, page: catalogue, nav: "catalogue", title: "Catalogue", params: () => ({}) },
   { pattern: /^#\/catalogue\/(.+)$/, page: catalogue, nav: "catalogue", title: "Material", params: (m) => ({ cas: decodeURIComponent(m[1]) }) },

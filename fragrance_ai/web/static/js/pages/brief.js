@@ -1,6 +1,74 @@
-// Placeholder until the brief page is written.
-import { h } from "../dom.js";
+// The brief page: a new brief's form (#/), or one brief (#/briefs/{id}), whose job it
+// follows live when given (?job=), then what the parser understood (editable), and the
+// rounds of options and variations to choose from.
 
-export async function render(view) {
-  view.append(h("h1", {}, "Brief"));
+import { get } from "../api.js";
+import { alertBox, h } from "../dom.js";
+import { briefForm } from "../brief_form.js";
+import { followJob } from "../job_progress.js";
+import { drawRounds } from "../rounds.js";
+import { understoodEditor } from "../understood.js";
+
+export async function render(view, { briefId, jobId, isCurrent }) {
+  if (!briefId) {
+    view.append(briefForm());
+    view.querySelector("#brief-text").focus();
+    return;
+  }
+  const progress = h("div", { class: "job-area" });
+  view.append(progress);
+  if (jobId) {
+    const job = await followJob(progress, jobId, isCurrent);
+    if (!job) return;
+    if (job.status === "failed") {
+      progress.replaceChildren(alertBox(`The job failed: ${job.error ?? "no reason given"}`));
+    } else if (job.result?.brief_understood === false) {
+      progress.replaceChildren(alertBox(job.result.needs));
+    } else {
+      progress.replaceChildren(resultSummary(job));
+    }
+  }
+  await drawBrief(view, briefId, isCurrent);
+}
+
+function resultSummary(job) {
+  const result = job.result ?? {};
+  const notes = [];
+  if (result.unmatched_notes?.length) notes.push(`No catalogue material for: ${result.unmatched_notes.join(", ")}.`);
+  if (result.search?.unmet?.length) notes.push(`Could not meet: ${result.search.unmet.join("; ")}.`);
+  return alertBox(`${result.formula_ids?.length ?? 0} options designed. ${notes.join(" ")}`.trim(), "info");
+}
+
+async function drawBrief(view, briefId, isCurrent) {
+  const brief = await get(`/v1/briefs/${briefId}`);
+  if (!isCurrent()) return;
+  const area = h("div", { class: "brief-area" });
+  view.append(area);
+  const rounds = h("div", { class: "rounds" });
+
+  const redraw = async ({ focus } = {}) => {
+    const fresh = await get(`/v1/briefs/${briefId}`);
+    if (!isCurrent()) return;
+    await drawRounds(rounds, fresh, { isCurrent, onChange: redraw });
+    if (focus) document.getElementById(focus)?.closest("section")?.focus();
+  };
+
+  area.append(
+    h("section", { class: "brief-text", "aria-labelledby": "brief-title" },
+      h("h1", { id: "brief-title" }, "Brief"),
+      h("blockquote", { lang: brief.parsed?.language ?? null }, brief.text),
+      brief.revises ? h("p", { class: "hint" }, "Corrects ", h("a", { href: `#/briefs/${brief.revises}` }, "an earlier reading"), ".") : null,
+    ),
+  );
+  if (brief.parsed) area.append(await understoodEditor(brief));
+  if (!isCurrent()) return;
+  area.append(rounds);
+  await drawRounds(rounds, brief, { isCurrent, onChange: redraw });
+  if (!isCurrent()) return;
+  area.append(
+    h("details", { class: "new-brief no-print" },
+      h("summary", {}, "Start a new brief from this text"),
+      briefForm({ text: brief.text, mode: brief.mode, product: brief.requested_product ?? "", heading: "New brief" }),
+    ),
+  );
 }

@@ -1,0 +1,91 @@
+// The weigh-out sheet of a formula for the lab bench: a batch mass and a dilution in, grams
+// per material in weighing order out (GET /v1/formulas/{id}/weigh-out), printable.
+
+import { ApiError, get, getHtml } from "./api.js";
+import { documentFrame } from "./documents.js";
+import { alertBox, clearFieldErrors, h, showFieldError } from "./dom.js";
+import * as fmt from "./format.js";
+
+let panels = 0;
+
+export function weighOutPanel(formula) {
+  const n = ++panels;
+  const batch = h("input", { id: `batch-${n}`, name: "batch_g", type: "number", min: "0.001", step: "any", value: "100", inputmode: "decimal" });
+  const dilution = h("input", { id: `dilution-${n}`, name: "dilution_percent", type: "number", min: "0.001", max: "100", step: "any", value: String(formula.dosage_percent), inputmode: "decimal" });
+  const output = h("div", { class: "weigh-out-output", "aria-live": "polite" });
+  const form = h(
+    "form",
+    { class: "weigh-out-form", novalidate: true },
+    h("div", { class: "form-row" },
+      h("div", {}, h("label", { for: batch.id }, "Batch of finished product (g)"), batch),
+      h("div", {}, h("label", { for: dilution.id }, "Concentrate in product (%)"), dilution),
+      h("div", {}, h("button", { type: "submit" }, "Show weigh-out sheet")),
+    ),
+  );
+  const query = () => ({ batch_g: batch.value, dilution_percent: dilution.value });
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearFieldErrors(form);
+    output.replaceChildren();
+    try {
+      const sheet = await get(`/v1/formulas/${formula.id}/weigh-out`, query());
+      output.replaceChildren(sheetTable(sheet), h("div", { class: "actions" },
+        h("button", {
+          type: "button",
+          class: "secondary",
+          onclick: async () => {
+            const html = await getHtml(`/v1/formulas/${formula.id}/weigh-out`, { ...query(), format: "html" });
+            output.append(documentFrame(html, "Weigh-out sheet"));
+          },
+        }, "Printable sheet"),
+      ));
+    } catch (error) {
+      showErrors(error, { batch_g: batch, dilution_percent: dilution }, output);
+    }
+  });
+  return h("details", { class: "weigh-out" }, h("summary", {}, "Weigh-out sheet for the lab"), form, output);
+}
+
+function showErrors(error, inputs, output) {
+  if (error instanceof ApiError && error.fieldErrors.length) {
+    for (const { path, message } of error.fieldErrors) {
+      const input = inputs[path[path.length - 1]];
+      if (input) showFieldError(input, message);
+      else output.append(alertBox(message));
+    }
+    return;
+  }
+  output.append(alertBox(error.message));
+}
+
+function sheetTable(sheet) {
+  return h(
+    "table",
+    { class: "weigh-out-table" },
+    h("caption", {}, `${fmt.grams(sheet.batch_g)} at ${fmt.percent(sheet.dilution_percent)}: ${fmt.grams(sheet.concentrate_g)} of concentrate. ${sheet.order}`),
+    h("thead", {}, h("tr", {},
+      h("th", { scope: "col", class: "number" }, "Step"),
+      h("th", { scope: "col" }, "Material"),
+      h("th", { scope: "col" }, "Tier"),
+      h("th", { scope: "col", class: "number" }, "Grams"),
+      h("th", { scope: "col", class: "number" }, "Running total"),
+    )),
+    h("tbody", {},
+      sheet.lines.map((line) => h("tr", {},
+        h("td", { class: "number" }, String(line.step)),
+        h("td", {}, line.name),
+        h("td", {}, line.tier),
+        h("td", { class: "number" }, fmt.grams(line.grams)),
+        h("td", { class: "number" }, fmt.grams(line.running_total_g)),
+      )),
+      h("tr", { class: "solvent" },
+        h("td", {}, ""),
+        h("td", {}, sheet.solvent.name),
+        h("td", {}, "solvent"),
+        h("td", { class: "number" }, fmt.grams(sheet.solvent.grams)),
+        h("td", { class: "number" }, fmt.grams(sheet.total_g)),
+      ),
+    ),
+  );
+}
