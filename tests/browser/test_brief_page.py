@@ -1,0 +1,219 @@
+"""The brief page in Chromium against a running service: a brief written in the page becomes
+options shown side by side, one is chosen, variations are asked for and chosen among, the
+parser's reading is corrected and designed again, and a weigh-out sheet is drawn up; every
+step is checked against what the API then stores."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+from tests.browser.workbench import Workbench
+from tests.helpers import wait_for_job
+
+BRIEF = "fresh citrus cologne for summer with a woody base, no patchouli"
+OPTIONS_TIMEOUT_MS = 170_000
+
+
+def api(workbench: Workbench, path: str) -> Any:
+    response = httpx.get(workbench.url + path, timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def brief_id_of(page: Page) -> str:
+    match = re.search(r"#/briefs/([0-9a-f-]{36})", page.url)
+    assert match, page.url
+    return match.group(1)
+
+
+def round_section(page: Page, number: int) -> Locator:
+    return page.locator(f"section.round[data-round='{number}']")
+
+
+def card(section: Locator, title: str) -> Locator:
+    return section.locator("article.formula-card").filter(
+        has=section.page.get_by_role("heading", name=title, exact=True)
+    )
+
+
+@pytest.mark.timeout(300)
+def test_a_brief_becomes_options_a_choice_and_variations(
+    page: Page, workbench: Workbench, shoot: Any
+) -> None:
+    page.get_by_label("Creative brief").fill(BRIEF)
+    page.get_by_label("Mode").select_option("fast")
+    page.get_by_label("Product").select_option("EDT")
+    shoot(page, "brief")
+    page.get_by_role("button", name="Design options").click()
+
+    # The job is followed live, then the options are drawn.
+    expect(page.locator("progress#job-progress")).to_be_attached()
+    options = round_section(page, 1)
+    expect(options.locator("article.formula-card").first).to_be_visible(timeout=OPTIONS_TIMEOUT_MS)
+    brief_id = brief_id_of(page)
+    brief = api(workbench, f"/v1/briefs/{brief_id}")
+    option_ids = brief["rounds"][0]["formula_ids"]
+    cards = options.locator("article.formula-card")
+    expect(cards).to_have_count(len(option_ids))
+    assert cards.evaluate_all("els => els.map(e => e.dataset.formulaId)") == option_ids
+    expect(page.get_by_role("status").filter(has_text="options designed")).to_be_visible()
+    shoot(page, "options")
+
+    # Each card says what the API stores: verdict, cost, product, allergens.
+    for index, formula_id in enumerate(option_ids):
+        formula = api(workbench, f"/v1/formulas/{formula_id}")
+        shown = card(options, f"Option {index + 1}")
+        expect(shown.locator(".verdict")).to_have_attribute(
+            "data-verdict", formula["compliance"]["verdict"]
+        )
+        expect(shown.locator(".cost")).to_have_text(f"€{formula['cost_per_kg_eur']:.2f} / kg")
+        expect(shown.locator(".facts")).to_contain_text("EDT")
+        expect(shown.locator("table.lines tbody tr:not(.tier-row)")).to_have_count(
+            len(formula["lines"])
+        )
+    # What the parser understood, as chips.
+    families = page.locator(".chip-group[data-field='families'] .chip")
+    expect(families).to_have_count(len(brief["parsed"]["families"]))
+    avoid = page.locator(".chip-group[data-field='avoid'] .chip")
+    expect(avoid.first).to_contain_text("Patchouli", ignore_case=True)
+
+    # Two options line by line.
+    options.get_by_label("Compare A").select_option(label="Option 1")
+    options.get_by_label("with B").select_option(label="Option 2")
+    options.get_by_role("button", name="Compare", exact=True).click()
+    expect(options.locator(".comparison h2")).to_contain_text("Option 1 and Option 2")
+    expect(options.locator(".comparison tbody tr").first).to_be_visible()
+
+    # The choice is stored as the brief's round's choice.
+    card(options, "Option 2").get_by_role("button", name="I prefer this one").click()
+    chosen = card(round_section(page, 1), "Option 2")
+    expect(chosen.locator(".chosen-badge")).to_have_text("Chosen")
+    expect(round_section(page, 1).get_by_role("button", name="I prefer this one")).to_have_count(0)
+    stored = api(workbench, f"/v1/briefs/{brief_id}")
+    assert stored["rounds"][0]["chosen_id"] == option_ids[1]
+
+    # Variations of the chosen option: a second round, the same cards, and its choice.
+    chosen.get_by_role("button", name="Variations").click()
+    variations = round_section(page, 2)
+    expect(variations.locator("h2")).to_have_text("Round 2: variations of Option 2")
+    stored = api(workbench, f"/v1/briefs/{brief_id}")
+    second = stored["rounds"][1]
+    assert second["parent_id"] == option_ids[1]
+    variation_cards = variations.locator("article.formula-card")
+    expect(variation_cards).to_have_count(len(second["formula_ids"]))
+    assert (
+        variation_cards.evaluate_all("els => els.map(e => e.dataset.formulaId)")
+        == second["formula_ids"]
+    )
+    expect(variations.locator(".variation-edit").first).to_contain_text("Edit:")
+    shoot(page, "variations")
+    card(variations, "Variation 1.2").get_by_role("button", name="I prefer this one").click()
+    expect(card(round_section(page, 2), "Variation 1.2").locator(".chosen-badge")).to_be_visible()
+    stored = api(workbench, f"/v1/briefs/{brief_id}")
+    assert stored["rounds"][1]["chosen_id"] == second["formula_ids"][1]
+    expect(page.locator(".rounds-history li")).to_have_text(
+        [
+            re.compile(r"Round 1: \d options designed; chose Option 2"),
+            re.compile(r"Round 2: \d variations of Option 2; chose Variation 1\.2"),
+        ]
+    )
+
+    # The weigh-out sheet for 50 g of product at 15 %: grams add up to the batch.
+    sheet_card = card(round_section(page, 2), "Variation 1.2")
+    sheet_card.get_by_text("Weigh-out sheet for the lab").click()
+    sheet_card.get_by_label("Batch of finished product (g)").fill("50")
+    sheet_card.get_by_label("Concentrate in product (%)").fill("15")
+    sheet_card.get_by_role("button", name="Show weigh-out sheet").click()
+    table = sheet_card.locator("table.weigh-out-table")
+    expect(table.locator("caption")).to_contain_text("7.500 g of concentrate")
+    expect(table.locator("tr.solvent td").last).to_have_text("50.000 g")
+    shoot(page, "weigh-out")
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.expected_http_errors(422)
+def test_a_misreading_is_corrected_on_the_chips_and_designed_again(
+    page: Page, workbench: Workbench, shoot: Any
+) -> None:
+    accepted = httpx.post(
+        workbench.url + "/v1/briefs", json={"text": BRIEF, "mode": "fast"}, timeout=30
+    ).json()
+    job = wait_for_job(httpx.Client(base_url=workbench.url), accepted["job_id"], timeout_s=170)
+    assert job["status"] == "finished", job
+    page.goto(f"{workbench.url}/#/briefs/{accepted['brief_id']}")
+    families = page.locator(".chip-group[data-field='families']")
+    expect(families.locator(".chip[data-value='citrus']")).to_be_visible()
+
+    # A word the designer has no meaning for: said next to the families, nothing lost.
+    families.get_by_role("button", name="Remove citrus from families").click()
+    families.get_by_label("Families", exact=True).fill("wodoy")
+    page.get_by_role("button", name="Design again with these corrections").click()
+    error = page.locator(".field-error", has_text="'wodoy'")
+    expect(error).to_be_visible()
+    expect(families.get_by_label("Families", exact=True)).to_have_attribute("aria-invalid", "true")
+    expect(families.get_by_label("Families", exact=True)).to_have_value("wodoy")
+    expect(families.locator(".chip[data-value='citrus']")).to_have_count(0)
+    assert re.search(f"#/briefs/{accepted['brief_id']}$", page.url)
+
+    # Corrected: no citrus, vetiver asked for and citrus avoided.
+    families.get_by_label("Families", exact=True).fill("")
+    notes = page.locator(".chip-group[data-field='notes']")
+    notes.get_by_label("Notes and materials", exact=True).fill("vetiver")
+    notes.get_by_label("Notes and materials", exact=True).press("Enter")
+    expect(notes.locator(".chip[data-value='vetiver']")).to_be_visible()
+    avoid = page.locator(".chip-group[data-field='avoid']")
+    avoid.get_by_label("Avoid (forbidden)", exact=True).fill("citrus")
+    avoid.get_by_role("button", name="Add").click()
+    shoot(page, "correction")
+    page.get_by_role("button", name="Design again with these corrections").click()
+
+    expect(round_section(page, 1).locator("article.formula-card").first).to_be_visible(
+        timeout=OPTIONS_TIMEOUT_MS
+    )
+    revised_id = brief_id_of(page)
+    assert revised_id != accepted["brief_id"]
+    revised = api(workbench, f"/v1/briefs/{revised_id}")
+    assert revised["parser"] == "perfumer"
+    assert revised["revises"] == accepted["brief_id"]
+    assert "citrus" not in revised["parsed"]["families"]
+    assert "citrus" in revised["parsed"]["avoid"]
+    assert revised["parsed"]["notes"] == ["Vetiver oil"]
+    expect(page.get_by_text("Corrected by the perfumer.")).to_be_visible()
+    expect(page.get_by_role("link", name="an earlier reading")).to_have_attribute(
+        "href", f"#/briefs/{accepted['brief_id']}"
+    )
+
+
+def test_an_empty_brief_is_refused_next_to_the_field_without_a_request(
+    page: Page, workbench: Workbench
+) -> None:
+    posted: list[str] = []
+    page.on("request", lambda sent: posted.append(sent.url) if sent.method == "POST" else None)
+    text = page.get_by_label("Creative brief")
+    text.fill("   ")
+    page.get_by_role("button", name="Design options").click()
+    expect(page.locator("main .field-error")).to_have_text(
+        "Write the brief first: what should it smell like?"
+    )
+    expect(text).to_have_attribute("aria-invalid", "true")
+    expect(text).to_be_focused()
+    assert posted == []
+    assert page.url.endswith("/") or page.url.endswith("#/")
+
+
+@pytest.mark.expected_http_errors(422)
+def test_a_dosage_the_service_refuses_is_said_next_to_it_and_the_text_is_kept(
+    page: Page, workbench: Workbench
+) -> None:
+    page.get_by_label("Creative brief").fill(BRIEF)
+    dosage = page.get_by_label("Dosage (% concentrate, optional)")
+    dosage.fill("55")
+    page.get_by_role("button", name="Design options").click()
+    expect(dosage).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("main .field-error")).to_contain_text("less than or equal to 40")
+    expect(page.get_by_label("Creative brief")).to_have_value(BRIEF)
