@@ -7,9 +7,11 @@ import json
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Sequence
+from types import FrameType
 
 from fragrance_ai.logs import configure_logging
 from fragrance_ai.settings import ConfigError, Settings, load_settings, mask_url, public_view
@@ -171,6 +173,10 @@ def _dev(settings: Settings, args: argparse.Namespace) -> int:
         resumed = resume_unfinished_jobs(runtime)
         if resumed:
             log.info("re-enqueued %d unfinished jobs from the database", resumed)
+    # uvicorn shuts down gracefully on SIGTERM, then raises the signal again for the handler
+    # that was there before it: with the default one the process died there, before the
+    # workers were stopped. This handler turns that second SIGTERM into a normal return.
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         uvicorn.run(
             create_app(runtime),
@@ -178,10 +184,21 @@ def _dev(settings: Settings, args: argparse.Namespace) -> int:
             port=_port(settings, args),
             log_level=settings.log_level.lower(),
         )
+    except _Terminated:
+        log.info("stopped by SIGTERM")
     finally:
+        signal.signal(signal.SIGTERM, previous)
         _stop_warmly(children)
         runtime.close()
     return 0
+
+
+class _Terminated(Exception):
+    """SIGTERM reached `dev`: stop the workers warmly and exit 0."""
+
+
+def _raise_terminated(_signum: int, _frame: FrameType | None) -> None:
+    raise _Terminated
 
 
 def _stop_warmly(children: list[subprocess.Popen[bytes]]) -> None:

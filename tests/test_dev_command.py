@@ -15,8 +15,12 @@ import pytest
 from tests.helpers import free_port, wait_for_job, wait_until_answering
 
 
-def run_dev_and_design_a_formula(tmp_path: Path, **environment: str) -> str:
-    """Starts `fragrance-ai dev`, has a brief designed, stops it with Ctrl-C; returns its log."""
+def run_dev_and_design_a_formula(
+    tmp_path: Path, *, stop: str = "ctrl-c", **environment: str
+) -> str:
+    """Starts `fragrance-ai dev`, has a brief designed, stops it with Ctrl-C (the process
+    group gets SIGINT) or as a service manager does (`stop="sigterm"`: SIGTERM to the dev
+    process alone); asserts it exits 0 and returns its log."""
     port = free_port()
     log_path = tmp_path / "dev.log"
     with log_path.open("wb") as log:
@@ -32,12 +36,17 @@ def run_dev_and_design_a_formula(tmp_path: Path, **environment: str) -> str:
                 wait_until_answering(client, process, "/ready")
                 accepted = client.post("/v1/briefs", json={"text": "a light floral EDT"})
                 assert accepted.status_code == 202
-                job = wait_for_job(client, accepted.json()["job_id"])
+                # Under load the LLM worker takes a while to load its model.
+                job = wait_for_job(client, accepted.json()["job_id"], timeout_s=180)
                 assert job["status"] == "finished", job
         finally:
-            # Ctrl-C in a terminal signals the whole foreground process group.
-            os.killpg(process.pid, signal.SIGINT)
-            process.wait(timeout=60)
+            if stop == "sigterm":
+                process.send_signal(signal.SIGTERM)
+            else:
+                # Ctrl-C in a terminal signals the whole foreground process group.
+                os.killpg(process.pid, signal.SIGINT)
+            returncode = process.wait(timeout=60)
+    assert returncode == 0, log_path.read_text()
     return log_path.read_text()
 
 
@@ -59,4 +68,15 @@ def test_dev_with_redis_runs_both_workers_and_stops_them_warmly(
     # One Ctrl-C: each worker gets exactly one SIGTERM, a warm shutdown, never a second.
     assert output.lower().count("warm shut down requested") == 2
     assert "received twice" not in output
+    assert "Traceback" not in output
+
+
+@pytest.mark.integration
+def test_dev_stopped_by_sigterm_stops_its_workers_warmly_and_exits_0(
+    tmp_path: Path, redis_url: str
+) -> None:
+    output = run_dev_and_design_a_formula(tmp_path, stop="sigterm", REDIS_URL=redis_url)
+    assert "stopped by SIGTERM" in output
+    # The workers are in sessions of their own: only dev's warm stop reaches them.
+    assert output.lower().count("warm shut down requested") == 2
     assert "Traceback" not in output
