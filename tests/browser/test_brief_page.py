@@ -41,6 +41,40 @@ def card(section: Locator, title: str) -> Locator:
     )
 
 
+def expect_cards_as_stored(
+    options: Locator, workbench: Workbench, option_ids: list[str], brief: dict[str, Any]
+) -> None:
+    """Each card says what the API stores (verdict, cost, product, lines), and the parser's
+    reading is shown as chips."""
+    for index, formula_id in enumerate(option_ids):
+        formula = api(workbench, f"/v1/formulas/{formula_id}")
+        shown = card(options, f"Option {index + 1}")
+        expect(shown.locator(".verdict")).to_have_attribute(
+            "data-verdict", formula["compliance"]["verdict"]
+        )
+        expect(shown.locator(".cost")).to_have_text(f"€{formula['cost_per_kg_eur']:.2f} / kg")
+        expect(shown.locator(".facts")).to_contain_text("EDT")
+        expect(shown.locator("table.lines tbody tr:not(.tier-row)")).to_have_count(
+            len(formula["lines"])
+        )
+    page = options.page
+    families = page.locator(".chip-group[data-field='families'] .chip")
+    expect(families).to_have_count(len(brief["parsed"]["families"]))
+    avoid = page.locator(".chip-group[data-field='avoid'] .chip")
+    expect(avoid.first).to_contain_text("Patchouli", ignore_case=True)
+
+
+def expect_a_weigh_out_sheet(sheet_card: Locator) -> None:
+    """50 g of product at 15 %: 7.5 g of concentrate, and the running total ends at 50 g."""
+    sheet_card.get_by_text("Weigh-out sheet for the lab").click()
+    sheet_card.get_by_label("Batch of finished product (g)").fill("50")
+    sheet_card.get_by_label("Concentrate in product (%)").fill("15")
+    sheet_card.get_by_role("button", name="Show weigh-out sheet").click()
+    table = sheet_card.locator("table.weigh-out-table")
+    expect(table.locator("caption")).to_contain_text("7.500 g of concentrate")
+    expect(table.locator("tr.solvent td").last).to_have_text("50.000 g")
+
+
 @pytest.mark.timeout(300)
 def test_a_brief_becomes_options_a_choice_and_variations(
     page: Page, workbench: Workbench, shoot: Any
@@ -64,23 +98,7 @@ def test_a_brief_becomes_options_a_choice_and_variations(
     expect(page.get_by_role("status").filter(has_text="options designed")).to_be_visible()
     shoot(page, "options")
 
-    # Each card says what the API stores: verdict, cost, product, allergens.
-    for index, formula_id in enumerate(option_ids):
-        formula = api(workbench, f"/v1/formulas/{formula_id}")
-        shown = card(options, f"Option {index + 1}")
-        expect(shown.locator(".verdict")).to_have_attribute(
-            "data-verdict", formula["compliance"]["verdict"]
-        )
-        expect(shown.locator(".cost")).to_have_text(f"€{formula['cost_per_kg_eur']:.2f} / kg")
-        expect(shown.locator(".facts")).to_contain_text("EDT")
-        expect(shown.locator("table.lines tbody tr:not(.tier-row)")).to_have_count(
-            len(formula["lines"])
-        )
-    # What the parser understood, as chips.
-    families = page.locator(".chip-group[data-field='families'] .chip")
-    expect(families).to_have_count(len(brief["parsed"]["families"]))
-    avoid = page.locator(".chip-group[data-field='avoid'] .chip")
-    expect(avoid.first).to_contain_text("Patchouli", ignore_case=True)
+    expect_cards_as_stored(options, workbench, option_ids, brief)
 
     # Two options line by line.
     options.get_by_label("Compare A").select_option(label="Option 1")
@@ -123,15 +141,7 @@ def test_a_brief_becomes_options_a_choice_and_variations(
         ]
     )
 
-    # The weigh-out sheet for 50 g of product at 15 %: grams add up to the batch.
-    sheet_card = card(round_section(page, 2), "Variation 1.2")
-    sheet_card.get_by_text("Weigh-out sheet for the lab").click()
-    sheet_card.get_by_label("Batch of finished product (g)").fill("50")
-    sheet_card.get_by_label("Concentrate in product (%)").fill("15")
-    sheet_card.get_by_role("button", name="Show weigh-out sheet").click()
-    table = sheet_card.locator("table.weigh-out-table")
-    expect(table.locator("caption")).to_contain_text("7.500 g of concentrate")
-    expect(table.locator("tr.solvent td").last).to_have_text("50.000 g")
+    expect_a_weigh_out_sheet(card(round_section(page, 2), "Variation 1.2"))
     shoot(page, "weigh-out")
 
 

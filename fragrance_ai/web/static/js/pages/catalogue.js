@@ -74,14 +74,17 @@ async function renderSearch(view, { isCurrent }) {
 
   let timer = null;
   let sequence = 0;
+  const wanted = () => ({ q: query.value.trim(), tier: tier.value, family: family.value });
+  const remember = () => {
+    window.history.replaceState({ ...window.history.state, catalogueSearch: wanted() }, "");
+  };
   const search = async () => {
-    const wanted = { q: query.value.trim(), tier: tier.value, family: family.value };
-    window.history.replaceState({ ...window.history.state, catalogueSearch: wanted }, "");
+    const asked = wanted();
     const mine = ++sequence;
     results.setAttribute("aria-busy", "true");
     let items;
     try {
-      items = await get("/v1/ingredients", wanted);
+      items = await get("/v1/ingredients", asked);
     } catch (error) {
       if (!isCurrent() || mine !== sequence) return;
       results.removeAttribute("aria-busy");
@@ -97,19 +100,24 @@ async function renderSearch(view, { isCurrent }) {
     }
     if (!isCurrent() || mine !== sequence) return;
     results.removeAttribute("aria-busy");
-    showResults(results, count, items, wanted);
+    showResults(results, count, items, asked);
   };
   const soon = () => {
+    remember();
     clearTimeout(timer);
     timer = setTimeout(search, DEBOUNCE_MS);
   };
-  query.addEventListener("input", soon);
-  tier.addEventListener("change", search);
-  family.addEventListener("change", search);
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
+  const now = () => {
+    remember();
     clearTimeout(timer);
     search();
+  };
+  query.addEventListener("input", soon);
+  tier.addEventListener("change", now);
+  family.addEventListener("change", now);
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    now();
   });
 
   // Families come from the whole catalogue (the API has no list of them).
