@@ -188,6 +188,26 @@ def test_ingredients_can_be_filtered(client: TestClient) -> None:
     assert client.get("/v1/ingredients", params={"tier": "middle"}).status_code == 422
 
 
+def test_the_summary_view_of_ingredients_lists_the_same_materials_without_their_data(
+    client: TestClient,
+) -> None:
+    full = client.get("/v1/ingredients", params={"q": "woody"})
+    summary = client.get("/v1/ingredients", params={"q": "woody", "view": "summary"})
+    assert [item["cas"] for item in summary.json()] == [item["cas"] for item in full.json()]
+    assert set(summary.json()[0]) == {
+        "name",
+        "synonyms",
+        "cas",
+        "tier",
+        "families",
+        "descriptors",
+        "price_per_kg_eur",
+        "natural",
+    }
+    assert len(summary.content) * 10 < len(full.content)
+    assert client.get("/v1/ingredients", params={"view": "all"}).status_code == 422
+
+
 def test_health_touches_nothing_and_ready_checks_everything(client: TestClient) -> None:
     assert client.get("/health").json() == {"status": "ok"}
     ready = client.get("/ready")

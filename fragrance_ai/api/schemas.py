@@ -4,17 +4,50 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from fragrance_ai.db.models import JobStatus
+from fragrance_ai.domain.brief import Intensity
 from fragrance_ai.domain.catalogue import Tier
 from fragrance_ai.domain.compliance import ComplianceReport
 from fragrance_ai.domain.products import ProductType
 from fragrance_ai.settings import RequestedMode
 
 MAX_BRIEF_CHARS = 4000
+
+
+ShortWord = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+
+
+class BriefCorrection(BaseModel):
+    """What the parser understood, as the perfumer corrected it on the workbench. Designed
+    from as given: the text is not read again."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    families: list[ShortWord] = Field(default_factory=list, max_length=12)
+    notes: list[ShortWord] = Field(
+        default_factory=list,
+        max_length=40,
+        description="Materials (catalogue names, synonyms or CAS) or note words; one no "
+        "material matches is kept as an unmatched note.",
+    )
+    moods: list[ShortWord] = Field(default_factory=list, max_length=12)
+    seasons: list[ShortWord] = Field(default_factory=list, max_length=4)
+    avoid: list[ShortWord] = Field(default_factory=list, max_length=40)
+    intensity: Intensity = Intensity.MODERATE
+    dosage_percent: float | None = Field(None, gt=0, le=40)
+    budget_per_kg_eur: float | None = Field(None, gt=0, le=1_000_000)
+    longevity_hours: float | None = Field(None, gt=0, le=72)
 
 
 class BriefRequest(BaseModel):
@@ -33,6 +66,21 @@ class BriefRequest(BaseModel):
     )
     product: ProductType | None = Field(
         None, description="Overrides any product type the text names."
+    )
+    dosage_percent: float | None = Field(
+        None,
+        gt=0,
+        le=40,
+        description="Concentrate in the finished product, percent; overrides any dosage the "
+        "text names (the product's usual dosage when neither does).",
+    )
+    corrected: BriefCorrection | None = Field(
+        None,
+        description="The parsed brief as the perfumer corrected it: designed from directly, "
+        "without reading the text again (the vocabulary: GET /v1/briefs/vocabulary).",
+    )
+    revises: uuid.UUID | None = Field(
+        None, description="The brief this one corrects, kept in its history."
     )
 
     @field_validator("text")
@@ -75,6 +123,7 @@ class BriefView(BaseModel):
     text: str
     mode: str
     requested_product: str | None
+    requested_dosage_percent: float | None = None
     parsed: dict[str, Any] | None
     parser: str | None
     reading: dict[str, Any] | None = Field(
@@ -86,7 +135,29 @@ class BriefView(BaseModel):
     options: list[BriefOption] = Field(
         description="Every formula designed for this brief, with its scores, oldest first."
     )
+    rounds: list[BriefRound] = Field(
+        default_factory=list,
+        description="The brief's history: its options, then each set of variations asked "
+        "for, oldest first, each with the choice made.",
+    )
+    revises: uuid.UUID | None = Field(None, description="The brief this one corrects.")
     created_at: datetime
+
+
+class BriefRound(BaseModel):
+    kind: Literal["options", "variations"]
+    variation_set_id: uuid.UUID | None = None
+    parent_id: uuid.UUID | None = Field(None, description="The formula varied.")
+    formula_ids: list[uuid.UUID]
+    chosen_id: uuid.UUID | None
+    created_at: datetime
+
+
+class BriefVocabulary(BaseModel):
+    families: list[str]
+    moods: list[str]
+    seasons: list[str]
+    intensities: list[str]
 
 
 class FormulaLineView(BaseModel):
@@ -125,6 +196,7 @@ class FormulaView(FormulaSummary):
 
 class BriefOption(BaseModel):
     formula_id: uuid.UUID
+    parent_id: uuid.UUID | None = Field(None, description="Set on a variation: its parent.")
     designer: str
     cost_per_kg_eur: float
     compliant: bool
@@ -164,6 +236,17 @@ class RegulatedSubstanceView(BaseModel):
     eu_rules: list[dict[str, Any]]
     cmr: dict[str, Any] | None
     eu_allergen_inci: str | None
+
+
+class IngredientSummaryView(BaseModel):
+    name: str
+    synonyms: list[str]
+    cas: str
+    tier: str
+    families: list[str]
+    descriptors: list[str]
+    price_per_kg_eur: float
+    natural: bool
 
 
 class IngredientView(BaseModel):
@@ -296,3 +379,32 @@ class FormulaCheckResponse(BaseModel):
         description="EU label: allergens above 0.001 % (leave-on) or 0.01 % (rinse-off)."
     )
     repair: RepairView | None = None
+
+
+class WeighOutLineView(BaseModel):
+    step: int = Field(description="Weighing order, from 1.")
+    name: str
+    cas: str
+    tier: str
+    percent_of_concentrate: float
+    grams: float = Field(description="To weigh, to the milligram.")
+    running_total_g: float = Field(description="What the balance reads after this step.")
+
+
+class SolventView(BaseModel):
+    name: str = Field(
+        description="ethanol (perfumer's alcohol) for EDC, EDT, EDP and parfum; otherwise "
+        "the product base."
+    )
+    grams: float = Field(description="0 for the neat concentrate (dilution 100 %).")
+
+
+class WeighOutView(BaseModel):
+    formula_id: uuid.UUID
+    batch_g: float = Field(description="Finished product to make, grams.")
+    dilution_percent: float = Field(description="Concentrate in the batch, percent.")
+    concentrate_g: float = Field(description="The lines' grams sum to exactly this.")
+    solvent: SolventView
+    lines: list[WeighOutLineView] = Field(description="In weighing order.")
+    total_g: float = Field(description="Concentrate and solvent: the batch.")
+    order: str = Field(description="The weighing order's rule, in words.")

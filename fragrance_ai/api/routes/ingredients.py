@@ -1,13 +1,18 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
 from fastapi.exceptions import RequestValidationError
 
 from fragrance_ai.api.deps import CatalogueDep
-from fragrance_ai.api.schemas import ConstituentView, IngredientView, RegulatedSubstanceView
+from fragrance_ai.api.schemas import (
+    ConstituentView,
+    IngredientSummaryView,
+    IngredientView,
+    RegulatedSubstanceView,
+)
 from fragrance_ai.domain.catalogue import Ingredient, Tier, is_valid_cas
 
 router = APIRouter(prefix="/v1/ingredients", tags=["ingredients"])
@@ -15,14 +20,43 @@ router = APIRouter(prefix="/v1/ingredients", tags=["ingredients"])
 CAS_PATTERN = r"^\d{2,7}-\d{2}-\d$"
 
 
-@router.get("", response_model=list[IngredientView])
+@router.get("", response_model=list[IngredientView] | list[IngredientSummaryView])
 async def read_ingredients(
     catalogue: CatalogueDep,
     tier: Tier | None = None,
     family: str | None = None,
-    q: Annotated[str | None, Query(max_length=100, description="Text in name or notes")] = None,
-) -> list[IngredientView]:
-    return [ingredient_view(item) for item in catalogue.filter(tier=tier, family=family, text=q)]
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=100,
+            description="Text in the name, a synonym, the CAS number, a family or a descriptor.",
+        ),
+    ] = None,
+    view: Annotated[
+        Literal["full", "summary"],
+        Query(
+            description="summary: name, synonyms, CAS, tier, families, descriptors and price "
+            "only (a search list; the full record is about a hundred times larger)."
+        ),
+    ] = "full",
+) -> list[IngredientView] | list[IngredientSummaryView]:
+    items = catalogue.filter(tier=tier, family=family, text=q)
+    if view == "summary":
+        return [summary_view(item) for item in items]
+    return [ingredient_view(item) for item in items]
+
+
+def summary_view(item: Ingredient) -> IngredientSummaryView:
+    return IngredientSummaryView(
+        name=item.name,
+        synonyms=list(item.synonyms),
+        cas=item.cas,
+        tier=item.tier.value,
+        families=list(item.families),
+        descriptors=list(item.descriptors),
+        price_per_kg_eur=item.price_per_kg_eur,
+        natural=item.natural,
+    )
 
 
 @router.get("/{cas}", response_model=IngredientView)

@@ -84,7 +84,7 @@ async function renderSearch(view, { isCurrent }) {
     results.setAttribute("aria-busy", "true");
     let items;
     try {
-      items = await get("/v1/ingredients", asked);
+      items = await get("/v1/ingredients", { ...asked, view: "summary" });
     } catch (error) {
       if (!isCurrent() || mine !== sequence) return;
       results.removeAttribute("aria-busy");
@@ -123,7 +123,7 @@ async function renderSearch(view, { isCurrent }) {
   // Families come from the whole catalogue (the API has no list of them).
   let everything;
   try {
-    everything = await get("/v1/ingredients");
+    everything = await get("/v1/ingredients", { view: "summary" });
   } catch (error) {
     if (!isCurrent()) return;
     results.replaceChildren(alertBox(error.message));

@@ -300,7 +300,7 @@ let namesPromise = null;
 
 // Every catalogue name and synonym, fetched once, for "did you mean"; null if unavailable.
 function catalogueNames() {
-  namesPromise ??= get("/v1/ingredients")
+  namesPromise ??= get("/v1/ingredients", { view: "summary" })
     .then((items) => items.flatMap((item) => [item.name, ...item.synonyms].map((match) => ({ name: item.name, match }))))
     .catch(() => {
       namesPromise = null;
