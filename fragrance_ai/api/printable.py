@@ -7,6 +7,8 @@ from html import escape
 
 from fragrance_ai.domain.certificate import AllergenDeclaration, IfraCertificate
 from fragrance_ai.domain.formula import Formula
+from fragrance_ai.domain.products import product_profile
+from fragrance_ai.domain.weigh_out import WeighOut
 
 _STYLE = """
 body { font: 11pt/1.4 system-ui, sans-serif; margin: 2em auto; max-width: 60em; color: #111; }
@@ -17,6 +19,11 @@ td.number { text-align: right; font-variant-numeric: tabular-nums; }
 .refused { color: #a00; }
 .signature { margin-top: 3em; display: flex; gap: 4em; }
 .signature div { border-top: 1px solid #111; padding-top: 0.3em; min-width: 15em; }
+td.tick { text-align: center; }
+td.cas { white-space: nowrap; }
+td.tick input { width: 1.2em; height: 1.2em; margin: 0; }
+td.blank { min-width: 6em; }
+tr.total td { font-weight: 600; border-top: 2px solid #111; }
 @media print { body { margin: 0; } a { color: inherit; text-decoration: none; } }
 """
 
@@ -95,3 +102,57 @@ def declaration_html(declaration: AllergenDeclaration, title: str) -> str:
         f"<ul>{notes}</ul>"
     )
     return _page(title, body)
+
+
+def weigh_out_html(sheet: WeighOut, formula: Formula, title: str) -> str:
+    """The sheet that goes to the bench: a line per material in weighing order with a box
+    to tick and room for what the balance actually read, then the solvent."""
+
+    def grams(value: float) -> str:
+        return f"{value:.3f}"
+
+    rows = [
+        f"<tr><td class='number'>{line.step}</td><td>{escape(line.name)}</td>"
+        f"<td class='cas'>{escape(line.cas)}</td><td>{escape(line.tier.value)}</td>"
+        f"<td class='number'>{line.percent_of_concentrate:.4g}</td>"
+        f"<td class='number'>{grams(line.grams)}</td>"
+        f"<td class='number'>{grams(line.running_total_g)}</td><td class='blank'></td>"
+        f"<td class='tick'><input type='checkbox' aria-label='Step {line.step} weighed'></td>"
+        "</tr>"
+        for line in sheet.lines
+    ]
+    solvent_step = len(sheet.lines) + 1
+    rows.append(
+        f"<tr><td class='number'>{solvent_step}</td><td>{escape(sheet.solvent.name)}</td>"
+        "<td></td><td>solvent</td><td></td>"
+        f"<td class='number'>{grams(sheet.solvent.grams)}</td>"
+        f"<td class='number'>{grams(sheet.total_g)}</td><td class='blank'></td>"
+        f"<td class='tick'><input type='checkbox' aria-label='Step {solvent_step} weighed'>"
+        "</td></tr>"
+    )
+    rows.append(
+        "<tr class='total'><td></td><td>Total</td><td></td><td></td><td></td>"
+        f"<td class='number'>{grams(sheet.total_g)}</td><td></td><td></td><td></td></tr>"
+    )
+    profile = product_profile(formula.product)
+    dosage_note = ""
+    if sheet.dilution_percent != formula.dosage_percent:
+        dosage_note = (
+            f"<p><strong>Note:</strong> the formula was designed and checked at "
+            f"{formula.dosage_percent:g} % concentrate; its IFRA certificate and allergen "
+            f"declaration hold at that dosage, not at {sheet.dilution_percent:g} %.</p>"
+        )
+    body = (
+        f"<h1>Weigh-out sheet</h1><p>{escape(title)}<br>Product: {escape(profile.label)}; "
+        f"batch {grams(sheet.batch_g)} g at {sheet.dilution_percent:g} % concentrate: "
+        f"{grams(sheet.concentrate_g)} g of concentrate and {grams(sheet.solvent.grams)} g "
+        f"of {escape(sheet.solvent.name)}</p>{dosage_note}"
+        f"<p>Order: {escape(sheet.order)}</p>"
+        "<table><thead><tr><th>Step</th><th>Material</th><th>CAS</th><th>Tier</th>"
+        "<th>% of concentrate</th><th>Grams</th><th>Balance reads (g)</th>"
+        "<th>Actual (g)</th><th>Weighed</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+        "<div class='signature'><div>Weighed by: name</div><div>Date and time</div>"
+        "<div>Checked by</div></div>"
+    )
+    return _page(f"Weigh-out: {title}", body)

@@ -8,10 +8,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
+from pydantic import BeforeValidator, Field
 from sqlalchemy.orm import Session
 
 from fragrance_ai.api.deps import CatalogueDep, Database, DatabaseDep
-from fragrance_ai.api.printable import certificate_html, declaration_html
+from fragrance_ai.api.printable import certificate_html, declaration_html, weigh_out_html
 from fragrance_ai.api.schemas import (
     CheckLine,
     FormulaCheckRequest,
@@ -22,6 +23,7 @@ from fragrance_ai.api.schemas import (
     FormulaView,
     RepairChangeView,
     RepairView,
+    WeighOutView,
 )
 from fragrance_ai.db.models import Formula
 from fragrance_ai.db.repositories import list_formulas, read_formula_document
@@ -37,6 +39,7 @@ from fragrance_ai.domain.compliance import check_compliance
 from fragrance_ai.domain.own_material import is_regulated_cas, own_material
 from fragrance_ai.domain.products import ProductType, product_profile
 from fragrance_ai.domain.repair import repair_formula
+from fragrance_ai.domain.weigh_out import weigh_out
 from fragrance_ai.metrics import COMPLIANCE_VERDICTS
 
 router = APIRouter(prefix="/v1/formulas", tags=["formulas"])
@@ -143,6 +146,44 @@ async def declare_formula(
     """The allergen declaration of a stored formula, in its product at its dosage."""
     formula = await _stored_formula(database, formula_id)
     return _declaration(formula, catalogue, f"Formula {formula_id}", format)
+
+
+def _blank_is_none(value: object) -> object:
+    """An empty field of a plain HTML form (`?dilution_percent=`) means "not given"."""
+    return None if value == "" else value
+
+
+@router.get("/{formula_id}/weigh-out", response_model=WeighOutView)
+async def weigh_out_formula(
+    formula_id: uuid.UUID,
+    database: DatabaseDep,
+    batch_g: Annotated[
+        float,
+        Query(
+            ge=0.001,
+            le=100_000,
+            description="Finished product to make, grams: from 1 mg (a balance's last "
+            "digit) to 100 kg.",
+        ),
+    ] = 100,
+    dilution_percent: Annotated[
+        Annotated[float, Field(gt=0, le=100)] | None,
+        BeforeValidator(_blank_is_none),
+        Query(
+            description="Concentrate in the product, percent; the formula's own dosage when "
+            "omitted or empty, 100 for the neat concentrate.",
+        ),
+    ] = None,
+    format: DocumentFormat = "json",
+) -> WeighOutView | HTMLResponse:
+    """The weigh-out sheet of a stored formula: grams per material in weighing order (base,
+    heart, top; the largest amount first within a tier) with the balance's running total,
+    then the solvent. The lines sum to the concentrate to the milligram."""
+    formula = await _stored_formula(database, formula_id)
+    sheet = weigh_out(formula, batch_g, dilution_percent)
+    if format == "html":
+        return HTMLResponse(weigh_out_html(sheet, formula, f"Formula {formula_id}"))
+    return WeighOutView.model_validate({"formula_id": formula_id, **sheet.model_dump()})
 
 
 def _certificate(
