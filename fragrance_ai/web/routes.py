@@ -29,7 +29,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
 router = APIRouter(include_in_schema=False)
 
 
-@router.get("/")
+@router.api_route("/", methods=["GET", "HEAD"])
 async def workbench() -> FileResponse:
     return FileResponse(
         STATIC_DIR / "index.html",

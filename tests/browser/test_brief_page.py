@@ -182,6 +182,8 @@ def test_a_misreading_is_corrected_on_the_chips_and_designed_again(
     shoot(page, "correction")
     page.get_by_role("button", name="Design again with these corrections").click()
 
+    # The new brief's page follows its job (?job=) before drawing its own options.
+    expect(page).to_have_url(re.compile(r"#/briefs/[0-9a-f-]{36}\?job="))
     expect(round_section(page, 1).locator("article.formula-card").first).to_be_visible(
         timeout=OPTIONS_TIMEOUT_MS
     )

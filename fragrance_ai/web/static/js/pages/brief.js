@@ -11,8 +11,8 @@ import { understoodEditor } from "../understood.js";
 
 export async function render(view, { briefId, jobId, isCurrent }) {
   if (!briefId) {
+    // No autofocus: a keyboard user starts at the skip link and the navigation.
     view.append(briefForm());
-    view.querySelector("#brief-text").focus();
     return;
   }
   const progress = h("div", { class: "job-area" });
