@@ -259,7 +259,7 @@ def test_keyboard_alone_checks_a_formula_and_opens_the_allergen_declaration(
     page.keyboard.press("Enter")
 
     result = page.get_by_role("region", name="Result")
-    expect(result).to_contain_text("air_freshener_spray (air freshener spray), IFRA category 10B")
+    expect(result).to_contain_text("air_freshener_spray (Air freshener spray), IFRA category 10B")
     declaration = result.get_by_role("button", name="Allergen declaration")
     tab_to(page, declaration)
     page.keyboard.press("Enter")

@@ -11,28 +11,9 @@ import { get, post, postHtml } from "../api.js";
 import { alertBox, announce, clear, clearFieldErrors, h, showFieldError } from "../dom.js";
 import * as fmt from "../format.js";
 import { complianceDetails, linesTable, pyramidChart, verdictBadge } from "../formula_card.js";
+import { PRODUCTS } from "../products.js";
 import { addsUpTo100, closestNames, formatTotal, parseFormulaText, requestLines } from "../formula_text.js";
 
-// ProductType's values and labels (fragrance_ai/domain/products.py).
-const PRODUCTS = [
-  ["EDC", "eau de cologne"],
-  ["EDT", "eau de toilette"],
-  ["EDP", "eau de parfum"],
-  ["parfum", "parfum (extrait)"],
-  ["body_lotion", "body lotion"],
-  ["face_cream", "face cream"],
-  ["hand_cream", "hand cream"],
-  ["deodorant", "deodorant"],
-  ["hair_spray", "hair spray"],
-  ["shampoo", "shampoo"],
-  ["shower_gel", "shower gel"],
-  ["soap", "bar soap"],
-  ["candle", "scented candle"],
-  ["reed_diffuser", "reed diffuser"],
-  ["laundry_detergent", "laundry detergent"],
-  ["fabric_softener", "fabric softener"],
-  ["air_freshener_spray", "air freshener spray"],
-];
 const PRODUCT_LABELS = Object.fromEntries(PRODUCTS);
 
 const DOCUMENTS = {
