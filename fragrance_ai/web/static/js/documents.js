@@ -3,13 +3,20 @@
 
 import { h } from "./dom.js";
 
-export function documentFrame(html, title) {
+// The frame alone: the API's own HTML with its inline style; the sandbox runs no script, and
+// allow-modals lets the frame open the print dialog.
+export function printableFrame(html, title) {
   const frame = h("iframe", {
     class: "document-frame",
     title,
     sandbox: "allow-same-origin allow-modals",
   });
   frame.srcdoc = html;
+  return frame;
+}
+
+export function documentFrame(html, title) {
+  const frame = printableFrame(html, title);
   return h(
     "div",
     { class: "document" },

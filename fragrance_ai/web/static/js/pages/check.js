@@ -11,6 +11,7 @@ import { get, post, postHtml } from "../api.js";
 import { alertBox, announce, clear, clearFieldErrors, h, showFieldError } from "../dom.js";
 import * as fmt from "../format.js";
 import { complianceDetails, linesTable, pyramidChart, verdictBadge } from "../formula_card.js";
+import { printableFrame } from "../documents.js";
 import { PRODUCTS } from "../products.js";
 import { addsUpTo100, closestNames, formatTotal, parseFormulaText, requestLines } from "../formula_text.js";
 
@@ -491,9 +492,7 @@ async function openDocument(button, viewer, body, { isCurrent }) {
     button.disabled = false;
   }
   if (!isCurrent()) return;
-  // The document is the API's own HTML with an inline style; the sandbox runs no script,
-  // and allow-modals lets the frame open the print dialog.
-  const frame = h("iframe", { class: "document-frame", title, sandbox: "allow-same-origin allow-modals", srcdoc: html });
+  const frame = printableFrame(html, title);
   const heading = h("h3", { tabindex: "-1" }, title);
   const print = h("button", { type: "button" }, "Print");
   print.addEventListener("click", () => frame.contentWindow?.print());
