@@ -13,6 +13,8 @@ import sys
 from collections.abc import Sequence
 from types import FrameType
 
+from fragrance_ai.keys_command import add_arguments as add_keys_arguments
+from fragrance_ai.keys_command import run as run_keys
 from fragrance_ai.logs import configure_logging
 from fragrance_ai.settings import ConfigError, Settings, load_settings, mask_url, public_view
 from fragrance_ai.train_command import add_arguments as add_train_arguments
@@ -83,6 +85,10 @@ def _parser() -> argparse.ArgumentParser:
     add_train_arguments(train)
     train.set_defaults(handler=run_train)
 
+    keys = commands.add_parser("keys", help="create, list and revoke API keys")
+    add_keys_arguments(keys)
+    keys.set_defaults(handler=run_keys)
+
     config = commands.add_parser("config", help="inspect the configuration")
     config_commands = config.add_subparsers(dest="config_command", required=True)
     show = config_commands.add_parser("show", help="print the effective config, secrets masked")
@@ -115,14 +121,24 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     workers = args.workers or settings.api_workers
     if workers > 1:
         _prepare_multiprocess_metrics(settings)
-    uvicorn.run(
-        "fragrance_ai.api.app:create_app",
-        factory=True,
-        host=_host(settings, args),
-        port=_port(settings, args),
-        workers=workers,
-        log_level=settings.log_level.lower(),
-    )
+    # SIGTERM: uvicorn stops accepting, lets the requests in flight finish (at most
+    # api_shutdown_timeout_s), runs the app's shutdown, then raises SIGTERM again; caught
+    # here, so a service manager's normal stop is exit 0, not death by the signal.
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        uvicorn.run(
+            "fragrance_ai.api.app:create_app",
+            factory=True,
+            host=_host(settings, args),
+            port=_port(settings, args),
+            workers=workers,
+            log_level=settings.log_level.lower(),
+            timeout_graceful_shutdown=settings.api_shutdown_timeout_s,
+        )
+    except _Terminated:
+        log.info("stopped by SIGTERM")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return 0
 
 
@@ -194,7 +210,7 @@ def _dev(settings: Settings, args: argparse.Namespace) -> int:
 
 
 class _Terminated(Exception):
-    """SIGTERM reached `dev`: stop the workers warmly and exit 0."""
+    """SIGTERM reached `dev` or `serve` after uvicorn's graceful shutdown: exit 0."""
 
 
 def _raise_terminated(_signum: int, _frame: FrameType | None) -> None:

@@ -13,13 +13,13 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fragrance_ai.db.models import Brief, Job, JobKind, JobStatus
+from fragrance_ai.db.models import Brief, Job, JobKind, JobStatus, TrainingRun
 from fragrance_ai.db.repositories import (
     as_domain_formula,
     formulas_for_brief,
@@ -29,6 +29,7 @@ from fragrance_ai.domain.brief import CreativeBrief
 from fragrance_ai.domain.products import ProductType
 from fragrance_ai.metrics import COMPLIANCE_VERDICTS, JOB_DURATION, JOB_STEP_DURATION
 from fragrance_ai.queue import QueueName, attempts_remaining
+from fragrance_ai.queue.base import StepFunction
 from fragrance_ai.runtime import Runtime, current_runtime
 from fragrance_ai.settings import InferenceMode, RequestedMode
 
@@ -169,12 +170,15 @@ def design_formulas(job_id: str) -> None:
         if not design.options:
             raise PermanentJobError("no formula could be designed: " + "; ".join(design.unmet))
         rows = []
-        for option in design.options:
+        for index, option in enumerate(design.options):
             COMPLIANCE_VERDICTS.labels("design", option.designed.compliance.verdict.value).inc()
             rows.append(
                 save_designed_formula(
                     session,
                     option.designed,
+                    # Keyed by the job: a step run twice at once (at-least-once delivery)
+                    # collides on the primary key instead of storing its options twice.
+                    formula_id=option_formula_id(job.id, index),
                     designer=option.produced_by,
                     brief_id=brief_row.id,
                     job_id=job.id,
@@ -217,6 +221,10 @@ def design_formulas(job_id: str) -> None:
             "reading": brief_row.reading,
         }
         _finish(job, JobStatus.FINISHED)
+
+
+def option_formula_id(job_id: uuid.UUID, index: int) -> uuid.UUID:
+    return uuid.uuid5(job_id, f"option:{index}")
 
 
 def train_policy(job_id: str) -> None:
@@ -293,10 +301,27 @@ def _record_failure(session: Session, job_id: str, reason: str) -> None:
     job = session.get(Job, uuid.UUID(job_id))
     if job is None:
         return
+    if job.status == JobStatus.FINISHED.value:
+        # Another delivery of the same step finished it (this one lost the race on the
+        # formulas' keys): the job is done, not failed.
+        log.info("job %s already finished; not recording %s", job_id, reason)
+        return
     job.error = reason[:2000]
     _finish(job, JobStatus.FAILED)
+    if job.kind == JobKind.TRAIN_POLICY.value:
+        # A run left `started` by a killed worker would refuse every new run (409) for ever.
+        run = session.scalar(select(TrainingRun).where(TrainingRun.job_id == job.id))
+        if run is not None and run.status not in (JobStatus.FINISHED, JobStatus.FAILED):
+            run.status = JobStatus.FAILED.value
+            run.error = run.error or job.error
+            run.finished_at = job.finished_at
     session.commit()
     log.warning("job %s failed: %s", job_id, reason)
+
+
+def fail_job(runtime: Runtime, job_id: uuid.UUID, reason: str) -> None:
+    with runtime.sessions() as session:
+        _record_failure(session, str(job_id), reason)
 
 
 def _finish(job: Job, status: JobStatus) -> None:
@@ -309,20 +334,48 @@ def _finish(job: Job, status: JobStatus) -> None:
     JOB_DURATION.labels(kind=job.kind, status=status.value).observe(elapsed_s)
 
 
+@dataclass(frozen=True)
+class NextStep:
+    """The step an unfinished job needs now: what the reconciler and a restart re-enqueue."""
+
+    queue: QueueName
+    function: StepFunction
+    timeout_s: int | None = None
+
+    @property
+    def name(self) -> str:
+        return self.function.__name__
+
+
+def next_step(runtime: Runtime, session: Session, job: Job) -> NextStep:
+    """A brief not yet read needs parse_brief; a read one design_formulas (parse_brief
+    hands over once the brief is stored); a training job its one step."""
+    if job.kind == JobKind.TRAIN_POLICY.value:
+        return NextStep(QueueName.RL_TRAINING, train_policy, runtime.settings.rl.run_timeout_s)
+    brief = session.get(Brief, job.brief_id) if job.brief_id else None
+    if brief is not None and brief.parsed is not None:
+        return NextStep(QueueName.RL_TRAINING, design_formulas)
+    return NextStep(QueueName.LLM_INFERENCE, parse_brief)
+
+
+def enqueue_step(runtime: Runtime, job_id: uuid.UUID, step: NextStep) -> None:
+    runtime.queue.enqueue(step.queue, step.function, str(job_id), timeout_s=step.timeout_s)
+
+
+def unfinished_jobs(session: Session) -> list[Job]:
+    statement = (
+        select(Job)
+        .where(Job.status.in_([JobStatus.QUEUED.value, JobStatus.STARTED.value]))
+        .order_by(Job.created_at)
+    )
+    return list(session.scalars(statement))
+
+
 def resume_unfinished_jobs(runtime: Runtime) -> int:
     """Re-enqueue jobs the database says are unfinished; for the in-process queue, whose
-    waiting work died with the previous process."""
+    waiting work died with the previous process. (RQ workers run the reconciler instead.)"""
     with runtime.sessions() as session:
-        unfinished = session.scalars(
-            select(Job).where(Job.status.in_([JobStatus.QUEUED.value, JobStatus.STARTED.value]))
-        ).all()
+        unfinished = unfinished_jobs(session)
         for job in unfinished:
-            if job.kind == JobKind.TRAIN_POLICY.value:
-                enqueue_training(runtime, job.id)
-                continue
-            brief = session.get(Brief, job.brief_id) if job.brief_id else None
-            if brief is not None and brief.parsed is not None:
-                runtime.queue.enqueue(QueueName.RL_TRAINING, design_formulas, str(job.id))
-            else:
-                runtime.queue.enqueue(QueueName.LLM_INFERENCE, parse_brief, str(job.id))
+            enqueue_step(runtime, job.id, next_step(runtime, session, job))
         return len(unfinished)

@@ -16,7 +16,14 @@ from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
@@ -75,6 +82,18 @@ class QueueSettings(_Section):
     result_ttl_s: int = Field(86400, gt=0)
     failure_ttl_s: int = Field(604800, gt=0)
     retry_intervals_s: list[int] = Field(default_factory=lambda: [5, 30, 120])
+    # The reconciler in every RQ worker (fragrance_ai/reconciler.py): how often it looks for
+    # unfinished jobs that no queue holds, and how long a worker stays "live" after its last
+    # beat (a SIGKILLed worker's jobs are redone once this has passed).
+    reconcile_interval_s: float = Field(30, gt=0)
+    worker_liveness_ttl_s: float = Field(15, gt=0)
+    # Deliveries of one job (every step claimed counts) before the reconciler gives up on it
+    # and marks it failed: a job that kills its worker each time must not loop for ever.
+    max_deliveries: int = Field(12, ge=1)
+    # Back-pressure: a POST that would add work to a queue already holding more waiting jobs
+    # than this is refused with 503 and Retry-After (fragrance_ai/api/back_pressure.py);
+    # 0: never refused.
+    max_depth: int = Field(200, ge=0)
 
 
 class DesignerSettings(_Section):
@@ -284,6 +303,47 @@ class RLSettings(_Section):
     run_timeout_s: int = Field(3600, gt=0)
 
 
+class RateLimitSettings(_Section):
+    """Per API key (per client address where keys are optional and none is sent), over every
+    /v1 request: a bucket of `burst` requests refilled at `requests_per_minute`."""
+
+    # 0: no limit. configs/llm_ensemble.yaml sets one for staging and production.
+    requests_per_minute: int = Field(0, ge=0)
+    burst: int = Field(60, ge=1)
+
+
+class SecuritySettings(_Section):
+    """API keys, Idempotency-Key, CORS and request limits (docs/security.md)."""
+
+    # None: by profile, required in staging and production, optional in development.
+    require_api_keys: bool | None = None
+    # How long a process trusts a key it verified before asking the database again: the
+    # longest a revoked key still passes on a process that saw it recently.
+    key_cache_ttl_s: float = Field(30, ge=0, le=3600)
+    # How long a response is replayed for the same Idempotency-Key (the draft suggests 24 h).
+    idempotency_ttl_s: int = Field(86400, ge=60)
+    # A key claimed this long ago without an answer (its process died) may be claimed again.
+    idempotency_in_flight_timeout_s: int = Field(300, ge=1)
+    max_body_bytes: int = Field(1_048_576, ge=1024)
+    # Origins allowed to call the API from a browser page served elsewhere; empty: none (the
+    # workbench is same-origin). "*" only in development.
+    cors_origins: list[str] = Field(default_factory=list)
+    rate_limit: RateLimitSettings = RateLimitSettings()
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            if origin == "*":
+                continue
+            parts = urlsplit(origin)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
+                raise ValueError(
+                    f"{origin!r} is not an origin: scheme://host[:port], no path or slash"
+                )
+        return origins
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_nested_delimiter="__",
@@ -300,6 +360,9 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=0, le=65535)
     api_workers: int = Field(1, ge=1, le=64)
+    # On SIGTERM the API finishes the requests in flight for at most this long, then cancels
+    # what is left and exits 0: keep it under the service manager's stop timeout (30 s).
+    api_shutdown_timeout_s: int = Field(20, ge=1, le=3600)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # A standalone worker serves its own /metrics here (job step durations); None: off.
     worker_metrics_port: int | None = Field(None, ge=0, le=65535)
@@ -308,6 +371,26 @@ class Settings(BaseSettings):
     optimizer: OptimizerSettings = OptimizerSettings()
     llm: LLMSettings = LLMSettings()
     rl: RLSettings = RLSettings()
+    security: SecuritySettings = SecuritySettings()
+
+    @field_validator("security")
+    @classmethod
+    def _no_wildcard_origin_outside_development(
+        cls, security: SecuritySettings, info: ValidationInfo
+    ) -> SecuritySettings:
+        app_env = info.data.get("app_env", AppEnv.DEVELOPMENT)
+        if "*" in security.cors_origins and app_env is not AppEnv.DEVELOPMENT:
+            raise ValueError(
+                f"cors_origins: '*' lets any web page call the API; allowed in development "
+                f"only (APP_ENV={app_env.value}): name the origins"
+            )
+        return security
+
+    @property
+    def api_keys_required(self) -> bool:
+        if self.security.require_api_keys is not None:
+            return self.security.require_api_keys
+        return self.app_env is not AppEnv.DEVELOPMENT
 
     @property
     def effective_database_url(self) -> str:
@@ -457,4 +540,5 @@ def public_view(settings: Settings) -> dict[str, Any]:
     view["redis_url"] = mask_url(settings.redis_url)
     view["effective_database_url"] = mask_url(settings.effective_database_url)
     view["queue_backend"] = "in-process" if settings.uses_embedded_queue else "redis"
+    view["api_keys_required"] = settings.api_keys_required
     return view

@@ -7,14 +7,19 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from collections.abc import Sequence
 from enum import StrEnum
+from functools import partial
+from types import FrameType
 
 from prometheus_client import start_http_server
 from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
+from rq.exceptions import StopRequested
 
 from fragrance_ai.queue import QueueName, RedisJobQueue
+from fragrance_ai.reconciler import ReconcilerThread
 from fragrance_ai.runtime import build_runtime, install_runtime
 from fragrance_ai.settings import ConfigError, Settings
 from fragrance_ai.systemd import HealthNotifier
@@ -65,19 +70,63 @@ def run_worker(
         start_http_server(settings.worker_metrics_port, addr=settings.api_host)
         log.info("worker metrics on %s:%d", settings.api_host, settings.worker_metrics_port)
     names = [name.value for name in (queues or [QUEUES_OF[kind]])]
-    worker = SimpleWorker(
-        [Queue(name, connection=runtime.queue.connection) for name in names],
-        connection=runtime.queue.connection,
-        name=f"{worker_name_prefix(kind, socket.gethostname())}{os.getpid()}",
-    )
-    log.info("worker %s listening on %s", worker.name, ", ".join(names))
-    # Under systemd: ready once RQ has registered the worker, alive while its heartbeat lasts.
-    notifier = HealthNotifier(lambda: rq_heartbeat_is_live(worker)).start()
-    try:
-        # SIGTERM and SIGINT are a warm shutdown in RQ: the running job finishes first.
-        worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level)
-    finally:
-        notifier.stop()
+    prefix = f"{worker_name_prefix(kind, socket.gethostname())}{os.getpid()}"
+    restarts = 0
+    while True:
+        # A fresh name per run: RQ refuses a birth under a name whose last run never
+        # recorded its death (Redis was down when it stopped).
+        worker = _Worker(
+            [Queue(name, connection=runtime.queue.connection) for name in names],
+            connection=runtime.queue.connection,
+            name=prefix if restarts == 0 else f"{prefix}.{restarts}",
+        )
+        log.info("worker %s listening on %s", worker.name, ", ".join(names))
+        # Live before the first job, and jobs of workers that are gone are put back: once
+        # now, then every queue.reconcile_interval_s (fragrance_ai/reconciler.py).
+        reconciler = ReconcilerThread(runtime, worker.name).start()
+        # Under systemd: ready once RQ has registered the worker, alive while its heartbeat
+        # lasts.
+        notifier = HealthNotifier(partial(rq_heartbeat_is_live, worker)).start()
+        try:
+            # SIGTERM and SIGINT are a warm shutdown in RQ: the running job finishes first.
+            worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level)
+        except RedisError as error:
+            log.error("worker %s lost Redis: %s", worker.name, error)
+        finally:
+            notifier.stop()
+            reconciler.stop()
+        if burst or worker.stop_requested:
+            return
+        # RQ leaves its loop on an error it does not handle (Redis gone while a job ended);
+        # the worker waits for Redis and works on, rather than exit with its queue unserved.
+        restarts += 1
+        log.error("worker %s stopped on an error; starting again once Redis answers", worker.name)
+        try:
+            _wait_for_redis(runtime.queue)
+        except StopRequested:
+            # SIGTERM while waiting: RQ's handler from the last run asks for the stop.
+            return
+
+
+class _Worker(SimpleWorker):
+    """Remembers a stop asked for by a signal, to tell it from RQ leaving on an error."""
+
+    stop_requested = False
+
+    def request_stop(self, signum: int, frame: FrameType | None) -> None:
+        self.stop_requested = True
+        super().request_stop(signum, frame)  # type: ignore[no-untyped-call]
+
+
+def _wait_for_redis(queue: RedisJobQueue) -> None:
+    delay_s = 0.5
+    while True:
+        try:
+            queue.connection.ping()
+            return
+        except RedisError:
+            time.sleep(delay_s)
+            delay_s = min(delay_s * 2, 10.0)
 
 
 def rq_heartbeat_is_live(worker: SimpleWorker) -> tuple[bool, str]:

@@ -45,7 +45,12 @@ def run_dev_and_design_a_formula(
             else:
                 # Ctrl-C in a terminal signals the whole foreground process group.
                 os.killpg(process.pid, signal.SIGINT)
-            returncode = process.wait(timeout=60)
+            try:
+                returncode = process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=60)
+                raise
     assert returncode == 0, log_path.read_text()
     return log_path.read_text()
 

@@ -19,7 +19,9 @@ def test_metrics_are_summed_over_uvicorn_workers(tmp_path: Path) -> None:
     port = free_port()
     environment = {**os.environ, "DATA_DIR": str(tmp_path), "LOG_LEVEL": "WARNING"}
     command = [sys.executable, "-m", "fragrance_ai.cli"]
-    subprocess.run([*command, "migrate"], env=environment, check=True, capture_output=True)
+    subprocess.run(
+        [*command, "migrate"], env=environment, check=True, capture_output=True, timeout=120
+    )
     server = subprocess.Popen(
         [*command, "serve", "--workers", "2", "--port", str(port)], env=environment
     )
@@ -35,7 +37,14 @@ def test_metrics_are_summed_over_uvicorn_workers(tmp_path: Path) -> None:
             text = client.get("/metrics").text
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=30)
+        finally:
+            if server.poll() is None:
+                server.kill()
+                server.wait(timeout=30)
+    # SIGTERM stops the uvicorn workers, then the parent, which exits 0.
+    assert server.returncode == 0
     counts = re.findall(
         r'fragrance_http_requests_total\{method="GET",route="/health",status="200"\} (\S+)', text
     )

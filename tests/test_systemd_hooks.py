@@ -25,17 +25,22 @@ def _start(args: list[str], environment: dict[str, str], log: Path) -> subproces
         env=environment,
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
+        # Killed whole if it does not stop: a worker's RQ scheduler is a child process.
+        start_new_session=True,
     )
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, a normal stop: exit 0, or killed and failed after 60 s."""
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
         try:
             process.wait(timeout=60)
         except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=60)
+            raise
+    assert process.returncode == 0, f"{process.args!r} exited {process.returncode}"
 
 
 def _environment(tmp_path: Path, listener: NotifySocket, **extra: str) -> dict[str, str]:

@@ -6,12 +6,16 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, status
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 
 from fragrance_ai.api.active_models import ActiveModels
+from fragrance_ai.api.guards import install_request_guards
+from fragrance_ai.api.method_not_allowed import install_method_guards
 from fragrance_ai.api.metrics_middleware import MetricsMiddleware
+from fragrance_ai.api.openapi_document import install_openapi
+from fragrance_ai.api.outages import database_unavailable, queue_unavailable
 from fragrance_ai.api.readiness import dependencies_reachable
 from fragrance_ai.api.routes import (
     briefs,
@@ -62,13 +66,16 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.state.runtime = runtime
     # Loaded on the first variations request, and again whenever another policy is active.
     app.state.active_models = ActiveModels(runtime.settings.policies_root)
+    install_request_guards(app, runtime)
+    # Added last, so outermost: refusals by the guards are counted too.
     app.add_middleware(MetricsMiddleware)
+    # Routes are matched in this order, one by one: the most read come first.
     for router in (
         health.router,
-        briefs.router,
-        jobs.router,
         formulas.router,
         ingredients.router,
+        briefs.router,
+        jobs.router,
         variations.router,
         feedback.router,
         training_runs.router,
@@ -78,21 +85,18 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     # The perfumer's workbench, a page of this same process: nothing else to install.
     install_workbench(app)
     _install_error_handlers(app)
+    # The contract: every answer declared (openapi_document), every other method a 405.
+    install_openapi(app, runtime)
+    install_method_guards(app)
     return app
 
 
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(OperationalError)
-    async def database_unavailable(_request: Request, error: OperationalError) -> JSONResponse:
+    async def database_down(_request: Request, error: OperationalError) -> JSONResponse:
         log.error("database unavailable: %s", error)
-        return JSONResponse(
-            {"detail": "the database is unavailable; retry later"},
-            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
-        )
+        return database_unavailable()
 
     @app.exception_handler(QueueUnavailable)
-    async def queue_unavailable(_request: Request, error: QueueUnavailable) -> JSONResponse:
-        return JSONResponse(
-            {"detail": f"the job queue is unavailable: {error}"},
-            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
-        )
+    async def queue_down(_request: Request, error: QueueUnavailable) -> JSONResponse:
+        return queue_unavailable(error)

@@ -5,32 +5,49 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
+from fragrance_ai.api.request_types import NotBlank, not_a_bool
 from fragrance_ai.api.schemas import FormulaLineView, Links
 from fragrance_ai.db.models import JobStatus
 
-# Seeds are stored as signed 64-bit integers.
-MAX_SEED = 2**63 - 1
+# Seeds are stored as signed 64-bit integers; kept to what a double holds exactly (as
+# JSON numbers often are read), so a bound in the schema means the same to every client.
+MAX_SEED = 2**53 - 1
 # The trainer seeds torch generators with multiples of a run's seed: kept well below 2**64.
 MAX_RUN_SEED = 2**31 - 1
 MAX_NOTE_CHARS = 2000
 MAX_USER_CHARS = 128
 
+# Who gave a choice, or whose choices to train on.
+UserRef = Annotated[str, StringConstraints(max_length=MAX_USER_CHARS), NotBlank()]
+
 
 class Problem(BaseModel):
     """An error answer, as FastAPI writes an HTTPException."""
 
-    detail: str
+    detail: str = Field(description="What went wrong, in words.")
 
 
 class VariationRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     n: int = Field(
-        3, ge=1, description="Variations wanted, at most the configured rl.max_variations."
+        3,
+        ge=1,
+        # The document states the configured rl.max_variations as the maximum
+        # (fragrance_ai/api/openapi_document.py); 32 is the most that setting allows.
+        le=32,
+        description="Variations wanted, at most the configured rl.max_variations.",
     )
     include_parent: bool = Field(
         True, description="Offer 'keep the formula as it is' as one of the answers."
@@ -42,6 +59,8 @@ class VariationRequest(BaseModel):
         description="Draws the same variations again for the same formula and models; one is "
         "drawn and returned when omitted.",
     )
+
+    _numbers = field_validator("n", "seed", mode="before")(not_a_bool)
 
 
 class ModelRef(BaseModel):
@@ -88,7 +107,19 @@ class VariationSetView(BaseModel):
 
 
 class FeedbackRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # _one_question, as the schema says it: exactly one of the two ids is given.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "required": ["variation_set_id"],
+                    "properties": {"variation_set_id": {"type": "string"}},
+                },
+                {"required": ["brief_id"], "properties": {"brief_id": {"type": "string"}}},
+            ]
+        },
+    )
 
     variation_set_id: uuid.UUID | None = Field(
         None, description="The variation set answered; or give brief_id."
@@ -97,7 +128,9 @@ class FeedbackRequest(BaseModel):
     chosen_id: uuid.UUID = Field(description="The formula preferred among those offered.")
     rating: int | None = Field(None, ge=1, le=5, description="How much it was liked, 1-5.")
     note: str | None = Field(None, max_length=MAX_NOTE_CHARS)
-    user: str | None = Field(None, min_length=1, max_length=MAX_USER_CHARS)
+    user: UserRef | None = None
+
+    _numbers = field_validator("rating", mode="before")(not_a_bool)
 
     @model_validator(mode="after")
     def _one_question(self) -> FeedbackRequest:
@@ -125,24 +158,24 @@ class FeedbackAnswer(BaseModel):
 class DrillRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    lr_spike_at_update: int
-    lr_spike_factor: float
+    # The bounds of FaultDrillSettings, which the run's configuration is checked against.
+    lr_spike_at_update: int = Field(ge=1, le=100_000)
+    lr_spike_factor: float = Field(gt=1)
+
+    _numbers = field_validator("lr_spike_at_update", "lr_spike_factor", mode="before")(not_a_bool)
 
 
 class TrainingRunRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     seed: int | None = Field(None, ge=0, le=MAX_RUN_SEED, description="Drawn when omitted.")
-    user: str | None = Field(
-        None,
-        min_length=1,
-        max_length=MAX_USER_CHARS,
-        description="Train on this perfumer's preferences only.",
-    )
+    user: UserRef | None = Field(None, description="Train on this perfumer's preferences only.")
     total_updates: int | None = Field(None, ge=1, le=100_000)
     drill: DrillRequest | None = Field(
         None, description="Multiply the learning rate at one update, to rehearse a rollback."
     )
+
+    _numbers = field_validator("seed", "total_updates", mode="before")(not_a_bool)
 
 
 class TrainingRunAccepted(BaseModel):
@@ -208,6 +241,9 @@ class TrainingRunPage(BaseModel):
     total: int
     limit: int
     offset: int
+    next_cursor: str | None = Field(
+        None, description="Pass as `cursor` for the next page; null on the last page."
+    )
 
 
 class PolicyView(BaseModel):

@@ -15,6 +15,7 @@ from pydantic import (
     model_validator,
 )
 
+from fragrance_ai.api.request_types import NotBlank, not_a_bool
 from fragrance_ai.db.models import JobStatus
 from fragrance_ai.domain.brief import Intensity
 from fragrance_ai.domain.catalogue import Tier
@@ -25,7 +26,8 @@ from fragrance_ai.settings import RequestedMode
 MAX_BRIEF_CHARS = 4000
 
 
-ShortWord = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+# Measured as sent, then stripped: the schema's maxLength and the server agree.
+ShortWord = Annotated[str, StringConstraints(min_length=1, max_length=80), NotBlank()]
 
 
 class BriefCorrection(BaseModel):
@@ -49,14 +51,16 @@ class BriefCorrection(BaseModel):
     budget_per_kg_eur: float | None = Field(None, gt=0, le=1_000_000)
     longevity_hours: float | None = Field(None, gt=0, le=72)
 
+    _numbers = field_validator(
+        "dosage_percent", "budget_per_kg_eur", "longevity_hours", mode="before"
+    )(not_a_bool)
+
 
 class BriefRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    text: str = Field(
-        min_length=1,
-        max_length=MAX_BRIEF_CHARS,
-        description="The perfumer's creative brief in free text.",
+    text: Annotated[str, StringConstraints(max_length=MAX_BRIEF_CHARS), NotBlank()] = Field(
+        description="The perfumer's creative brief in free text (more than whitespace).",
         examples=["fresh citrus cologne for summer with a woody base"],
     )
     mode: RequestedMode | None = Field(
@@ -83,12 +87,7 @@ class BriefRequest(BaseModel):
         None, description="The brief this one corrects, kept in its history."
     )
 
-    @field_validator("text")
-    @classmethod
-    def _not_blank(cls, text: str) -> str:
-        if not text.strip():
-            raise ValueError("must contain more than whitespace")
-        return text.strip()
+    _numbers = field_validator("dosage_percent", mode="before")(not_a_bool)
 
 
 class Links(BaseModel):
@@ -208,6 +207,9 @@ class FormulaPage(BaseModel):
     total: int
     limit: int
     offset: int
+    next_cursor: str | None = Field(
+        None, description="Pass as `cursor` for the next page; null on the last page."
+    )
 
 
 PERCENT_SUM_TOLERANCE = 0.01
@@ -282,11 +284,24 @@ class DeclaredConstituent(BaseModel):
     cas: str = Field(min_length=5, max_length=12, examples=["78-70-6"])
     percent: float = Field(gt=0, le=100, description="Mass fraction in the material, percent.")
 
+    _numbers = field_validator("percent", mode="before")(not_a_bool)
+
 
 class CheckLine(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # _names_a_material, as the schema says it.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["name"], "properties": {"name": {"type": "string"}}},
+                {"required": ["cas"], "properties": {"cas": {"type": "string"}}},
+            ]
+        },
+    )
 
-    name: str | None = Field(None, min_length=1, max_length=200, examples=["Bergamot oil"])
+    name: Annotated[str, StringConstraints(max_length=200), NotBlank()] | None = Field(
+        None, examples=["Bergamot oil"]
+    )
     cas: str | None = Field(None, min_length=5, max_length=12, examples=["8007-75-8"])
     percent: float = Field(gt=0, le=100, description="Percent of the concentrate.")
     composition: list[DeclaredConstituent] | Literal["none_known"] | None = Field(
@@ -296,6 +311,8 @@ class CheckLine(BaseModel):
         "cannot_certify; the other lines are still checked.",
     )
     tier: Tier | None = Field(None, description="For a material the catalogue lacks.")
+
+    _numbers = field_validator("percent", mode="before")(not_a_bool)
 
     @field_validator("composition")
     @classmethod
@@ -333,6 +350,8 @@ class FormulaCheckRequest(BaseModel):
         "dosage when omitted.",
     )
     repair: bool = Field(False, description="Also return the nearest compliant formula.")
+
+    _numbers = field_validator("dosage_percent", mode="before")(not_a_bool)
 
     @field_validator("lines")
     @classmethod

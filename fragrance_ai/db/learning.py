@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session, selectinload
 
+from fragrance_ai.db.keyset import Cursor, Page, newest_first
 from fragrance_ai.db.models import (
     Choice,
     Formula,
@@ -301,16 +302,9 @@ def auto_run_of(session: Session, choice: Choice) -> TrainingRun | None:
 
 
 def list_training_runs(
-    session: Session, *, limit: int, offset: int
-) -> tuple[list[TrainingRun], int]:
-    total = session.scalar(select(func.count()).select_from(TrainingRun)) or 0
-    statement = (
-        select(TrainingRun)
-        .order_by(TrainingRun.created_at.desc(), TrainingRun.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    return list(session.scalars(statement)), total
+    session: Session, *, limit: int, after: Cursor | None = None, offset: int = 0
+) -> Page[TrainingRun]:
+    return newest_first(session, TrainingRun, limit=limit, after=after, offset=offset)
 
 
 @dataclass(frozen=True)

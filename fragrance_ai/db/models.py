@@ -17,9 +17,11 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
     Uuid,
     text,
 )
@@ -330,3 +332,45 @@ class Rollback(Base):
     reason: Mapped[str] = mapped_column(Text)
     metrics: Mapped[dict[str, Any]]
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class ApiKey(Base):
+    """A key a client presents as `Authorization: Bearer fai_<id>_<secret>`; only the
+    secret's SHA-256 is kept (fragrance_ai/security/keys.py says why that hash)."""
+
+    __tablename__ = "api_keys"
+
+    # Public: the middle part of the key, listed by `fragrance-ai keys list`.
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    secret_sha256: Mapped[str] = mapped_column(String(64))
+    scopes: Mapped[list[Any]]
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    # Written at most once a minute per key, so a busy key costs no write per request.
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class IdempotencyRecord(Base):
+    """One Idempotency-Key of one principal: in flight while `status_code` is null, then the
+    response it got, replayed to a retry until `expires_at`."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (
+        UniqueConstraint("principal", "idempotency_key", name="uq_idempotency_keys_principal_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # `key:<api key id>`, or `anonymous` where keys are optional.
+    principal: Mapped[str] = mapped_column(String(64))
+    idempotency_key: Mapped[str] = mapped_column(String(255))
+    # SHA-256 of the method, path and body: the same key with another payload is refused.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    # Which request holds it while in flight; a request that finishes late after another
+    # took over a stale claim must not overwrite that one's answer.
+    claim: Mapped[uuid.UUID] = mapped_column(Uuid)
+    claimed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    response_headers: Mapped[list[Any] | None]
+    response_body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)

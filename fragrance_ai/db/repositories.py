@@ -6,9 +6,10 @@ import uuid
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from fragrance_ai.db.keyset import Cursor, Page, newest_first
 from fragrance_ai.db.models import Formula, FormulaLine
 from fragrance_ai.domain.catalogue import Tier
 from fragrance_ai.domain.compliance import ComplianceReport
@@ -31,10 +32,13 @@ def save_designed_formula(
     parent_id: uuid.UUID | None = None,
     scores: dict[str, float] | None = None,
     search: dict[str, Any] | None = None,
+    formula_id: uuid.UUID | None = None,
 ) -> Formula:
+    """`formula_id`: a key derived from what made the formula (a job and its option), so
+    that the same work done twice cannot store it twice; random by default."""
     formula = designed.formula
     row = Formula(
-        id=uuid.uuid4(),
+        id=formula_id or uuid.uuid4(),
         brief_id=brief_id,
         job_id=job_id,
         parent_id=parent_id,
@@ -91,12 +95,10 @@ def read_formula_document(session: Session, formula_id: uuid.UUID) -> dict[str, 
     return {**formula, "lines": lines}
 
 
-def list_formulas(session: Session, *, limit: int, offset: int) -> tuple[list[Formula], int]:
-    total = session.scalar(select(func.count()).select_from(Formula)) or 0
-    statement = (
-        select(Formula).order_by(Formula.created_at.desc(), Formula.id).limit(limit).offset(offset)
-    )
-    return list(session.scalars(statement)), total
+def list_formulas(
+    session: Session, *, limit: int, after: Cursor | None = None, offset: int = 0
+) -> Page[Formula]:
+    return newest_first(session, Formula, limit=limit, after=after, offset=offset)
 
 
 def formulas_for_brief(session: Session, brief_id: uuid.UUID) -> list[Formula]:

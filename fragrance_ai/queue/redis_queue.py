@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Retry
+from rq.exceptions import DuplicateJobError
 
 from fragrance_ai.queue.base import QueueName, QueueUnavailable, StepFunction
 from fragrance_ai.settings import QueueSettings
+
+log = logging.getLogger(__name__)
+
+
+def rq_job_id(job_id: str, step: str) -> str:
+    """One RQ job per (our job, step)."""
+    return f"{job_id}-{step}"
 
 
 class RedisJobQueue:
@@ -27,13 +37,17 @@ class RedisJobQueue:
             self._queues[queue].enqueue(
                 step,
                 job_id,
-                # One RQ job per (our job, step): a duplicate enqueue replaces, never doubles.
-                job_id=f"{job_id}-{step.__name__}",
+                job_id=rq_job_id(job_id, step.__name__),
+                # While RQ holds this step (waiting, running or done), a second enqueue is
+                # refused atomically, never queued twice; the reconciler clears a stale one.
+                unique=True,
                 job_timeout=timeout_s or self._policy.job_timeout_s,
                 result_ttl=self._policy.result_ttl_s,
                 failure_ttl=self._policy.failure_ttl_s,
                 retry=retry,
             )
+        except DuplicateJobError:
+            log.debug("job %s: step %s is already in RQ", job_id, step.__name__)
         except RedisError as error:
             raise QueueUnavailable(f"redis: {error}") from error
 

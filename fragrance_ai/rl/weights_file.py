@@ -5,21 +5,22 @@ both of those embed what makes two identical trainings differ byte for byte (zip
 timestamps). This layout (8-byte header length, a JSON header with sorted keys, the raw
 little-endian arrays) is deterministic, and the `safetensors` library reads it as well.
 
-Writes are atomic: a temporary file in the same directory, fsync, rename, fsync of the
-directory. A process killed mid-write leaves the previous file whole.
+Writes are atomic (fragrance_ai.atomic_file): a process killed mid-write leaves the
+previous file whole.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import struct
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+
+from fragrance_ai import atomic_file
 
 Arrays = dict[str, npt.NDArray[np.generic]]
 _DTYPES: dict[str, str] = {"float32": "F32", "float64": "F64", "int64": "I64"}
@@ -70,18 +71,7 @@ def decode(blob: bytes) -> tuple[dict[str, npt.NDArray[np.generic]], dict[str, s
 
 def write_atomically(path: Path, blob: bytes) -> str:
     """Writes `blob` to `path` atomically; returns its SHA-256."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(temporary, "wb") as handle:
-        handle.write(blob)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    atomic_file.write_atomically(path, blob)
     return hashlib.sha256(blob).hexdigest()
 
 

@@ -1,7 +1,8 @@
 # The NixOS module in a VM (needs Nix and KVM): `nix build .#checks.x86_64-linux.nixos-vm`.
 # One host with createLocally PostgreSQL and Redis: waits for fragrance-ai.target, checks that
-# migrations ran before the API, submits a brief over HTTP and waits for its formula, SIGKILLs
-# a worker and sees systemd restart it, and scores the live units' hardening.
+# migrations ran before the API, creates an API key (the production profile requires one),
+# submits a brief over HTTP and waits for its formula, SIGKILLs a worker and sees systemd
+# restart it, and scores the live units' hardening.
 { pkgs, self }:
 pkgs.testers.runNixOSTest {
   name = "fragrance-ai-nixos-module";
@@ -30,8 +31,11 @@ pkgs.testers.runNixOSTest {
     ];
   };
 
-  testScript = ''
+  testScript =
+    { nodes, ... }:
+    ''
     import json
+    import shlex
 
     api = "http://127.0.0.1:8000"
     units = [
@@ -43,6 +47,10 @@ pkgs.testers.runNixOSTest {
 
     def show(unit, prop):
         return machine.succeed(f"systemctl show --value -p {prop} {unit}").strip()
+
+
+    def curl(arguments):
+        return machine.succeed(f"curl -sf -H 'Authorization: Bearer {key}' {arguments}")
 
 
     machine.wait_for_unit("multi-user.target")
@@ -59,6 +67,18 @@ pkgs.testers.runNixOSTest {
             assert 0 < migrated <= started, (unit, migrated, started)
         machine.succeed(f"curl -sf {api}/ready | jq -e '.checks.migrations == \"ok\"'")
 
+    with subtest("the production profile refuses a request without a key"):
+        refused = machine.succeed(f"curl -s -o /dev/null -w '%{{http_code}}' {api}/v1/policies")
+        assert refused == "401", refused
+        # As the service user, with the service's environment: the key lands in its database.
+        environment = shlex.split(show("fragrance-ai-api.service", "Environment"))
+        key = machine.succeed(
+            "runuser -u fragrance-ai -- env "
+            + " ".join(shlex.quote(variable) for variable in environment)
+            + " ${nodes.machine.services.fragrance-ai.package}/bin/fragrance-ai "
+            "keys create --name vm-test --scope admin"
+        ).strip()
+
     with subtest("health checks are systemd watchdogs"):
         for unit in units:
             assert show(unit, "Type") == "notify", unit
@@ -68,17 +88,22 @@ pkgs.testers.runNixOSTest {
         assert show("fragrance-ai-worker-llm-1.service", "MemoryMax") == str(1500 * 1024 * 1024)
 
     with subtest("a brief becomes a formula"):
-        reply = json.loads(machine.succeed(
-            f"curl -sf -X POST {api}/v1/briefs -H 'content-type: application/json' "
+        reply = json.loads(curl(
+            f"-X POST {api}/v1/briefs -H 'content-type: application/json' "
             "-d '{\"text\": \"fresh citrus cologne for summer with a woody base\"}'"
         ))
         job = reply["job_id"]
         machine.wait_until_succeeds(
-            f"curl -sf {api}/v1/jobs/{job} | jq -e '.status == \"finished\"'", timeout=600
+            f"curl -sf -H 'Authorization: Bearer {key}' {api}/v1/jobs/{job} "
+            "| jq -e '.status == \"finished\"'",
+            timeout=600,
         )
-        result = json.loads(machine.succeed(f"curl -sf {api}/v1/jobs/{job}"))["result"]
+        result = json.loads(curl(f"{api}/v1/jobs/{job}"))["result"]
         formula = result["formula_ids"][0]
-        machine.succeed(f"curl -sf {api}/v1/formulas/{formula} | jq -e '.lines | length > 0'")
+        machine.succeed(
+            f"curl -sf -H 'Authorization: Bearer {key}' {api}/v1/formulas/{formula} "
+            "| jq -e '.lines | length > 0'"
+        )
 
     with subtest("a SIGKILLed worker is restarted"):
         unit = "fragrance-ai-worker-llm-1.service"
@@ -92,12 +117,13 @@ pkgs.testers.runNixOSTest {
         )
         assert int(show(unit, "NRestarts")) == restarts + 1
         # Active again means READY=1 again: RQ registered the new process; and it works.
-        reply = json.loads(machine.succeed(
-            f"curl -sf -X POST {api}/v1/briefs -H 'content-type: application/json' "
+        reply = json.loads(curl(
+            f"-X POST {api}/v1/briefs -H 'content-type: application/json' "
             "-d '{\"text\": \"warm amber oriental for winter evenings\"}'"
         ))
         machine.wait_until_succeeds(
-            f"curl -sf {api}/v1/jobs/{reply['job_id']} | jq -e '.status == \"finished\"'",
+            f"curl -sf -H 'Authorization: Bearer {key}' {api}/v1/jobs/{reply['job_id']} "
+            "| jq -e '.status == \"finished\"'",
             timeout=600,
         )
 
@@ -105,5 +131,5 @@ pkgs.testers.runNixOSTest {
         # --threshold is on systemd's 0-100 scale: 20 is an exposure of 2.0.
         for unit in units + ["fragrance-ai-migrate.service"]:
             machine.succeed(f"systemd-analyze security --threshold=20 {unit}")
-  '';
+    '';
 }

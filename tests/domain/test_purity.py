@@ -14,6 +14,6 @@ def test_domain_imports_no_infrastructure() -> None:
         "print(','.join(leaked))\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
     assert result.stdout.strip() == ""

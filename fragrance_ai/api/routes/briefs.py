@@ -8,7 +8,10 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from fragrance_ai.api.auth import READ_OR_WRITE
+from fragrance_ai.api.back_pressure import LLM_QUEUE_HAS_ROOM
 from fragrance_ai.api.deps import CatalogueDep, DatabaseDep, RuntimeDep
+from fragrance_ai.api.learning_schemas import Problem
 from fragrance_ai.api.schemas import (
     BriefCorrection,
     BriefOption,
@@ -31,7 +34,7 @@ from fragrance_ai.queue import QueueName
 from fragrance_ai.queue.base import QueueUnavailable
 from fragrance_ai.runtime import Runtime
 
-router = APIRouter(prefix="/v1/briefs", tags=["briefs"])
+router = APIRouter(prefix="/v1/briefs", tags=["briefs"], dependencies=[READ_OR_WRITE])
 log = logging.getLogger(__name__)
 
 
@@ -41,7 +44,13 @@ async def read_vocabulary(catalogue: CatalogueDep) -> BriefVocabulary:
     return BriefVocabulary(**vocabulary(catalogue))
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=JobAccepted)
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobAccepted,
+    dependencies=[LLM_QUEUE_HAS_ROOM],
+    responses={404: {"model": Problem, "description": "`revises` names no brief."}},
+)
 async def submit_brief(
     request: BriefRequest, database: DatabaseDep, runtime: RuntimeDep, response: Response
 ) -> JobAccepted:

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from fragrance_ai.api.auth import READ_OR_WRITE
 from fragrance_ai.api.deps import DatabaseDep, RuntimeDep
 from fragrance_ai.api.learning_schemas import (
     FeedbackAnswer,
@@ -32,7 +33,7 @@ from fragrance_ai.db.models import Brief, Choice, JobStatus, TrainingRun
 from fragrance_ai.metrics import RL_PREFERENCES
 from fragrance_ai.runtime import Runtime
 
-router = APIRouter(prefix="/v1/feedback", tags=["learning"])
+router = APIRouter(prefix="/v1/feedback", tags=["learning"], dependencies=[READ_OR_WRITE])
 
 
 @dataclass(frozen=True)

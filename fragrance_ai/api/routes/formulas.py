@@ -5,13 +5,24 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, TypeAdapter
 from sqlalchemy.orm import Session
+from starlette.datastructures import State
 
+from fragrance_ai.api.auth import READ_OR_WRITE
 from fragrance_ai.api.deps import CatalogueDep, Database, DatabaseDep
+from fragrance_ai.api.http_cache import (
+    CONDITIONAL_RESPONSES,
+    IMMUTABLE,
+    Rendered,
+    RenderedStore,
+    answer,
+    rendered,
+)
+from fragrance_ai.api.paging import CursorQuery, LimitQuery, OffsetQuery, page_start
 from fragrance_ai.api.printable import certificate_html, declaration_html, weigh_out_html
 from fragrance_ai.api.schemas import (
     CheckLine,
@@ -42,23 +53,84 @@ from fragrance_ai.domain.repair import repair_formula
 from fragrance_ai.domain.weigh_out import weigh_out
 from fragrance_ai.metrics import COMPLIANCE_VERDICTS
 
-router = APIRouter(prefix="/v1/formulas", tags=["formulas"])
+router = APIRouter(prefix="/v1/formulas", tags=["formulas"], dependencies=[READ_OR_WRITE])
 
 # Documents come as JSON, or as a printable HTML page with `?format=html`.
 DocumentFormat = Literal["json", "html"]
 
 
+@dataclass(frozen=True)
+class FormulaReads:
+    """The rendered formulas of one app, and the database they come from."""
+
+    rendered: RenderedStore[uuid.UUID]
+    database: Database
+
+
+# Some ten thousand formulas of a few kilobytes each stay rendered.
+_RENDERED_FORMULAS_MAX_ENTRIES = 10_000
+_RENDERED_FORMULAS_MAX_BYTES = 64 * 2**20
+
+
+def formula_reads(state: State) -> FormulaReads:
+    """The app's, made on the first read. Not a dependency: each one FastAPI resolves costs
+    the hot path more than the answer itself."""
+    reads: FormulaReads | None = getattr(state, "formula_reads", None)
+    if reads is None:
+        store: RenderedStore[uuid.UUID] = RenderedStore(
+            max_entries=_RENDERED_FORMULAS_MAX_ENTRIES, max_bytes=_RENDERED_FORMULAS_MAX_BYTES
+        )
+        reads = FormulaReads(rendered=store, database=Database(state.runtime.sessions))
+        state.formula_reads = reads
+    return reads
+
+
+# The bytes FastAPI would write for `response_model=FormulaView`: the same pydantic
+# serializer, by alias, straight to JSON.
+_FORMULA_JSON = TypeAdapter(FormulaView)
+
+
+def _rendered_formula(session: Session, formula_id: uuid.UUID) -> Rendered | None:
+    document = read_formula_document(session, formula_id)
+    if document is None:
+        return None
+    view = FormulaView.model_validate(document)
+    return rendered(_FORMULA_JSON.dump_json(view, by_alias=True), IMMUTABLE)
+
+
+@router.get("/{formula_id}", response_model=FormulaView, responses=CONDITIONAL_RESPONSES)
+async def read_formula(formula_id: uuid.UUID, request: Request) -> Response:
+    """A stored formula never changes: its JSON is rendered on the first read and answered
+    from memory afterwards, with a strong ETag (304 to a matching If-None-Match). First in
+    the router: routes are matched in order, and this is the most read."""
+    reads = formula_reads(request.app.state)
+    found = reads.rendered.get(formula_id)
+    if found is None:
+        found = await reads.database.run(lambda session: _rendered_formula(session, formula_id))
+        if found is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no formula {formula_id}")
+        reads.rendered.put(formula_id, found)
+    return answer(request, found)
+
+
 @router.get("", response_model=FormulaPage)
 async def read_formulas(
     database: DatabaseDep,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: LimitQuery = 20,
+    cursor: CursorQuery = None,
+    offset: OffsetQuery = 0,
 ) -> FormulaPage:
-    rows, total = await database.run(
-        lambda session: list_formulas(session, limit=limit, offset=offset)
+    """Stored formulas, newest first. Walk the list with `next_cursor`."""
+    after = page_start(cursor, offset)
+    page = await database.run(
+        lambda session: list_formulas(session, limit=limit, after=after, offset=offset)
     )
     return FormulaPage(
-        items=[_summary(row) for row in rows], total=total, limit=limit, offset=offset
+        items=[_summary(row) for row in page.rows],
+        total=page.total,
+        limit=limit,
+        offset=offset,
+        next_cursor=page.next_cursor,
     )
 
 
@@ -370,19 +442,6 @@ def _line_views(formula: domain.Formula) -> list[FormulaLineView]:
 
 def _pyramid(formula: domain.Formula) -> dict[str, float]:
     return {tier.value: share for tier, share in formula.pyramid_shares().items()}
-
-
-@router.get("/{formula_id}", response_model=FormulaView)
-async def read_formula(formula_id: uuid.UUID, database: DatabaseDep) -> FormulaView:
-    view = await database.run(lambda session: _formula_view(session, formula_id))
-    if view is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no formula {formula_id}")
-    return view
-
-
-def _formula_view(session: Session, formula_id: uuid.UUID) -> FormulaView | None:
-    document = read_formula_document(session, formula_id)
-    return None if document is None else FormulaView.model_validate(document)
 
 
 def _summary(row: Formula) -> FormulaSummary:

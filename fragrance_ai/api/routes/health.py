@@ -20,7 +20,15 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready")
+@router.get(
+    "/ready",
+    responses={
+        503: {
+            "description": "Not ready: the same body, with `failing` naming what is not.",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
+)
 def ready(runtime: RuntimeDep) -> JSONResponse:
     """Ready to serve: database reachable and migrated, queue reachable. 503 names what is not."""
     checks = dependency_checks(runtime, migrations=True)

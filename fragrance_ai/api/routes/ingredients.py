@@ -1,30 +1,57 @@
 from __future__ import annotations
 
-from dataclasses import asdict
-from typing import Annotated, Literal
+import threading
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
+from starlette.datastructures import State
 
-from fragrance_ai.api.deps import CatalogueDep
-from fragrance_ai.api.schemas import (
-    ConstituentView,
-    IngredientSummaryView,
-    IngredientView,
-    RegulatedSubstanceView,
-)
-from fragrance_ai.domain.catalogue import Ingredient, Tier, is_valid_cas
+from fragrance_ai.api.auth import READ_OR_WRITE
+from fragrance_ai.api.http_cache import CONDITIONAL_RESPONSES, answer
+from fragrance_ai.api.rendered_catalogue import ListQuery, RenderedCatalogue, View
+from fragrance_ai.api.schemas import IngredientSummaryView, IngredientView
+from fragrance_ai.domain.catalogue import Catalogue, Tier, is_valid_cas
 
-router = APIRouter(prefix="/v1/ingredients", tags=["ingredients"])
+router = APIRouter(prefix="/v1/ingredients", tags=["ingredients"], dependencies=[READ_OR_WRITE])
 
 CAS_PATTERN = r"^\d{2,7}-\d{2}-\d$"
 
 
-@router.get("", response_model=list[IngredientView] | list[IngredientSummaryView])
+async def rendered_catalogue(state: State) -> RenderedCatalogue:
+    """The app's rendered catalogue, made by the first request that needs it. Not a
+    dependency: each one FastAPI resolves costs the hot path more than the answer itself."""
+    found: RenderedCatalogue | None = getattr(state, "rendered_catalogue", None)
+    if found is None:
+        found = await run_in_threadpool(_render_once, state, state.runtime.catalogue)
+    return found
+
+
+_rendering = threading.Lock()
+
+
+def _render_once(state: State, catalogue: Catalogue) -> RenderedCatalogue:
+    # Requests that arrive while it renders (a tenth of a second, more while the catalogue
+    # loads) wait for that one instead of rendering it again each.
+    with _rendering:
+        found: RenderedCatalogue | None = getattr(state, "rendered_catalogue", None)
+        if found is None:
+            found = RenderedCatalogue(catalogue)
+            state.rendered_catalogue = found
+        return found
+
+
+@router.get(
+    "",
+    response_model=list[IngredientView] | list[IngredientSummaryView],
+    responses=CONDITIONAL_RESPONSES,
+)
 async def read_ingredients(
-    catalogue: CatalogueDep,
+    *,
+    request: Request,
     tier: Tier | None = None,
-    family: str | None = None,
+    family: Annotated[str | None, Query(max_length=100)] = None,
     q: Annotated[
         str | None,
         Query(
@@ -33,37 +60,36 @@ async def read_ingredients(
         ),
     ] = None,
     view: Annotated[
-        Literal["full", "summary"],
+        View,
         Query(
             description="summary: name, synonyms, CAS, tier, families, descriptors and price "
             "only (a search list; the full record is about a hundred times larger)."
         ),
     ] = "full",
-) -> list[IngredientView] | list[IngredientSummaryView]:
-    items = catalogue.filter(tier=tier, family=family, text=q)
-    if view == "summary":
-        return [summary_view(item) for item in items]
-    return [ingredient_view(item) for item in items]
+    limit: Annotated[
+        int | None,
+        Query(ge=1, le=1000, description="At most this many materials; all when omitted."),
+    ] = None,
+    offset: Annotated[
+        int, Query(ge=0, le=10_000, description="Materials to skip, in catalogue order.")
+    ] = 0,
+) -> Response:
+    """The catalogue changes only with a release: answered from JSON rendered once, with a
+    strong ETag (304 to a matching If-None-Match)."""
+    catalogue = await rendered_catalogue(request.app.state)
+    query = ListQuery(tier=tier, family=family, q=q, view=view, limit=limit, offset=offset)
+    found = catalogue.listed(query)
+    if found is None:
+        found = await run_in_threadpool(catalogue.render_list, query)
+        catalogue.keep(query, found)
+    return answer(request, found)
 
 
-def summary_view(item: Ingredient) -> IngredientSummaryView:
-    return IngredientSummaryView(
-        name=item.name,
-        synonyms=list(item.synonyms),
-        cas=item.cas,
-        tier=item.tier.value,
-        families=list(item.families),
-        descriptors=list(item.descriptors),
-        price_per_kg_eur=item.price_per_kg_eur,
-        natural=item.natural,
-    )
-
-
-@router.get("/{cas}", response_model=IngredientView)
+@router.get("/{cas}", response_model=IngredientView, responses=CONDITIONAL_RESPONSES)
 async def read_ingredient(
     cas: Annotated[str, Path(pattern=CAS_PATTERN, examples=["8007-75-8"])],
-    catalogue: CatalogueDep,
-) -> IngredientView:
+    request: Request,
+) -> Response:
     if not is_valid_cas(cas):
         raise RequestValidationError(
             [
@@ -75,53 +101,7 @@ async def read_ingredient(
                 }
             ]
         )
-    if cas not in catalogue:
+    found = (await rendered_catalogue(request.app.state)).material(cas)
+    if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no material with CAS {cas}")
-    return ingredient_view(catalogue.by_cas(cas))
-
-
-def ingredient_view(item: Ingredient) -> IngredientView:
-    return IngredientView(
-        name=item.name,
-        synonyms=list(item.synonyms),
-        cas=item.cas,
-        tier=item.tier.value,
-        volatility=item.volatility.value,
-        families=list(item.families),
-        descriptors=list(item.descriptors),
-        typical_use_percent=(item.typical_use_min_percent, item.typical_use_max_percent),
-        price_per_kg_eur=item.price_per_kg_eur,
-        price_source=item.price_source,
-        natural=item.natural,
-        ifra=[asdict(limit) for limit in item.ifra],
-        constituents=[
-            ConstituentView(
-                substance=c.substance.name,
-                cas=c.substance.label_cas,
-                percent=c.percent,
-                source=c.source,
-                uncertain=c.uncertain,
-            )
-            for c in item.constituents
-        ],
-        eu_allergens=[s.name for s, _ in item.contributions if s.allergen is not None],
-        regulated_substances=[
-            RegulatedSubstanceView(
-                id=substance.id,
-                name=substance.name,
-                cas=list(substance.cas),
-                percent_in_material=round(fraction * 100, 6),
-                ifra_standard=substance.ifra_standard,
-                ifra_limits=[asdict(limit) for limit in substance.limits],
-                ifra_no_figure_found=substance.ifra_searched,
-                phototoxic=substance.phototoxic,
-                eu_rules=[asdict(rule) for rule in substance.eu_limits],
-                cmr=None if substance.cmr is None else asdict(substance.cmr),
-                eu_allergen_inci=None
-                if substance.allergen is None
-                else substance.allergen.inci or substance.name,
-            )
-            for substance, fraction in item.contributions
-        ],
-        note=item.note,
-    )
+    return answer(request, found)

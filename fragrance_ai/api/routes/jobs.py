@@ -5,11 +5,12 @@ import uuid
 from fastapi import APIRouter, HTTPException, status
 from sqlalchemy.orm import Session
 
+from fragrance_ai.api.auth import READ_OR_WRITE
 from fragrance_ai.api.deps import DatabaseDep
 from fragrance_ai.api.schemas import JobView
 from fragrance_ai.db.models import Job, JobStatus
 
-router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"], dependencies=[READ_OR_WRITE])
 
 
 @router.get("/{job_id}", response_model=JobView)

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fragrance_ai.api.active_models import ModelUnavailable, load_policy
+from fragrance_ai.api.auth import READ_OR_TRAIN
 from fragrance_ai.api.deps import DatabaseDep, RuntimeDep
 from fragrance_ai.api.learning_schemas import (
     ActivePolicy,
@@ -24,7 +25,7 @@ from fragrance_ai.metrics import RL_ACTIVE_POLICY_VERSION
 from fragrance_ai.rl.materials import material_table
 from fragrance_ai.runtime import Runtime
 
-router = APIRouter(prefix="/v1/policies", tags=["learning"])
+router = APIRouter(prefix="/v1/policies", tags=["learning"], dependencies=[READ_OR_TRAIN])
 
 
 @router.get("", response_model=PolicyList)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, HTTPException, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from fragrance_ai.api.auth import READ_OR_TRAIN
+from fragrance_ai.api.back_pressure import RL_QUEUE_HAS_ROOM
 from fragrance_ai.api.deps import DatabaseDep, RuntimeDep
 from fragrance_ai.api.learning_schemas import (
     Problem,
@@ -22,6 +24,7 @@ from fragrance_ai.api.learning_schemas import (
     TrainingRunSummary,
     TrainingRunView,
 )
+from fragrance_ai.api.paging import CursorQuery, LimitQuery, OffsetQuery, page_start
 from fragrance_ai.api.schemas import Links
 from fragrance_ai.api.training_start import (
     RunInProgress,
@@ -34,13 +37,14 @@ from fragrance_ai.db.models import JobStatus, TrainingRun
 from fragrance_ai.queue.base import QueueUnavailable
 from fragrance_ai.runtime import Runtime
 
-router = APIRouter(prefix="/v1/training-runs", tags=["learning"])
+router = APIRouter(prefix="/v1/training-runs", tags=["learning"], dependencies=[READ_OR_TRAIN])
 
 
 @router.post(
     "",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=TrainingRunAccepted,
+    dependencies=[RL_QUEUE_HAS_ROOM],
     responses={
         409: {"model": Problem, "description": "A training run is queued or started already."},
         422: {"description": "A malformed body, or an override outside the settings' range."},
@@ -119,18 +123,21 @@ def _job_id(run: TrainingRun) -> uuid.UUID:
 @router.get("", response_model=TrainingRunPage)
 async def read_runs(
     database: DatabaseDep,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: LimitQuery = 20,
+    cursor: CursorQuery = None,
+    offset: OffsetQuery = 0,
 ) -> TrainingRunPage:
-    """Training runs, latest first."""
-    rows, total = await database.run(
-        lambda session: list_training_runs(session, limit=limit, offset=offset)
+    """Training runs, latest first. Walk the list with `next_cursor`."""
+    after = page_start(cursor, offset)
+    page = await database.run(
+        lambda session: list_training_runs(session, limit=limit, after=after, offset=offset)
     )
     return TrainingRunPage(
-        items=[TrainingRunSummary(**_summary(row)) for row in rows],
-        total=total,
+        items=[TrainingRunSummary(**_summary(row)) for row in page.rows],
+        total=page.total,
         limit=limit,
         offset=offset,
+        next_cursor=page.next_cursor,
     )
 
 

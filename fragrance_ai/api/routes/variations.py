@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from fragrance_ai.api.active_models import ActiveModels
+from fragrance_ai.api.auth import READ_OR_WRITE
 from fragrance_ai.api.deps import ActiveModelsDep, DatabaseDep, RuntimeDep
 from fragrance_ai.api.learning_schemas import (
     MAX_SEED,
@@ -39,7 +40,7 @@ from fragrance_ai.rl.materials import material_table
 from fragrance_ai.rl.proposals import propose_variations
 from fragrance_ai.runtime import Runtime
 
-router = APIRouter(tags=["learning"])
+router = APIRouter(tags=["learning"], dependencies=[READ_OR_WRITE])
 log = logging.getLogger(__name__)
 M = TypeVar("M", Policy, RewardModel)
 

@@ -1,0 +1,1 @@
+"""API keys: their format, hashing and scopes (pure: no I/O)."""
