@@ -15,6 +15,8 @@
 from __future__ import annotations
 
 import copy
+import logging
+import shutil
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from fragrance_ai.db.learning import activate_policy
@@ -37,6 +39,7 @@ from fragrance_ai.db.models import (
     RewardModel,
     Rollback,
     TrainingRun,
+    VariationSet,
 )
 from fragrance_ai.db.repositories import as_domain_formula
 from fragrance_ai.domain.brief import CreativeBrief
@@ -71,6 +74,8 @@ from fragrance_ai.rl.scalars import ScalarWriter
 from fragrance_ai.rl.weights_file import read_verified, write_atomically
 from fragrance_ai.runtime import Runtime
 from fragrance_ai.settings import RLSettings, Settings
+
+log = logging.getLogger(__name__)
 
 # Episodes per held-out formula in each evaluation: the policy samples its edits.
 EVALUATION_SAMPLES = 4
@@ -108,6 +113,8 @@ def _train(
     runtime: Runtime, session: Session, run: TrainingRun, on_update: ProgressHook | None
 ) -> None:
     settings = runtime.settings
+    if not _start_over(session, settings, run):
+        return
     config = RLSettings.model_validate(run.config)
     table = material_table(runtime.catalogue)
     run.status = JobStatus.STARTED.value
@@ -247,6 +254,94 @@ def activate(session: Session, policy_id: uuid.UUID) -> Policy:
     activate_policy(session, policy)
     RL_ACTIVE_POLICY_VERSION.set(policy.version)
     return policy
+
+
+# ------------------------------------------------------------------ a job delivered again
+
+
+def _start_over(session: Session, settings: Settings, run: TrainingRun) -> bool:
+    """RQ delivers a job at least once: a worker killed mid-run leaves the job started, and
+    the reconciler delivers it again. What the earlier attempt wrote (reward model,
+    checkpoints, rollbacks, updates) is removed so that the run's side effects happen once;
+    training is deterministic under run.seed, so the redo writes what one attempt would
+    have. False when the run is done and must not be trained again."""
+    if run.status == JobStatus.FINISHED.value:
+        # Finished and activated in one commit; the worker died before it marked the job.
+        return False
+    policies = session.scalars(select(Policy).where(Policy.training_run_id == run.id)).all()
+    served = next((policy for policy in policies if policy.activated_at is not None), None)
+    if served is not None:
+        _finish_as_served(session, run, served)
+        return False
+    rewards = session.scalars(
+        select(RewardModel).where(RewardModel.training_run_id == run.id)
+    ).all()
+    rollbacks = session.scalar(
+        select(func.count()).select_from(Rollback).where(Rollback.training_run_id == run.id)
+    )
+    if not (policies or rewards or rollbacks or run.updates or run.reward_model_id):
+        return True
+    log.info(
+        "training run %s: an earlier attempt left %d updates, %d checkpoints, %d reward "
+        "models and %d rollbacks; starting over",
+        run.id,
+        len(run.updates),
+        len(policies),
+        len(rewards),
+        rollbacks,
+    )
+    # Rollbacks point at checkpoints, checkpoints at each other and at the reward model,
+    # the run at the reward model: removed in that order.
+    session.execute(delete(Rollback).where(Rollback.training_run_id == run.id))
+    session.execute(update(Policy).where(Policy.training_run_id == run.id).values(parent_id=None))
+    session.execute(delete(Policy).where(Policy.training_run_id == run.id))
+    run.reward_model_id = None
+    session.flush()
+    # A reward model the API already proposed variations with (it serves the newest one) is
+    # on record in those variation sets: it stays, and the redo fits its own.
+    referenced = set(
+        session.scalars(
+            select(VariationSet.reward_model_id).where(
+                VariationSet.reward_model_id.in_([reward.id for reward in rewards])
+            )
+        )
+    )
+    removed_rewards = [reward for reward in rewards if reward.id not in referenced]
+    for reward in removed_rewards:
+        session.delete(reward)
+    run.updates, run.metrics, run.error = [], None, None
+    run.progress, run.stage, run.base_policy_id, run.finished_at = 0.0, None, None, None
+    session.commit()
+    # Files go once their rows are gone: a failed commit leaves both. The redo writes its
+    # checkpoints to the same paths anyway (atomically); removing them now keeps a pruned
+    # or never-reached update's file of the earlier attempt from lingering.
+    root = settings.policies_root
+    for path in [policy.path for policy in policies] + [r.path for r in removed_rewards]:
+        (root / path).unlink(missing_ok=True)
+    if settings.scalars_root is not None:
+        shutil.rmtree(settings.scalars_root / str(run.id), ignore_errors=True)
+    return True
+
+
+def _finish_as_served(session: Session, run: TrainingRun, served: Policy) -> None:
+    """A checkpoint of this run was activated before the job came back (the run commits
+    activation with its end, so an operator activated it mid-run): perfumers may have been
+    proposed variations with it, so it is neither removed nor trained over. The run ends
+    with what the earlier attempt recorded, saying why."""
+    run.metrics = {
+        **(run.metrics or {}),
+        "updates": len(run.updates),
+        "activated_policy_id": str(served.id),
+        "decision": (
+            f"kept version {served.version}, a checkpoint of an earlier attempt of this run "
+            "that was activated before the job was delivered again; not trained again"
+        ),
+    }
+    run.status = JobStatus.FINISHED.value
+    run.stage = "finished"
+    run.progress = 1.0
+    run.finished_at = datetime.now(UTC)
+    session.commit()
 
 
 # ------------------------------------------------------------------ data from the database
