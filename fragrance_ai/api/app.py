@@ -6,16 +6,13 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from fastapi import FastAPI
 
 from fragrance_ai.api.active_models import ActiveModels
 from fragrance_ai.api.guards import install_request_guards
 from fragrance_ai.api.method_not_allowed import install_method_guards
 from fragrance_ai.api.metrics_middleware import MetricsMiddleware
 from fragrance_ai.api.openapi_document import install_openapi
-from fragrance_ai.api.outages import database_unavailable, queue_unavailable
 from fragrance_ai.api.readiness import dependencies_reachable
 from fragrance_ai.api.routes import (
     briefs,
@@ -29,7 +26,6 @@ from fragrance_ai.api.routes import (
     variations,
 )
 from fragrance_ai.logs import configure_logging
-from fragrance_ai.queue.base import QueueUnavailable
 from fragrance_ai.runtime import Runtime, build_runtime, install_runtime
 from fragrance_ai.settings import load_settings
 from fragrance_ai.systemd import HealthNotifier
@@ -84,19 +80,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         app.include_router(router)
     # The perfumer's workbench, a page of this same process: nothing else to install.
     install_workbench(app)
-    _install_error_handlers(app)
     # The contract: every answer declared (openapi_document), every other method a 405.
     install_openapi(app, runtime)
     install_method_guards(app)
     return app
-
-
-def _install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(OperationalError)
-    async def database_down(_request: Request, error: OperationalError) -> JSONResponse:
-        log.error("database unavailable: %s", error)
-        return database_unavailable()
-
-    @app.exception_handler(QueueUnavailable)
-    async def queue_down(_request: Request, error: QueueUnavailable) -> JSONResponse:
-        return queue_unavailable(error)

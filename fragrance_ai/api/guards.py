@@ -33,7 +33,8 @@ def install_request_guards(app: FastAPI, runtime: Runtime) -> None:
         required=settings.api_keys_required,
     )
     app.add_middleware(BodySizeLimit, max_bytes=security.max_body_bytes)
-    # Around every guard that reads the database or the queue: an outage there is a 503.
+    # Around the routes and every guard that reads the database or the queue: an outage met
+    # anywhere inside is a 503.
     app.add_middleware(OutagesAs503)
     if security.cors_origins:
         # Outermost: a preflight is answered without a key, and refusals carry CORS headers

@@ -1,8 +1,8 @@
 """A dependency outage is a 503, wherever in the request it is met.
 
-Routes meet the database and the queue inside FastAPI's exception handlers; the request guards
-(API-key look-up, Idempotency-Key records) meet them in middleware, which those handlers do not
-cover, so without this an outage would answer 500 to every caller with a key not yet cached.
+One middleware around the routes and the request guards alike: FastAPI's exception handlers
+would cover the routes only, and the guards (API-key look-up, Idempotency-Key records) meet
+the database too, so an outage there would answer 500 to every caller with a key not yet cached.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 RETRY_AFTER_S = 5
 
 
-def database_unavailable() -> JSONResponse:
+def _database_unavailable() -> JSONResponse:
     return JSONResponse(
         {"detail": "the database is unavailable; retry later"},
         status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
@@ -30,7 +30,7 @@ def database_unavailable() -> JSONResponse:
     )
 
 
-def queue_unavailable(error: QueueUnavailable) -> JSONResponse:
+def _queue_unavailable(error: QueueUnavailable) -> JSONResponse:
     return JSONResponse(
         {"detail": f"the job queue is unavailable: {error}"},
         status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
@@ -39,7 +39,7 @@ def queue_unavailable(error: QueueUnavailable) -> JSONResponse:
 
 
 class OutagesAs503:
-    """Turns an outage raised by the middleware inside it into a 503, unless an answer has
+    """Turns an outage raised by a route or a guard inside it into a 503, unless an answer has
     already begun (then the connection is dropped, as for any error mid-answer)."""
 
     def __init__(self, app: ASGIApp) -> None:
@@ -63,9 +63,9 @@ class OutagesAs503:
             if started:
                 raise
             log.error("database unavailable: %s", error)
-            await database_unavailable()(scope, receive, send)
+            await _database_unavailable()(scope, receive, send)
         except QueueUnavailable as error:
             if started:
                 raise
             log.error("queue unavailable: %s", error)
-            await queue_unavailable(error)(scope, receive, send)
+            await _queue_unavailable(error)(scope, receive, send)
