@@ -215,31 +215,39 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     flush_redis(args.redis_url)
+
+    def measure(database_url: str) -> OverheadReport:
+        return overhead_on(
+            database_url, args.redis_url, jobs=args.jobs, rounds=args.rounds, profile=args.profile
+        )
+
     if args.database_url:
-        report = _run(args.database_url, args)
+        report = measure(args.database_url)
     else:
         with throwaway_postgres(args.postgres_admin_url) as database_url:
-            report = _run(database_url, args)
+            report = measure(database_url)
     print("\n".join(report.lines()))
 
 
-def _run(database_url: str, args: argparse.Namespace) -> OverheadReport:
+def overhead_on(
+    database_url: str, redis_url: str, *, jobs: int, rounds: int, profile: bool = False
+) -> OverheadReport:
+    """Migrates the database (nothing to do when it is up to date), measures, and flushes the
+    Redis database afterwards; no worker may be listening on it."""
     with tempfile.TemporaryDirectory(prefix="fragrance-bench-") as data_dir:
         settings = Settings(
             _env_file=None,
             data_dir=Path(data_dir),
             database_url=database_url,
-            redis_url=args.redis_url,
+            redis_url=redis_url,
         )
         runtime = build_runtime(settings)
         try:
             upgrade_to_head(runtime.engine)
-            return measure_overhead(
-                runtime, jobs=args.jobs, rounds=args.rounds, profile=args.profile
-            )
+            return measure_overhead(runtime, jobs=jobs, rounds=rounds, profile=profile)
         finally:
             runtime.close()
-            flush_redis(args.redis_url)
+            flush_redis(redis_url)
 
 
 if __name__ == "__main__":

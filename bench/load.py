@@ -39,7 +39,7 @@ import httpx
 from redis import Redis
 from rq import Worker
 
-from bench.job_overhead import measure_overhead
+from bench.job_overhead import overhead_on
 from bench.perfumer import BRIEFS
 from bench.stack import (
     POSTGRES_ADMIN_URL,
@@ -49,8 +49,6 @@ from bench.stack import (
     run_command,
     throwaway_postgres,
 )
-from fragrance_ai.runtime import build_runtime
-from fragrance_ai.settings import Settings
 from tests.helpers import free_port
 
 QUEUES = ("llm_inference", "rl_training")
@@ -347,20 +345,10 @@ def main() -> None:
 
 
 def _print_overhead(database_url: str, args: argparse.Namespace) -> None:
-    with tempfile.TemporaryDirectory(prefix="fragrance-bench-") as data_dir:
-        settings = Settings(
-            _env_file=None,
-            data_dir=Path(data_dir),
-            database_url=database_url,
-            redis_url=args.redis_url,
-        )
-        runtime = build_runtime(settings)
-        try:
-            # The stack's workers are gone: nothing else takes these jobs.
-            report = measure_overhead(runtime, jobs=args.overhead_jobs, rounds=args.overhead_rounds)
-        finally:
-            runtime.close()
-            flush_redis(args.redis_url)
+    # The stack's workers are gone: nothing else takes these jobs.
+    report = overhead_on(
+        database_url, args.redis_url, jobs=args.overhead_jobs, rounds=args.overhead_rounds
+    )
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print("\n".join(report.lines()))
 

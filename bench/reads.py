@@ -22,16 +22,14 @@ import signal
 import subprocess
 import sys
 import tempfile
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
+from bench.stack import POSTGRES_ADMIN_URL, throwaway_postgres
 from fragrance_ai.db.migrate import upgrade_to_head
 from fragrance_ai.db.repositories import save_designed_formula
 from fragrance_ai.domain.designer import RuleBasedDesigner
@@ -40,7 +38,6 @@ from fragrance_ai.runtime import build_runtime
 from fragrance_ai.settings import Settings
 from tests.helpers import free_port, wait_until_answering
 
-DEFAULT_POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 BRIEFS = (
     "fresh citrus cologne for summer with a woody base",
     "a warm amber vanilla evening perfume",
@@ -94,20 +91,6 @@ def run_wrk(url: str, *, seconds: float, connections: int, threads: int) -> WrkR
         bad_statuses=int(bad.group(1)) if bad else 0,
         socket_errors=errors.group(1) if errors else None,
     )
-
-
-@contextmanager
-def throwaway_postgres(admin_url: str) -> Iterator[str]:
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"fragrance_bench_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def seed_formulas(settings: Settings) -> list[str]:
@@ -223,7 +206,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=1, help="each endpoint's best is shown")
     parser.add_argument("--databases", default="sqlite,postgresql")
-    parser.add_argument("--postgres-admin-url", default=DEFAULT_POSTGRES_ADMIN_URL)
+    parser.add_argument("--postgres-admin-url", default=POSTGRES_ADMIN_URL)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (apt install wrk)")

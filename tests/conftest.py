@@ -108,6 +108,17 @@ def runtime(tmp_path: Path) -> Iterator[Runtime]:
 
 
 @pytest.fixture
+def services_runtime(tmp_path: Path, postgres_url: str, redis_url: str) -> Iterator[Runtime]:
+    """PostgreSQL and RQ on Redis, migrated, and the process's runtime (jobs run here find it)."""
+    runtime = build_runtime(make_settings(tmp_path, database_url=postgres_url, redis_url=redis_url))
+    upgrade_to_head(runtime.engine)
+    install_runtime(runtime)
+    yield runtime
+    install_runtime(None)
+    runtime.close()
+
+
+@pytest.fixture
 def client(runtime: Runtime) -> Iterator[TestClient]:
     with TestClient(create_app(runtime)) as client:
         yield client

@@ -43,3 +43,18 @@ def wait_until_answering(
             pass
         time.sleep(0.2)
     raise AssertionError(f"{path} did not answer 200 within {timeout_s} s")
+
+
+# A chypre as a perfumer would send it to the check: materials by name, one by CAS.
+CHYPRE = [
+    {"name": "Bergamot oil", "percent": 12},
+    {"name": "Lemon oil", "percent": 4},
+    {"cas": "78-70-6", "percent": 9},
+    {"name": "Hedione", "percent": 25},
+    {"name": "rose oil", "percent": 1},
+    {"name": "Phenylethyl alcohol", "percent": 9},
+    {"name": "oakmoss", "percent": 2},
+    {"name": "Patchouli oil", "percent": 8},
+    {"name": "Iso E Super", "percent": 15},
+    {"name": "Galaxolide", "percent": 15},
+]

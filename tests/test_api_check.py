@@ -8,18 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-CHYPRE = [
-    {"name": "Bergamot oil", "percent": 12},
-    {"name": "Lemon oil", "percent": 4},
-    {"cas": "78-70-6", "percent": 9},
-    {"name": "Hedione", "percent": 25},
-    {"name": "rose oil", "percent": 1},
-    {"name": "Phenylethyl alcohol", "percent": 9},
-    {"name": "oakmoss", "percent": 2},
-    {"name": "Patchouli oil", "percent": 8},
-    {"name": "Iso E Super", "percent": 15},
-    {"name": "Galaxolide", "percent": 15},
-]
+from tests.helpers import CHYPRE
 
 
 def check(client: TestClient, **body: Any) -> Any:

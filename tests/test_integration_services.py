@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,16 +19,6 @@ from fragrance_ai.settings import QueueSettings
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def services_runtime(tmp_path: Path, postgres_url: str, redis_url: str) -> Iterator[Runtime]:
-    runtime = build_runtime(make_settings(tmp_path, database_url=postgres_url, redis_url=redis_url))
-    upgrade_to_head(runtime.engine)
-    install_runtime(runtime)
-    yield runtime
-    install_runtime(None)
-    runtime.close()
 
 
 def _submit(runtime: Runtime, text: str) -> uuid.UUID:

@@ -29,25 +29,13 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from fragrance_ai.db.models import Job
-from tests.helpers import free_port, wait_until_answering
+from tests.helpers import CHYPRE, free_port, wait_until_answering
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 STOP_TIMEOUT_S = 60
 SLOW_CLIENT_S = 1.5
 
-CHYPRE = [
-    {"name": "Bergamot oil", "percent": 12},
-    {"name": "Lemon oil", "percent": 4},
-    {"cas": "78-70-6", "percent": 9},
-    {"name": "Hedione", "percent": 25},
-    {"name": "rose oil", "percent": 1},
-    {"name": "Phenylethyl alcohol", "percent": 9},
-    {"name": "oakmoss", "percent": 2},
-    {"name": "Patchouli oil", "percent": 8},
-    {"name": "Iso E Super", "percent": 15},
-    {"name": "Galaxolide", "percent": 15},
-]
 CHECK_BODY = {"lines": CHYPRE, "product": "EDP"}
 BRIEF_BODY = {"text": "fresh citrus cologne for summer with a woody base"}
 

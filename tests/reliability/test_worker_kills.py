@@ -6,16 +6,13 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from fragrance_ai.db.migrate import upgrade_to_head
 from fragrance_ai.db.models import Job, JobStatus
-from fragrance_ai.runtime import Runtime, build_runtime, install_runtime
-from tests.conftest import make_settings
+from fragrance_ai.runtime import Runtime
 from tests.reliability.stack import (
     BRIEFS,
     Processes,
@@ -33,16 +30,6 @@ KILLS = 20
 JOBS = 24
 
 
-@pytest.fixture
-def services(tmp_path: Path, postgres_url: str, redis_url: str) -> Iterator[Runtime]:
-    runtime = build_runtime(make_settings(tmp_path, database_url=postgres_url, redis_url=redis_url))
-    upgrade_to_head(runtime.engine)
-    install_runtime(runtime)
-    yield runtime
-    install_runtime(None)
-    runtime.close()
-
-
 def _fresh_claim(
     runtime: Runtime, seen: set[tuple[uuid.UUID, int]]
 ) -> tuple[uuid.UUID, int] | None:
@@ -58,21 +45,21 @@ def _fresh_claim(
 
 
 def test_sigkilled_workers_lose_no_job_and_store_no_formula_twice(
-    tmp_path: Path, services: Runtime, postgres_url: str, redis_url: str
+    tmp_path: Path, services_runtime: Runtime, postgres_url: str, redis_url: str
 ) -> None:
     environment = stack_environment(tmp_path, postgres_url, redis_url)
     worker_command = command("worker", "rl", "--queue", "llm_inference", "--queue", "rl_training")
     processes = Processes(tmp_path)
     started = time.monotonic()
     rng = random.Random(11)
-    job_ids = [submit(services, BRIEFS[i % len(BRIEFS)]) for i in range(JOBS)]
+    job_ids = [submit(services_runtime, BRIEFS[i % len(BRIEFS)]) for i in range(JOBS)]
     killed: set[tuple[uuid.UUID, int]] = set()
     try:
         for _ in range(KILLS):
             worker = processes.start(worker_command, environment)
             claim = wait_for(
                 lambda current=worker: (  # type: ignore[misc]
-                    _fresh_claim(services, killed) or current.poll() is not None
+                    _fresh_claim(services_runtime, killed) or current.poll() is not None
                 ),
                 timeout_s=60,
                 what="a worker claims a job",
@@ -83,11 +70,11 @@ def test_sigkilled_workers_lose_no_job_and_store_no_formula_twice(
             processes.kill(worker)
             killed.add(claim)
         worker = processes.start(worker_command, environment)
-        wait_for(lambda: all_ended(services, job_ids), timeout_s=180, what="every job ends")
+        wait_for(lambda: all_ended(services_runtime, job_ids), timeout_s=180, what="every job ends")
         processes.stop(worker)
     finally:
         processes.close()
-    duplicates = assert_each_finished_once(services, job_ids)
+    duplicates = assert_each_finished_once(services_runtime, job_ids)
     redelivered = len({job_id for job_id, _ in killed})
     wall_s = time.monotonic() - started
     print(
