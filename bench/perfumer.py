@@ -101,14 +101,19 @@ class Perfumer:
         return offered[int(np.argmax(keys))]
 
     def submit_briefs(self, texts: tuple[str, ...] = BRIEFS) -> list[str]:
-        """Submits the briefs, chooses among each one's options; returns every option."""
-        jobs = []
-        for text in texts:
-            response = self.client.post("/v1/briefs", json={"text": text, "mode": "fast"})
-            assert response.status_code == 202, response.text
-            jobs.append(response.json())
+        """Submits the briefs, chooses among each one's options; returns every option.
+
+        One at a time and each with a seed from the perfumer's generator, so that an
+        experiment repeats exactly: the search is seeded, and no brief is read in a batch
+        with another (the LLM worker batches what arrives together)."""
         options: list[str] = []
-        for accepted in jobs:
+        for text in texts:
+            seed = int(self.rng.integers(2**31))
+            response = self.client.post(
+                "/v1/briefs", json={"text": text, "mode": "fast", "seed": seed}
+            )
+            assert response.status_code == 202, response.text
+            accepted = response.json()
             job = _wait(self.client, f"/v1/jobs/{accepted['job_id']}", ("finished", "failed"))
             assert job["status"] == "finished", job
             ids = job["result"]["formula_ids"]

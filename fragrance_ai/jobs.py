@@ -142,13 +142,14 @@ def design_formulas(job_id: str) -> None:
         brief = CreativeBrief.model_validate(brief_row.parsed)
         mode = InferenceMode(brief_row.mode)
         search = runtime.settings.optimizer.modes[mode]
-        # One seed per job: a rerun of the job (a retry) searches exactly the same way.
+        # The brief's seed, or one per job: a rerun of the job (a retry) searches exactly the
+        # same way either way.
         config = SearchConfig(
             population=search.population,
             generations=search.generations,
             objectives=tuple(Objective(name) for name in search.objectives),
             mutation_steps=search.mutation_steps,
-            seed=job.id.int % 2**32,
+            seed=brief_row.seed if brief_row.seed is not None else job.id.int % 2**32,
         )
         job_row = job
 
@@ -179,6 +180,7 @@ def design_formulas(job_id: str) -> None:
                     # Keyed by the job: a step run twice at once (at-least-once delivery)
                     # collides on the primary key instead of storing its options twice.
                     formula_id=option_formula_id(job.id, index),
+                    option_index=index,
                     designer=option.produced_by,
                     brief_id=brief_row.id,
                     job_id=job.id,
@@ -269,7 +271,9 @@ def _step(session: Session, job_id: str, step: str, progress: float) -> Iterator
     job.status = JobStatus.STARTED.value
     job.stage = step
     job.progress = max(job.progress, progress)
-    job.attempts += 1
+    # Counted in SQL: two deliveries claiming at once both count (`+= 1` in Python would
+    # write the same number twice). The attribute reloads when next read.
+    job.attempts = Job.attempts + 1
     job.started_at = job.started_at or datetime.now(UTC)
     session.commit()
     started = time.perf_counter()

@@ -401,27 +401,50 @@ def _contexts(
 
 
 def _starts(session: Session, table: MaterialTable) -> list[Start]:
-    """Stored formulas made only of catalogue materials, oldest first (a fixed order, so a
-    seed draws the same starts)."""
-    rows = session.scalars(
-        select(Formula).order_by(Formula.created_at.desc(), Formula.id).limit(MAX_STARTS)
-    ).all()
-    rows = sorted(rows, key=lambda row: (row.created_at, str(row.id)))
+    """The newest `MAX_STARTS` stored formulas made only of catalogue materials, in an order
+    fixed by what they are, so that a seed draws the same starts in every installation.
+    Not by time: the formulas of one commit may or may not share a timestamp, run to run,
+    and their ids are random. (Only a selection cut inside one commit's formulas, past
+    `MAX_STARTS`, can still differ.)"""
+    cutoff = session.scalar(
+        select(Formula.created_at)
+        .order_by(Formula.created_at.desc())
+        .offset(MAX_STARTS - 1)
+        .limit(1)
+    )
+    query = select(Formula)
+    if cutoff is not None:
+        query = query.where(Formula.created_at >= cutoff)
+    rows = session.scalars(query).all()
     contexts = _contexts(session, table, {row.brief_id for row in rows if row.brief_id})
-    starts = []
+    keyed: list[tuple[datetime, bytes, Start]] = []
     for row in rows:
         if any(line.cas not in table.row_of for line in row.lines):
             continue
         context = contexts.get(row.brief_id) if row.brief_id else None
-        starts.append(
-            Start(
-                amounts=table.vector_of(as_domain_formula(row)),
-                product=ProductType(row.product),
-                dosage_percent=row.dosage_percent,
-                context=context or BriefContext.none(table),
-            )
+        start = Start(
+            amounts=table.vector_of(as_domain_formula(row)),
+            product=ProductType(row.product),
+            dosage_percent=row.dosage_percent,
+            context=context or BriefContext.none(table),
         )
-    return starts
+        keyed.append((row.created_at, _content_key(start), start))
+    keyed.sort(key=lambda entry: entry[:2])
+    newest = sorted(keyed[-MAX_STARTS:], key=lambda entry: entry[1])
+    return [start for _, _, start in newest]
+
+
+def _content_key(start: Start) -> bytes:
+    return b"".join(
+        (
+            start.amounts.tobytes(),
+            start.product.value.encode(),
+            np.float64(start.dosage_percent).tobytes(),
+            start.context.family_target.tobytes(),
+            start.context.tier_targets.tobytes(),
+            start.context.protected.tobytes(),
+        )
+    )
 
 
 def _store_reward(

@@ -18,7 +18,7 @@ from tests.helpers import free_port, wait_for_job
 CITRUS_BRIEF = "fresh citrus cologne for summer with a woody base"
 
 
-def submit(client: TestClient, text: str, **extra: str) -> dict[str, object]:
+def submit(client: TestClient, text: str, **extra: object) -> dict[str, object]:
     response = client.post("/v1/briefs", json={"text": text, **extra})
     assert response.status_code == 202, response.text
     body: dict[str, object] = response.json()
@@ -76,6 +76,32 @@ def test_the_brief_keeps_its_text_and_parsed_form(client: TestClient) -> None:
         assert formula["search"]["mode"] == "fast"
 
 
+def _option_lines(client: TestClient, brief_id: object) -> list[list[tuple[str, float]]]:
+    brief = client.get(f"/v1/briefs/{brief_id}").json()
+    return [
+        [
+            (line["cas"], line["percent"])
+            for line in client.get(f"/v1/formulas/{formula_id}").json()["lines"]
+        ]
+        for formula_id in brief["formula_ids"]
+    ]
+
+
+def test_a_brief_with_a_seed_designs_the_same_options_again(client: TestClient) -> None:
+    designed = []
+    for seed in (7, 7, 8):
+        accepted = submit(client, CITRUS_BRIEF, mode="fast", seed=seed)
+        job = wait_for_job(client, str(accepted["job_id"]))
+        assert job["status"] == "finished", job
+        assert client.get(f"/v1/briefs/{accepted['brief_id']}").json()["seed"] == seed
+        formula = client.get(f"/v1/formulas/{job['result']['formula_ids'][0]}").json()
+        assert formula["search"]["seed"] == seed
+        designed.append(_option_lines(client, accepted["brief_id"]))
+    # Two jobs, one seed: the same search. Without a seed each job's id seeds it.
+    assert designed[0] == designed[1]
+    assert designed[0] != designed[2]
+
+
 def test_an_explicit_product_wins_over_the_text(client: TestClient) -> None:
     accepted = submit(client, CITRUS_BRIEF, product="EDP")
     job = wait_for_job(client, str(accepted["job_id"]))
@@ -128,6 +154,9 @@ def test_the_korean_brief_is_understood(client: TestClient) -> None:
         ({"text": "citrus", "colour": "blue"}, "colour"),
         ({}, "text"),
         ({"text": 42}, "text"),
+        ({"text": "citrus", "seed": -1}, "seed"),
+        ({"text": "citrus", "seed": 2**53}, "seed"),
+        ({"text": "citrus", "seed": True}, "seed"),
     ],
 )
 def test_bad_briefs_get_a_422_naming_the_field(

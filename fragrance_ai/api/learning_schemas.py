@@ -16,13 +16,10 @@ from pydantic import (
     model_validator,
 )
 
-from fragrance_ai.api.request_types import NotBlank, not_a_bool
+from fragrance_ai.api.request_types import MAX_SEED, NotBlank, not_a_bool
 from fragrance_ai.api.schemas import FormulaLineView, Links
 from fragrance_ai.db.models import JobStatus
 
-# Seeds are stored as signed 64-bit integers; kept to what a double holds exactly (as
-# JSON numbers often are read), so a bound in the schema means the same to every client.
-MAX_SEED = 2**53 - 1
 # The trainer seeds torch generators with multiples of a run's seed: kept well below 2**64.
 MAX_RUN_SEED = 2**31 - 1
 MAX_NOTE_CHARS = 2000

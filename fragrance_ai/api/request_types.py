@@ -13,6 +13,10 @@ from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
+# Seeds are stored as signed 64-bit integers; kept to what a double holds exactly (as
+# JSON numbers often are read), so a bound in the schema means the same to every client.
+MAX_SEED = 2**53 - 1
+
 # Every character Python's str.strip() removes (str.isspace), spelled out because JSON
 # Schema's `\s` (ECMA-262) and Python's disagree: U+001C-U+001F are whitespace only to
 # Python, U+FEFF only to ECMA-262. tests/test_openapi_contract.py checks the list.

@@ -15,7 +15,7 @@ from pydantic import (
     model_validator,
 )
 
-from fragrance_ai.api.request_types import NotBlank, not_a_bool
+from fragrance_ai.api.request_types import MAX_SEED, NotBlank, not_a_bool
 from fragrance_ai.db.models import JobStatus
 from fragrance_ai.domain.brief import Intensity
 from fragrance_ai.domain.catalogue import Tier
@@ -86,8 +86,15 @@ class BriefRequest(BaseModel):
     revises: uuid.UUID | None = Field(
         None, description="The brief this one corrects, kept in its history."
     )
+    seed: int | None = Field(
+        None,
+        ge=0,
+        le=MAX_SEED,
+        description="Seeds the design search: the same brief with the same seed and models "
+        "designs the same options again. Drawn from the job when omitted.",
+    )
 
-    _numbers = field_validator("dosage_percent", mode="before")(not_a_bool)
+    _numbers = field_validator("dosage_percent", "seed", mode="before")(not_a_bool)
 
 
 class Links(BaseModel):
@@ -123,6 +130,7 @@ class BriefView(BaseModel):
     mode: str
     requested_product: str | None
     requested_dosage_percent: float | None = None
+    seed: int | None = Field(None, description="The design search's seed, when one was given.")
     parsed: dict[str, Any] | None
     parser: str | None
     reading: dict[str, Any] | None = Field(

@@ -27,7 +27,7 @@ from fragrance_ai.db.models import (
     VariationSet,
     VariationSetMember,
 )
-from fragrance_ai.db.repositories import save_designed_formula
+from fragrance_ai.db.repositories import IN_DESIGN_ORDER, save_designed_formula
 from fragrance_ai.domain.catalogue import Catalogue
 from fragrance_ai.domain.designer import DesignedFormula
 from fragrance_ai.domain.formula import cost_per_kg_eur
@@ -142,7 +142,7 @@ def brief_option_ids(session: Session, brief_id: uuid.UUID) -> list[uuid.UUID]:
     statement = (
         select(Formula.id)
         .where(Formula.brief_id == brief_id, Formula.parent_id.is_(None))
-        .order_by(Formula.created_at, Formula.id)
+        .order_by(*IN_DESIGN_ORDER)
     )
     return list(session.scalars(statement))
 

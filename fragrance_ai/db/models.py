@@ -81,6 +81,9 @@ class Brief(Base):
     requested_product: Mapped[str | None] = mapped_column(String(32))
     # Asked for on submitting; wins over any dosage the text names.
     requested_dosage_percent: Mapped[float | None] = mapped_column(Float)
+    # Seeds the design search when given (the same brief designs the same options again);
+    # the job's id seeds it otherwise.
+    seed: Mapped[int | None] = mapped_column(BigInteger)
     # The validated CreativeBrief, filled in by the parsing step.
     parsed: Mapped[dict[str, Any] | None]
     parser: Mapped[str | None] = mapped_column(String(64))
@@ -133,6 +136,9 @@ class Formula(Base):
     # search that found it (mode, seed, generation); None for formulas not from a search.
     scores: Mapped[dict[str, Any] | None]
     search: Mapped[dict[str, Any] | None]
+    # Its place among the options its design job offered, best first: the options of one
+    # job are stored in one commit and may share a timestamp.
+    option_index: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     brief: Mapped[Brief | None] = relationship(back_populates="formulas")

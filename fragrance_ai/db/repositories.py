@@ -33,9 +33,11 @@ def save_designed_formula(
     scores: dict[str, float] | None = None,
     search: dict[str, Any] | None = None,
     formula_id: uuid.UUID | None = None,
+    option_index: int | None = None,
 ) -> Formula:
     """`formula_id`: a key derived from what made the formula (a job and its option), so
-    that the same work done twice cannot store it twice; random by default."""
+    that the same work done twice cannot store it twice; random by default. `option_index`:
+    its place among its design job's options."""
     formula = designed.formula
     row = Formula(
         id=formula_id or uuid.uuid4(),
@@ -52,6 +54,7 @@ def save_designed_formula(
         designer=designer,
         scores=scores,
         search=search,
+        option_index=option_index,
         lines=[
             FormulaLine(
                 position=position,
@@ -101,8 +104,12 @@ def list_formulas(
     return newest_first(session, Formula, limit=limit, after=after, offset=offset)
 
 
+# Oldest first; a job's options, stored in one commit, in the order the design gave them.
+IN_DESIGN_ORDER = (Formula.created_at, Formula.option_index, Formula.id)
+
+
 def formulas_for_brief(session: Session, brief_id: uuid.UUID) -> list[Formula]:
-    statement = select(Formula).where(Formula.brief_id == brief_id).order_by(Formula.created_at)
+    statement = select(Formula).where(Formula.brief_id == brief_id).order_by(*IN_DESIGN_ORDER)
     return list(session.scalars(statement))
 
 

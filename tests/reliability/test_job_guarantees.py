@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -20,6 +21,7 @@ from fragrance_ai.jobs import (
     parse_brief,
     resume_unfinished_jobs,
 )
+from fragrance_ai.optimize import design
 from fragrance_ai.queue import InProcessJobQueue, QueueName
 from fragrance_ai.queue.base import attempts_remaining
 from fragrance_ai.runtime import Runtime, build_runtime, install_runtime
@@ -162,7 +164,7 @@ def test_a_permanent_error_fails_the_job_at_once_with_its_message(installed: Run
 
 @pytest.mark.integration
 def test_a_step_delivered_twice_at_once_stores_its_formulas_once(
-    tmp_path: Path, postgres_url: str
+    tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runtime = build_runtime(make_settings(tmp_path, database_url=postgres_url))
     upgrade_to_head(runtime.engine)
@@ -177,6 +179,16 @@ def test_a_step_delivered_twice_at_once_stores_its_formulas_once(
             brief.parsed = parser.parse(TEXT).model_dump(mode="json")
             session.commit()
         errors: list[BaseException] = []
+        # Each delivery waits, once it has claimed the job, until the other has too: the
+        # two searches overlap for certain, however the threads are scheduled.
+        both_claimed = threading.Barrier(2, timeout=60)
+        search = design.design_options
+
+        def design_once_both_claimed(*args: Any, **kwargs: Any) -> Any:
+            both_claimed.wait()
+            return search(*args, **kwargs)
+
+        monkeypatch.setattr(design, "design_options", design_once_both_claimed)
 
         def deliver() -> None:
             try:

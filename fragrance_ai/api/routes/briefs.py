@@ -106,6 +106,7 @@ def _accept(
         mode=mode.value,
         requested_product=request.product.value if request.product else None,
         requested_dosage_percent=request.dosage_percent,
+        seed=request.seed,
     )
     if corrected is not None:
         if corrected.dosage_percent is None and request.dosage_percent is not None:
@@ -154,6 +155,7 @@ def _brief_view(session: Session, brief_id: uuid.UUID) -> BriefView | None:
         mode=brief.mode,
         requested_product=brief.requested_product,
         requested_dosage_percent=brief.requested_dosage_percent,
+        seed=brief.seed,
         parsed=brief.parsed,
         parser=brief.parser,
         reading=brief.reading,
