@@ -47,14 +47,24 @@
             };
           };
 
+          # requirements-lock.txt's packages, from the files it hashes, on the lock's Python
+          # (pins.python, "3.11": the compiled wheels are built for it).
+          pins = lib.importJSON ./nix/pins.json;
+          pythonOf = pkgs: pkgs."python${lib.replaceStrings [ "." ] [ "" ] pins.python}Packages";
+          lockPackages = pkgs.callPackage ./nix/lock-packages.nix {
+            inherit pins;
+            python3Packages = pythonOf pkgs;
+          };
+
           application =
-            pkgs: withML:
+            pkgs: lockPackages: withML:
             pkgs.callPackage ./nix/package.nix {
-              inherit src withML;
+              inherit src withML lockPackages;
+              python3Packages = pythonOf pkgs;
               models = [ (pkgs.callPackage ./nix/models.nix { }) ];
             };
-          fragrance-ai = application pkgs true;
-          fragrance-ai-api = application pkgs false;
+          fragrance-ai = application pkgs lockPackages true;
+          fragrance-ai-api = application pkgs lockPackages false;
 
           mkImage =
             pkgs: package: image: variant:
@@ -68,8 +78,10 @@
                 ;
             };
           # The application on CUDA torch, for GPU workers on NixOS hosts
-          # (services.fragrance-ai.workers.<name>.package) and for the CUDA images.
-          fragrance-ai-cuda = application cudaPkgs true;
+          # (services.fragrance-ai.workers.<name>.package) and for the CUDA images. It runs
+          # nixpkgs' versions (null: no lock packages): the lock pins torch's CPU wheel, and
+          # a CUDA lock does not exist yet (nix/README.md says what it would take).
+          fragrance-ai-cuda = application cudaPkgs null true;
           cudaOutputs = {
             inherit fragrance-ai-cuda;
             worker-llm-cuda = mkImage cudaPkgs fragrance-ai-cuda "worker-llm" "cuda";
@@ -97,8 +109,9 @@
                 runCommand
                 closureInfo
                 python3
-                python3Packages
                 ;
+              # What the application is built from: the lock's packages over nixpkgs'.
+              pythonPackages = pythonOf pkgs // lockPackages;
               inherit contract fragrance-ai fragrance-ai-api;
             }
             # NixOS VM tests need KVM.

@@ -12,10 +12,16 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from types import FrameType
+from typing import Any
 
+from fragrance_ai.db.schema_too_new import SchemaTooNew
+from fragrance_ai.db_command import add_arguments as add_db_arguments
+from fragrance_ai.db_command import run as run_db
 from fragrance_ai.keys_command import add_arguments as add_keys_arguments
 from fragrance_ai.keys_command import run as run_keys
 from fragrance_ai.logs import configure_logging
+from fragrance_ai.release.command import add_arguments as add_release_notes_arguments
+from fragrance_ai.release.command import run as run_release_notes
 from fragrance_ai.settings import ConfigError, Settings, load_settings, mask_url, public_view
 from fragrance_ai.train_command import add_arguments as add_train_arguments
 from fragrance_ai.train_command import run as run_train
@@ -27,11 +33,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = load_settings()
-        configure_logging(settings.log_level)
+        configure_logging(settings)
         result: int = args.handler(settings, args)
         return result
     except ConfigError as error:
         print(f"fragrance-ai: configuration error: {error}", file=sys.stderr)
+        return 2
+    except SchemaTooNew as error:
+        print(f"fragrance-ai: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
@@ -89,6 +98,16 @@ def _parser() -> argparse.ArgumentParser:
     add_keys_arguments(keys)
     keys.set_defaults(handler=run_keys)
 
+    release_notes = commands.add_parser(
+        "release-notes", help="Markdown release notes from this repository's git history"
+    )
+    add_release_notes_arguments(release_notes)
+    release_notes.set_defaults(handler=run_release_notes)
+
+    database = commands.add_parser("db", help="back up the database, or restore a backup")
+    add_db_arguments(database)
+    database.set_defaults(handler=run_db)
+
     config = commands.add_parser("config", help="inspect the configuration")
     config_commands = config.add_subparsers(dest="config_command", required=True)
     show = config_commands.add_parser("show", help="print the effective config, secrets masked")
@@ -118,28 +137,41 @@ def _port(settings: Settings, args: argparse.Namespace) -> int:
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
+    from fragrance_ai.db.schema_guard import refuse_unknown_schema_at_start
+    from fragrance_ai.socket_activation import inherited_listening_socket, serve_on
+
+    refuse_unknown_schema_at_start(settings)
     workers = args.workers or settings.api_workers
     if workers > 1:
         _prepare_multiprocess_metrics(settings)
     # SIGTERM: uvicorn stops accepting, lets the requests in flight finish (at most
     # api_shutdown_timeout_s), runs the app's shutdown, then raises SIGTERM again; caught
     # here, so a service manager's normal stop is exit 0, not death by the signal.
+    options: dict[str, Any] = {
+        "app": "fragrance_ai.api.app:create_app",
+        "factory": True,
+        "host": _host(settings, args),
+        "port": _port(settings, args),
+        "workers": workers,
+        "log_level": settings.log_level.lower(),
+        "log_config": None,  # its lines go through our handler (fragrance_ai.logs)
+        "timeout_graceful_shutdown": settings.api_shutdown_timeout_s,
+    }
+    # Under systemd socket activation the socket outlives this process: connections made
+    # while it restarts wait in the kernel's queue for the next one.
+    inherited = inherited_listening_socket()
+    started = True
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
-        uvicorn.run(
-            "fragrance_ai.api.app:create_app",
-            factory=True,
-            host=_host(settings, args),
-            port=_port(settings, args),
-            workers=workers,
-            log_level=settings.log_level.lower(),
-            timeout_graceful_shutdown=settings.api_shutdown_timeout_s,
-        )
+        if inherited is None:
+            uvicorn.run(**options)
+        else:
+            started = serve_on(uvicorn.Config(**options), inherited)
     except _Terminated:
         log.info("stopped by SIGTERM")
     finally:
         signal.signal(signal.SIGTERM, previous)
-    return 0
+    return 0 if started else 3  # uvicorn's exit code for an app that failed to start
 
 
 def _prepare_multiprocess_metrics(settings: Settings) -> None:
@@ -158,6 +190,7 @@ def _dev(settings: Settings, args: argparse.Namespace) -> int:
 
     from fragrance_ai.api.app import create_app
     from fragrance_ai.db.migrate import upgrade_to_head
+    from fragrance_ai.db.schema_guard import refuse_unknown_schema
     from fragrance_ai.jobs import resume_unfinished_jobs
     from fragrance_ai.runtime import build_runtime, install_runtime
 
@@ -176,6 +209,7 @@ def _dev(settings: Settings, args: argparse.Namespace) -> int:
     # Jobs resumed below run on worker threads before the app starts; they must find this
     # runtime, not build a second one.
     install_runtime(runtime)
+    refuse_unknown_schema(runtime.engine, mask_url(settings.effective_database_url))
     upgrade_to_head(runtime.engine)
     children: list[subprocess.Popen[bytes]] = []
     if settings.redis_url:
@@ -199,6 +233,7 @@ def _dev(settings: Settings, args: argparse.Namespace) -> int:
             host=_host(settings, args),
             port=_port(settings, args),
             log_level=settings.log_level.lower(),
+            log_config=None,  # its lines go through our handler (fragrance_ai.logs)
         )
     except _Terminated:
         log.info("stopped by SIGTERM")
@@ -230,9 +265,11 @@ def _stop_warmly(children: list[subprocess.Popen[bytes]]) -> None:
 
 
 def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    from fragrance_ai.db.schema_guard import refuse_unknown_schema_at_start
     from fragrance_ai.queue import QueueName
     from fragrance_ai.worker import WorkerKind, run_worker
 
+    refuse_unknown_schema_at_start(settings)
     queues = [QueueName(name) for name in args.queue]
     run_worker(settings, WorkerKind(args.kind), burst=args.burst, queues=queues)
     return 0
@@ -241,9 +278,11 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
 def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
     from fragrance_ai.db.engine import create_database_engine
     from fragrance_ai.db.migrate import upgrade_to_head
+    from fragrance_ai.db.schema_guard import refuse_unknown_schema
 
     engine = create_database_engine(settings.effective_database_url)
     try:
+        refuse_unknown_schema(engine, mask_url(settings.effective_database_url))
         revision = upgrade_to_head(engine)
     finally:
         engine.dispose()

@@ -27,6 +27,7 @@ from fragrance_ai.db.repositories import (
 )
 from fragrance_ai.domain.brief import CreativeBrief
 from fragrance_ai.domain.products import ProductType
+from fragrance_ai.logs import job_context
 from fragrance_ai.metrics import COMPLIANCE_VERDICTS, JOB_DURATION, JOB_STEP_DURATION
 from fragrance_ai.queue import QueueName, attempts_remaining
 from fragrance_ai.queue.base import StepFunction
@@ -257,7 +258,15 @@ def enqueue_training(runtime: Runtime, job_id: uuid.UUID) -> None:
 
 @contextmanager
 def _step(session: Session, job_id: str, step: str, progress: float) -> Iterator[Job | None]:
-    """Claims the job row for one step; yields None when there is nothing left to do."""
+    """Claims the job row for one step; yields None when there is nothing left to do. Every
+    line logged meanwhile carries the job's id."""
+    with job_context(job_id):
+        yield from _claimed_step(session, job_id, step, progress)
+
+
+def _claimed_step(
+    session: Session, job_id: str, step: str, progress: float
+) -> Iterator[Job | None]:
     job = session.get(Job, uuid.UUID(job_id))
     if job is None:
         log.error("job %s: no such job row; dropping step %s", job_id, step)
@@ -276,12 +285,14 @@ def _step(session: Session, job_id: str, step: str, progress: float) -> Iterator
     job.attempts = Job.attempts + 1
     job.started_at = job.started_at or datetime.now(UTC)
     session.commit()
+    log.info("step %s started", step)
     started = time.perf_counter()
     outcome = "error"
     try:
         yield job
         session.commit()
         outcome = "ok"
+        log.info("step %s done in %.2f s", step, time.perf_counter() - started)
     except PermanentJobError as error:
         session.rollback()
         _record_failure(session, job_id, f"{step}: {error}")

@@ -36,6 +36,13 @@ QUEUE_DEPTH = Gauge(
     ["queue"],
     multiprocess_mode="mostrecent",
 )
+QUEUE_OLDEST_JOB_AGE = Gauge(
+    "fragrance_queue_oldest_job_age_seconds",
+    "Seconds the longest-waiting job in each queue has waited (0: empty), read when /metrics "
+    "is scraped.",
+    ["queue"],
+    multiprocess_mode="mostrecent",
+)
 JOB_STEP_DURATION = Histogram(
     "fragrance_job_step_duration_seconds",
     "Time one job step took on a worker, by step and outcome.",

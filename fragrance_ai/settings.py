@@ -344,6 +344,13 @@ class SecuritySettings(_Section):
         return origins
 
 
+class DatabaseSettings(_Section):
+    """`fragrance-ai db backup` (docs/operations.md#backups-and-rolling-back-an-upgrade)."""
+
+    # Backups kept under data_dir/backups; each new one removes the oldest beyond this.
+    backups_kept: int = Field(5, ge=1, le=1000)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_nested_delimiter="__",
@@ -364,8 +371,11 @@ class Settings(BaseSettings):
     # what is left and exits 0: keep it under the service manager's stop timeout (30 s).
     api_shutdown_timeout_s: int = Field(20, ge=1, le=3600)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # None: readable lines in development, one JSON object a line in staging and production.
+    log_format: Literal["json", "console"] | None = None
     # A standalone worker serves its own /metrics here (job step durations); None: off.
     worker_metrics_port: int | None = Field(None, ge=0, le=65535)
+    database: DatabaseSettings = DatabaseSettings()
     queue: QueueSettings = QueueSettings()
     designer: DesignerSettings = DesignerSettings()
     optimizer: OptimizerSettings = OptimizerSettings()

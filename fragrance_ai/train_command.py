@@ -19,6 +19,7 @@ from rich.table import Table
 from fragrance_ai.api.training_start import draw_seed, training_config
 from fragrance_ai.db.learning import add_training_run, lock_training_runs, unfinished_training_run
 from fragrance_ai.db.models import Job, JobStatus
+from fragrance_ai.logs import job_context
 from fragrance_ai.runtime import build_runtime
 from fragrance_ai.settings import Settings
 
@@ -94,7 +95,8 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
                     )
 
                 try:
-                    finished = run_training(runtime, session, job, on_update=advance)
+                    with job_context(str(job.id)):
+                        finished = run_training(runtime, session, job, on_update=advance)
                 except TrainingRefused as error:
                     _end(session, job, JobStatus.FAILED, str(error))
                     print(f"fragrance-ai train: {error}", file=sys.stderr)

@@ -21,7 +21,10 @@ let
 
   cfg = config.services.fragrance-ai;
 
-  stateDir = "/var/lib/fragrance-ai";
+  stateDir = cfg.dataDir;
+  # StateDirectory= takes a path under /var/lib (dataDir's type keeps it there), which
+  # systemd creates and hands to the service user even with ProtectSystem=strict.
+  stateDirectoryName = lib.removePrefix "/var/lib/" stateDir;
   cacheDir = "/var/cache/fragrance-ai";
   redisServer = config.services.redis.servers.fragrance-ai;
   exe = lib.getExe' cfg.package "fragrance-ai";
@@ -240,7 +243,7 @@ let
   databaseUrl =
     if cfg.database.createLocally then
       # Peer authentication over the socket: the OS user is the database role.
-      "postgresql+psycopg:///fragrance-ai?host=/run/postgresql"
+      "postgresql+psycopg:///${cfg.user}?host=/run/postgresql"
     else
       cfg.database.url;
   redisUrl = if cfg.redis.createLocally then "unix://${redisServer.unixSocket}?db=0" else cfg.redis.url;
@@ -248,11 +251,18 @@ let
   localServices =
     lib.optional cfg.database.createLocally "postgresql.target"
     ++ lib.optional cfg.redis.createLocally "redis-fragrance-ai.service";
+  # network.target only means the interfaces are configured; a remote database or Redis needs
+  # addresses and routes, which network-online.target waits for (systemd.special(7)).
+  remoteServices = !cfg.database.createLocally || !cfg.redis.createLocally;
+  networkUnits = [ "network.target" ] ++ lib.optional remoteServices "network-online.target";
 
   baseEnvironment =
     flattenSettings "" cfg.settings
     // {
       APP_ENV = cfg.profile;
+      # A watchdog kill (SIGABRT, see healthConfig) prints every thread's Python stack to the
+      # journal: what an operator needs to find a hang, without a core file.
+      PYTHONFAULTHANDLER = "1";
       DATA_DIR = stateDir;
       HOME = stateDir;
       # Hugging Face and torch caches (models, kernels) land under CacheDirectory=.
@@ -265,10 +275,10 @@ let
 
   # Hardening shared by every unit; `systemd-analyze security` scores it (see the tests).
   commonServiceConfig = {
-    User = "fragrance-ai";
-    Group = "fragrance-ai";
+    User = cfg.user;
+    Group = cfg.group;
     SupplementaryGroups = lib.optional cfg.redis.createLocally redisServer.group;
-    StateDirectory = "fragrance-ai";
+    StateDirectory = stateDirectoryName;
     StateDirectoryMode = "0700";
     CacheDirectory = "fragrance-ai";
     CacheDirectoryMode = "0700";
@@ -276,6 +286,9 @@ let
     EnvironmentFile = lib.optional (cfg.secretsFile != null) cfg.secretsFile;
     Slice = "fragrance-ai.slice";
     UMask = "0077";
+    # No core files: a torch worker's core is gigabytes of model weights, which
+    # systemd-coredump would write and keep; the Python stacks (PYTHONFAULTHANDLER) say more.
+    LimitCORE = 0;
 
     CapabilityBoundingSet = [ "" ];
     AmbientCapabilities = [ "" ];
@@ -329,10 +342,21 @@ let
   healthConfig = unit: {
     Type = "notify";
     WatchdogSec = unit.watchdogSec;
+    # Chosen on purpose: a process that stopped pinging is hung, so a warm SIGTERM (handled
+    # by the stuck main thread) would wait out TimeoutStopSec for nothing. SIGABRT makes
+    # Python's faulthandler print every thread's stack (PYTHONFAULTHANDLER=1) and the process
+    # die at once; LimitCORE=0 keeps the kernel from writing a core. SIGKILL follows after
+    # TimeoutAbortSec if even that does not end it.
+    WatchdogSignal = "SIGABRT";
+    TimeoutAbortSec = 30;
     TimeoutStartSec = unit.startTimeoutSec;
     TimeoutStopSec = unit.stopTimeoutSec;
     # A hung or crashed process comes back; one that keeps failing backs off from 1 s to 2 min.
     Restart = "on-failure";
+    # Exit status 2 is the CLI's "cannot run as configured" (a configuration error, a schema
+    # newer than this version knows): restarting cannot fix it, and the journal keeps the
+    # one message that says what to do.
+    RestartPreventExitStatus = 2;
     RestartSec = "1s";
     RestartSteps = 10;
     RestartMaxDelaySec = "2min";
@@ -340,11 +364,8 @@ let
 
   # The API and the workers need the schema migrated and, with createLocally, the local servers.
   appUnit = {
-    after = [
-      "network.target"
-      "fragrance-ai-migrate.service"
-    ]
-    ++ localServices;
+    after = networkUnits ++ [ "fragrance-ai-migrate.service" ] ++ localServices;
+    wants = lib.optional remoteServices "network-online.target";
     requires = [ "fragrance-ai-migrate.service" ] ++ localServices;
     wantedBy = [ "fragrance-ai.target" ];
     partOf = [ "fragrance-ai.target" ];
@@ -352,7 +373,24 @@ let
     startLimitIntervalSec = 0;
   };
 
+  # Socket activation: systemd owns the listening socket (fragrance-ai-api.socket) and hands it
+  # to `serve` as fd 3 (LISTEN_FDS), so while the API restarts the kernel keeps the socket and
+  # queues new connections in its backlog instead of refusing them. There is one API unit (its
+  # uvicorn worker processes share the inherited socket), so one socket is all it needs.
+  apiSocket = {
+    description = "Fragrance AI HTTP API socket";
+    wantedBy = [ "sockets.target" ];
+    partOf = [ "fragrance-ai.target" ];
+    listenStreams = [ apiAddress ];
+  };
+
   apiUnit = appUnit // {
+    after = appUnit.after ++ lib.optional cfg.api.socketActivation "fragrance-ai-api.socket";
+    requires = appUnit.requires ++ lib.optional cfg.api.socketActivation "fragrance-ai-api.socket";
+    # With stopIfChanged (the default), switch-to-configuration stops a socket-activated
+    # service *and its socket*, and connections are refused until it is back; a plain restart
+    # keeps the socket open (nixos/doc/manual/development/unit-handling.section.md).
+    stopIfChanged = !cfg.api.socketActivation;
     description = "Fragrance AI HTTP API";
     environment =
       baseEnvironment
@@ -374,7 +412,11 @@ let
         RuntimeDirectoryMode = "0700";
         # With api.workers > 1, uvicorn's worker processes (children) notify and ping.
         NotifyAccess = "all";
-        # uvicorn binds the port itself, unprivileged ports only (CapabilityBoundingSet is empty).
+        # Without socket activation uvicorn binds the port itself, unprivileged ports only
+        # (CapabilityBoundingSet is empty); with it, systemd binds any port.
+      }
+      // lib.optionalAttrs cfg.api.socketActivation {
+        Sockets = [ "fragrance-ai-api.socket" ];
       };
   };
 
@@ -447,21 +489,94 @@ let
     )
   ) enabledWorkers;
 
+  # Retries inside one start rather than Restart=on-failure: a oneshot that fails its first
+  # try fails the start jobs of the units that Require it (a dependency failure, which their
+  # own Restart= never retries), so a database still booting would strand the API and the
+  # workers. Here they wait while this start retries, 1, 2, 4 ... 30 s apart, until it works
+  # or TimeoutStartSec (15 min) ends it. The revision it reaches is written to
+  # schema-revision, which scripts/deploy compares to know whether a migration ran.
+  migrateScript = ''
+    delay=1
+    retry() {
+      until "$@"; do
+        echo "fragrance-ai-migrate: '$*' failed; trying again in $delay s" >&2
+        sleep "$delay"
+        delay=$(( delay * 2 > 30 ? 30 : delay * 2 ))
+      done
+      delay=1
+    }
+  ''
+  + lib.optionalString cfg.database.backupBeforeMigrate ''
+    # The state before this start's migration, kept under ${stateDir}/backups (the last few).
+    retry ${exe} db backup
+  ''
+  + ''
+    migrated() { output=$(${exe} migrate) && printf '%s\n' "$output"; }
+    retry migrated
+    # `migrate` ends with "... is at revision <revision>".
+    printf '%s\n' "''${output##* }" > ${stateDir}/schema-revision.tmp
+    mv ${stateDir}/schema-revision.tmp ${stateDir}/schema-revision
+  '';
+
   migrateUnit = {
     description = "Fragrance AI database migrations";
-    after = [ "network.target" ] ++ localServices;
+    after = networkUnits ++ localServices;
+    wants = lib.optional remoteServices "network-online.target";
     requires = localServices;
     wantedBy = [ "fragrance-ai.target" ];
     partOf = [ "fragrance-ai.target" ];
     # Re-run on every start of the target, e.g. after `nixos-rebuild switch` brings a new schema.
     environment = baseEnvironment;
+    # pg_dump for `db backup`, matching the local server's major version.
+    path = lib.optional cfg.database.backupBeforeMigrate config.services.postgresql.package;
+    script = migrateScript;
     serviceConfig = commonServiceConfig // {
       Type = "oneshot";
       RemainAfterExit = true;
-      ExecStart = "${exe} migrate";
       TimeoutStartSec = "15min";
     };
   };
+
+  # ---- fragrance-ai-manage: the CLI as the service runs it -----------------------------------
+  # systemd-run starts the command as a transient unit with the services' user, groups,
+  # environment and state directory; systemd (root) reads secretsFile, so the file may stay
+  # readable by root only, as sops-nix and agenix write it. Like mastodon-tootctl and
+  # netbox-manage, but without copying secrets into a shell.
+  manageProperties =
+    [
+      "User=${cfg.user}"
+      "Group=${cfg.group}"
+      "WorkingDirectory=${stateDir}"
+      "StateDirectory=${stateDirectoryName}"
+      "StateDirectoryMode=0700"
+      "Slice=fragrance-ai.slice"
+      "UMask=0077"
+      "LimitCORE=0"
+    ]
+    ++ map (group: "SupplementaryGroups=${group}") commonServiceConfig.SupplementaryGroups
+    ++ map (file: "EnvironmentFile=${file}") commonServiceConfig.EnvironmentFile;
+  manageEnvironment = baseEnvironment // {
+    # pg_dump and pg_restore for `db backup` and `db restore`.
+    PATH = "${lib.getBin config.services.postgresql.package}/bin:/run/current-system/sw/bin";
+  };
+  manageScript = pkgs.writeShellScriptBin "fragrance-ai-manage" ''
+    # fragrance-ai-manage ARGS...: `fragrance-ai ARGS...` as the Fragrance AI services run it.
+    set -euo pipefail
+    if [[ $(id -u) -ne 0 ]]; then
+      if command -v sudo >/dev/null; then exec sudo -- "$0" "$@"; fi
+      echo "fragrance-ai-manage: run it as root (it starts a unit with systemd-run)" >&2
+      exit 1
+    fi
+    # A terminal gets a terminal (prompts, colours); pipes and files get plain pipes.
+    if [[ -t 0 && -t 1 ]]; then io=--pty; else io=--pipe; fi
+    exec ${lib.getExe' config.systemd.package "systemd-run"} --quiet --wait --collect \
+      --service-type=exec "$io" \
+      ${lib.concatMapStringsSep " \\
+  " (property: "--property=${lib.escapeShellArg property}") manageProperties} \
+      ${lib.concatStringsSep " \\
+  " (lib.mapAttrsToList (name: value: "--setenv=${lib.escapeShellArg "${name}=${value}"}") manageEnvironment)} \
+      -- ${exe} "$@"
+  '';
 
   metricsPorts = lib.concatLists (
     lib.mapAttrsToList (
@@ -480,9 +595,35 @@ let
     in
     userinfo != null && lib.hasInfix ":" (lib.head userinfo);
   # nginx reaches the API where it listens (IPv6 literals in brackets).
-  apiAddress =
-    if lib.hasInfix ":" cfg.api.host then "[${cfg.api.host}]:${toString cfg.api.port}"
-    else "${cfg.api.host}:${toString cfg.api.port}";
+  hostPort =
+    host: port: if lib.hasInfix ":" host then "[${host}]:${toString port}" else "${host}:${toString port}";
+  apiAddress = hostPort cfg.api.host cfg.api.port;
+  isLoopback = host: host == "localhost" || host == "::1" || lib.hasPrefix "127." host;
+
+  # ---- monitoring ------------------------------------------------------------------------------
+  # Prometheus on this host scrapes the API and every worker replica's port. Workers serve
+  # /metrics on API_HOST too (fragrance_ai/worker.py); a wildcard address is reached on loopback.
+  prometheusEnabled = config.services.prometheus.enable;
+  grafanaEnabled = config.services.grafana.enable;
+  scrapeHost =
+    if cfg.api.host == "0.0.0.0" then "127.0.0.1"
+    else if cfg.api.host == "::" then "::1"
+    else cfg.api.host;
+  scrapeConfigs = [
+    {
+      job_name = "fragrance-ai-api";
+      static_configs = [ { targets = [ (hostPort scrapeHost cfg.api.port) ]; } ];
+    }
+  ]
+  ++ lib.optional (metricsPorts != [ ]) {
+    job_name = "fragrance-ai-workers";
+    static_configs = lib.mapAttrsToList (name: worker: {
+      targets = map (port: hostPort scrapeHost port) (
+        lib.range worker.metricsPort (worker.metricsPort + worker.replicas - 1)
+      );
+      labels.group = name;
+    }) (lib.filterAttrs (_: worker: worker.metricsPort != null) enabledWorkers);
+  };
 in
 {
   options.services.fragrance-ai = {
@@ -491,6 +632,32 @@ in
     package = mkOption {
       type = types.package;
       description = "The fragrance-ai package; the flake's nixosModules.default sets its own.";
+    };
+
+    user = mkOption {
+      type = types.str;
+      default = "fragrance-ai";
+      description = ''
+        System user the units run as; the module creates it while it is the default. With
+        database.createLocally it is also the PostgreSQL role and database name (peer
+        authentication), so a changed name means a new, empty database.
+      '';
+    };
+
+    group = mkOption {
+      type = types.str;
+      default = "fragrance-ai";
+      description = "Group the units run as; the module creates it while it is the default.";
+    };
+
+    dataDir = mkOption {
+      type = types.strMatching "/var/lib/[^/].*";
+      default = "/var/lib/fragrance-ai";
+      example = "/var/lib/fragrance/ai";
+      description = ''
+        State directory (DATA_DIR: RL policies, database backups, schema-revision). It must be
+        under /var/lib (the type checks it): systemd creates it as the StateDirectory= of every unit.
+      '';
     };
 
     profile = mkOption {
@@ -558,6 +725,18 @@ in
           default = 1;
           description = "uvicorn worker processes in the API unit (API_WORKERS).";
         };
+        socketActivation = mkOption {
+          type = types.bool;
+          default = true;
+          description = ''
+            systemd listens on host:port (fragrance-ai-api.socket) and passes the socket to the
+            API, so restarting the API (`nixos-rebuild switch`, a crash) queues connections in
+            the kernel instead of refusing them. The API unit is then restarted in one step
+            (stopIfChanged = false) to keep the socket open. switch-to-configuration does not
+            restart changed sockets: after changing api.host or api.port, run
+            `systemctl restart fragrance-ai-api.socket`.
+          '';
+        };
       }
       // unitOptions {
         memoryMax = "${toString (2 * cfg.api.workers)}G";
@@ -593,6 +772,20 @@ in
         default = true;
         description = "Provision a local PostgreSQL database and role `fragrance-ai`, reached over its socket with peer authentication.";
       };
+      backupBeforeMigrate = mkOption {
+        type = types.bool;
+        default = cfg.database.createLocally;
+        defaultText = literalExpression "database.createLocally";
+        description = ''
+          Run `fragrance-ai db backup` (pg_dump into dataDir/backups, keeping the last few)
+          before each migration run, so a failed upgrade can be undone with
+          `fragrance-ai-manage db restore FILE` (scripts/deploy does it). On by default for the
+          local database, which has no other backup on this host; off for an external one,
+          which usually has its own (snapshots, point-in-time recovery) and where a dump over
+          the network at every start would slow every restart. pg_dump comes from
+          services.postgresql.package and must not be older than the server.
+        '';
+      };
       url = mkOption {
         type = types.nullOr types.str;
         default = null;
@@ -618,7 +811,7 @@ in
     openFirewall = mkOption {
       type = types.bool;
       default = false;
-      description = "Open the API port in the firewall, or 80 and 443 when {option}`nginx.enable` is set.";
+      description = "Open the API port in the firewall (which only helps with api.host off loopback), or 80 and 443 when {option}`nginx.enable` is set.";
     };
 
     nginx = {
@@ -719,23 +912,30 @@ in
       ];
 
       warnings =
-        lib.optional (hasPassword cfg.database.url) "services.fragrance-ai.database.url holds a password, which ends up in the world-readable Nix store; put DATABASE_URL in secretsFile instead."
+        # A warning, not an assertion: the open port is useless but harmless, and hosts that
+        # set this before it was checked keep building.
+        lib.optional (cfg.openFirewall && !cfg.nginx.enable && isLoopback cfg.api.host) "services.fragrance-ai.openFirewall opens port ${toString cfg.api.port}, but api.host is ${cfg.api.host} (loopback): nobody outside can connect. Set api.host (e.g. \"0.0.0.0\") or use nginx.enable."
+        ++ lib.optional (hasPassword cfg.database.url) "services.fragrance-ai.database.url holds a password, which ends up in the world-readable Nix store; put DATABASE_URL in secretsFile instead."
         ++ lib.optional (hasPassword cfg.redis.url) "services.fragrance-ai.redis.url holds a password, which ends up in the world-readable Nix store; put REDIS_URL in secretsFile instead.";
 
-      users.users.fragrance-ai = {
-        isSystemUser = true;
-        group = "fragrance-ai";
-        home = stateDir;
-        description = "Fragrance AI";
+      # Created while they are the defaults; a user or group named otherwise is the host's own.
+      users.users = mkIf (cfg.user == "fragrance-ai") {
+        fragrance-ai = {
+          isSystemUser = true;
+          inherit (cfg) group;
+          home = stateDir;
+          description = "Fragrance AI";
+        };
       };
-      users.groups.fragrance-ai = { };
+      users.groups = mkIf (cfg.group == "fragrance-ai") { fragrance-ai = { }; };
 
       services.postgresql = mkIf cfg.database.createLocally {
         enable = true;
-        ensureDatabases = [ "fragrance-ai" ];
+        # ensureDBOwnership needs the database and the role to share the user's name.
+        ensureDatabases = [ cfg.user ];
         ensureUsers = [
           {
-            name = "fragrance-ai";
+            name = cfg.user;
             ensureDBOwnership = true;
           }
         ];
@@ -769,6 +969,45 @@ in
         fragrance-ai-api = apiUnit;
       }
       // workerUnits;
+
+      systemd.sockets.fragrance-ai-api = mkIf cfg.api.socketActivation apiSocket;
+
+      environment.systemPackages = [ manageScript ];
+
+      # mkIf on each leaf: a condition on services.prometheus.enable around the whole of
+      # services.prometheus would be defined in terms of itself.
+      services.prometheus = {
+        scrapeConfigs = mkIf prometheusEnabled scrapeConfigs;
+        # Alert and recording rules on the metrics the application exports.
+        ruleFiles = mkIf prometheusEnabled [ ../fragrance_ai/configs/prometheus/rules.yml ];
+      };
+
+      services.grafana = {
+        provision.enable = mkIf grafanaEnabled true;
+        # Every dashboard JSON in fragrance_ai/configs/grafana, read-only (edits belong in the repository).
+        provision.dashboards.settings = mkIf grafanaEnabled {
+          providers = [
+            {
+              name = "fragrance-ai";
+              folder = "Fragrance AI";
+              options.path = ../fragrance_ai/configs/grafana;
+              disableDeletion = true;
+              allowUiUpdates = false;
+            }
+          ];
+        };
+        # This host's Prometheus as a data source, when it runs one.
+        provision.datasources.settings = mkIf (grafanaEnabled && prometheusEnabled) {
+          datasources = [
+            {
+              name = "Prometheus (fragrance-ai)";
+              uid = "fragrance-ai-prometheus";
+              type = "prometheus";
+              url = "http://${hostPort "127.0.0.1" config.services.prometheus.port}";
+            }
+          ];
+        };
+      };
 
       services.nginx = mkIf cfg.nginx.enable {
         enable = true;

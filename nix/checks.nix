@@ -5,7 +5,8 @@
   runCommand,
   closureInfo,
   python3,
-  python3Packages,
+  # the package set the application is built from (the lock's packages over nixpkgs')
+  pythonPackages,
   contract,
   # the full application and the variant without ML libraries
   fragrance-ai,
@@ -14,21 +15,21 @@
 let
   packageFor = spec: if spec.ml then fragrance-ai else fragrance-ai-api;
 
-  # The version of python3Packages.<attr>, or null when nixpkgs has none (an alias that
-  # throws, a null placeholder or no attribute at all).
-  nixpkgsVersion =
+  # The version Nix builds of <attr>, or null when it has none (an alias that throws, a null
+  # placeholder or no attribute at all).
+  nixVersion =
     attr:
     let
       found = builtins.tryEval (
         let
-          value = python3Packages.${attr} or null;
+          value = pythonPackages.${attr} or null;
         in
         if builtins.isAttrs value && value ? version then value.version else null
       );
     in
     if found.success then found.value else null;
 
-  lockRows = map (row: row // { nixpkgs = nixpkgsVersion row.attr; }) (
+  lockRows = map (row: row // { nix = nixVersion row.attr; }) (
     import ./lock-versions.nix { lockText = builtins.readFile ../requirements-lock.txt; }
   );
 in
@@ -69,8 +70,9 @@ in
     ''
   );
 
-  # requirements-lock.txt against the pinned nixpkgs: drift is reported, a package nixpkgs
-  # lacks fails. The report is the output (`nix build .#checks.<system>.lock-drift`).
+  # requirements-lock.txt against what Nix builds: a direct dependency whose major.minor
+  # differs, or which Nix lacks, fails; transitive drift is reported. The report is the
+  # output (`nix build .#checks.<system>.lock-drift`).
   lock-drift =
     runCommand "fragrance-ai-lock-drift"
       {

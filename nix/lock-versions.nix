@@ -1,14 +1,7 @@
-# The pinned packages of a pip-compile lock, as nixpkgs attribute names. Pure builtins, no
-# nixpkgs: tests/nix evaluates it here on requirements-lock.txt.
-{
-  lockText,
-  # PyPI names whose code nixpkgs provides under another attribute.
-  substitutes ? {
-    # psycopg[binary]'s wheel of the C implementation; nixpkgs builds that implementation
-    # from source into `psycopg` itself.
-    psycopg-binary = "psycopg";
-  },
-}:
+# The pinned packages of a pip-compile lock, as {name, attr, locked}. Pure builtins, no
+# nixpkgs: tests/nix evaluates it here on requirements-lock.txt. Every locked package is its
+# own attribute of nix/lock-packages.nix, so `attr` is the normalised name.
+{ lockText }:
 let
   letters = alphabet: builtins.genList (i: builtins.substring i 1 alphabet) 26;
   upper = letters "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
@@ -38,7 +31,7 @@ map (
   in
   {
     inherit name;
-    attr = substitutes.${name} or name;
+    attr = name;
     locked = builtins.elemAt pin 1;
   }
 ) pins

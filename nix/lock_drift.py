@@ -1,22 +1,59 @@
-"""Compares requirements-lock.txt with the pinned nixpkgs (`checks.<system>.lock-drift`).
+"""Keeps what Nix builds in step with requirements-lock.txt.
 
-The input is a JSON list of rows {"name", "attr", "locked", "nixpkgs"} that the flake
-builds while it evaluates: "nixpkgs" is the version of python3Packages.<attr>, or null when
-nixpkgs has no such package. A different version is drift, reported but allowed (nixpkgs
-moves on its own schedule). A direct dependency (one the lock says comes "via fragrance-ai
-(pyproject.toml)") that nixpkgs lacks fails the check, because the Nix build would run
-without it. A transitive one nixpkgs lacks is only reported: nixpkgs resolves its own
-dependency tree (its huggingface-hub, say, may not need the httpx2 that ours does), so its
-absence says nothing about the Nix build.
+Two jobs, one source of truth (the lock):
+
+* `--write-pins` writes nix/pins.json: for every direct dependency (one the lock says comes
+  "via fragrance-ai (pyproject.toml)") the lock's version and one file the lock hashes, with
+  its URL and SRI hash. nix/python-pins.nix overrides nixpkgs' package with it, so Nix builds
+  the lock's version from the very file pip would install. A pin whose version and hash are
+  still in the lock is kept as it is; only new or changed ones are looked up in the package
+  index (`--offline` refuses to look anything up, which is how the tests run it).
+
+* `ROWS.json requirements-lock.txt` (`checks.<system>.lock-drift`) judges the versions Nix
+  builds, after the pins, against the lock. ROWS.json is a list of {"name", "attr",
+  "locked", "nix"} rows that the flake writes while it evaluates: "nix" is the version of
+  python3Packages.<attr>, or null when nixpkgs has none. A direct dependency whose
+  major.minor differs from the lock's, or which Nix lacks, fails the check. Transitive ones
+  are only reported: nixpkgs resolves its own dependency tree (its huggingface-hub, say, may
+  not need the httpx2 that ours does), so their versions say little about our build.
 """
 
 from __future__ import annotations
 
+import argparse
+import base64
+import hashlib
+import html.parser
 import json
 import re
 import sys
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+PINS = ROOT / "nix" / "pins.json"
+LOCK = ROOT / "requirements-lock.txt"
+
+PYPI = "https://pypi.org/simple"
+# Where pip finds torch's CPU build (the lock's `+cpu`); scripts/lock says the same.
+PYTORCH_CPU = "https://download.pytorch.org/whl/cpu"
+
+# Wheel platform tags, as Nix names the systems.
+SYSTEMS = {"x86_64": "x86_64-linux", "aarch64": "aarch64-linux"}
+
+
+@dataclass(frozen=True)
+class Locked:
+    name: str
+    version: str
+    hashes: frozenset[str]
+    direct: bool
+    # The packages whose requirements brought this one in (the lock's "# via" lines).
+    wanted_by: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -24,68 +61,310 @@ class Row:
     name: str
     attr: str
     locked: str
-    nixpkgs: str | None
+    nix: str | None
     direct: bool = True
 
     @property
     def status(self) -> str:
-        if self.nixpkgs is None:
+        if self.nix is None:
             return "missing" if self.direct else "missing (transitive)"
-        # The local label (torch's "+cpu") names a build, not a release.
-        return "same" if self.locked.split("+")[0] == self.nixpkgs else "drift"
+        if _release(self.locked) == _release(self.nix):
+            return "same"
+        if _major_minor(self.locked) == _major_minor(self.nix):
+            return "patch"
+        return "drift" if self.direct else "drift (transitive)"
+
+    @property
+    def fails(self) -> bool:
+        return self.status in ("missing", "drift")
+
+
+def _release(version: str) -> str:
+    # The local label (torch's "+cpu") names a build, not a release.
+    return version.split("+", maxsplit=1)[0]
+
+
+def _major_minor(version: str) -> tuple[str, ...]:
+    parts = _release(version).split(".")
+    return tuple([*parts, "0"][:2])
+
+
+def normalise(name: str) -> str:
+    """PEP 503, which is also how nixpkgs names Python packages."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def parse_lock(text: str) -> list[Locked]:
+    """The pins of a pip-compile lock, with their hashes and whether pyproject asks for them."""
+    entries = re.split(r"^(?=[A-Za-z0-9])", text, flags=re.MULTILINE)
+    locked = []
+    for entry in entries:
+        pin = re.match(r"([A-Za-z0-9][A-Za-z0-9._-]*)==([^ ;\\\n]+)", entry)
+        if pin is None:
+            continue
+        via = re.findall(
+            r"#(?:   | via )([A-Za-z0-9][A-Za-z0-9._-]*)(?: \(pyproject\.toml\))?$", entry, re.M
+        )
+        locked.append(
+            Locked(
+                name=normalise(pin.group(1)),
+                version=pin.group(2),
+                hashes=frozenset(re.findall(r"--hash=sha256:([0-9a-f]{64})", entry)),
+                direct="fragrance-ai (pyproject.toml)" in entry,
+                wanted_by=frozenset(normalise(name) for name in via) - {"fragrance-ai"},
+            )
+        )
+    return locked
+
+
+def dependencies(locked: list[Locked]) -> dict[str, list[str]]:
+    """Each pin's own dependencies within the lock: the "# via" lines read backwards."""
+    return {
+        package.name: sorted(other.name for other in locked if package.name in other.wanted_by)
+        for package in locked
+    }
 
 
 def direct_dependencies(lock_text: str) -> set[str]:
-    """Names the lock pins because pyproject.toml asks for them (normalised, PEP 503)."""
-    direct: set[str] = set()
-    current: str | None = None
-    for line in lock_text.splitlines():
-        pin = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==", line)
-        if pin:
-            current = _normalise(pin.group(1))
-        elif current and "fragrance-ai (pyproject.toml)" in line:
-            direct.add(current)
-    return direct
+    return {locked.name for locked in parse_lock(lock_text) if locked.direct}
 
 
-def _normalise(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
+def lock_python(lock_text: str) -> str:
+    """The Python version pip-compile resolved for (its header says so)."""
+    found = re.search(r"autogenerated by pip-compile with Python (\d+\.\d+)", lock_text)
+    if found is None:
+        raise ValueError("the lock's header does not name its Python version")
+    return found.group(1)
+
+
+# --- the drift check --------------------------------------------------------------------
 
 
 def read_rows(path: Path, direct: set[str]) -> list[Row]:
     return [
-        Row(**row, direct=_normalise(row["name"]) in direct) for row in json.loads(path.read_text())
+        Row(**row, direct=normalise(row["name"]) in direct) for row in json.loads(path.read_text())
     ]
 
 
 def report(rows: list[Row]) -> str:
-    lines = [f"{'package':<24} {'lock':<16} {'nixpkgs':<16} status"]
-    for row in sorted(rows, key=lambda row: (not row.status.startswith("missing"), row.name)):
+    lines = [f"{'package':<24} {'lock':<16} {'nix':<16} status"]
+    for row in sorted(rows, key=lambda row: (not row.fails, row.name)):
         shown = row.name if row.attr == row.name else f"{row.name} ({row.attr})"
-        lines.append(f"{shown:<24} {row.locked:<16} {row.nixpkgs or '-':<16} {row.status}")
-    counts = {status: sum(row.status == status for row in rows) for status in ("same", "drift")}
-    missing = [row.name for row in rows if row.status == "missing"]
-    transitive = [row.name for row in rows if row.status == "missing (transitive)"]
+        lines.append(f"{shown:<24} {row.locked:<16} {row.nix or '-':<16} {row.status}")
+    statuses = [row.status for row in rows]
+    failing = [row.name for row in rows if row.fails]
     lines.append(
-        f"{len(rows)} locked packages: {counts['same']} same, {counts['drift']} drifted, "
-        f"{len(missing)} missing from nixpkgs"
-        + (f" ({', '.join(missing)})" if missing else "")
-        + (
-            f", {len(transitive)} transitive not in nixpkgs ({', '.join(transitive)})"
-            if transitive
-            else ""
-        )
+        f"{len(rows)} locked packages: {statuses.count('same')} same, "
+        f"{statuses.count('patch')} other patch release, "
+        f"{statuses.count('drift (transitive)')} transitive drifted, "
+        f"{statuses.count('missing (transitive)')} transitive not in nixpkgs; "
+        f"{len(failing)} direct dependencies differ from the lock"
+        + (f" ({', '.join(failing)})" if failing else "")
     )
     return "\n".join(lines) + "\n"
 
 
+# --- the pins ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IndexFile:
+    filename: str
+    url: str
+    sha256: str
+
+
+def sri(sha256_hex: str) -> str:
+    return "sha256-" + base64.b64encode(bytes.fromhex(sha256_hex)).decode()
+
+
+def sha256_hex(sri_hash: str) -> str:
+    return base64.b64decode(sri_hash.removeprefix("sha256-")).hex()
+
+
+def _wheel_tags(filename: str) -> tuple[str, str, str]:
+    python, abi, platform = filename.removesuffix(".whl").split("-")[-3:]
+    return python, abi, platform
+
+
+def _system(filename: str) -> str | None:
+    """The Nix system a file builds on, "any" for sdists and pure wheels, None for others."""
+    if not filename.endswith(".whl"):
+        return "any"
+    _, _, platform = _wheel_tags(filename)
+    if platform == "any":
+        return "any"
+    if not platform.startswith("manylinux"):
+        return None  # musllinux, macOS, Windows
+    return next((nix for arch, nix in SYSTEMS.items() if platform.endswith(arch)), None)
+
+
+def _fits_python(filename: str, python: str) -> bool:
+    if not filename.endswith(".whl"):
+        return True
+    tag, abi, _ = _wheel_tags(filename)
+    cpython = "cp" + python.replace(".", "")
+    tags = tag.split(".")  # "py2.py3"
+    return "py3" in tags or cpython in tags or (abi == "abi3" and tag.startswith("cp3"))
+
+
+def choose_files(
+    locked: Locked, files: Iterable[IndexFile], python: str
+) -> dict[str, dict[str, str]]:
+    """Among the files the lock hashes: the pure wheel, else one wheel per Linux system, else
+    the sdist. Wheels install as they are (no build system, no compiler, no cargo hashes
+    that only Nix could compute), which is also what pip does with this lock."""
+    hashed = [file for file in files if file.sha256 in locked.hashes]
+    wheels = sorted(
+        (file for file in hashed if file.filename.endswith(".whl")),
+        key=lambda file: file.filename,
+    )
+    by_system: dict[str, IndexFile] = {}
+    for wheel in wheels:
+        system = _system(wheel.filename)
+        if system is not None and _fits_python(wheel.filename, python):
+            by_system.setdefault(system, wheel)
+    if "any" in by_system:
+        by_system = {"any": by_system["any"]}
+    if not by_system:
+        sdists = [file for file in hashed if not file.filename.endswith(".whl")]
+        if not sdists:
+            raise LookupError(
+                f"{locked.name}=={locked.version}: the index has none of the lock's files "
+                f"for Python {python} on Linux"
+            )
+        by_system = {"any": sdists[0]}
+    return {
+        system: {"url": file.url, "hash": sri(file.sha256), "file": file.filename}
+        for system, file in sorted(by_system.items())
+    }
+
+
+class _Links(html.parser.HTMLParser):
+    """The files of a PEP 503 simple index page (PyPI's and PyTorch's both are)."""
+
+    def __init__(self, base: str) -> None:
+        super().__init__()
+        self.base = base
+        self.files: list[IndexFile] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        href = dict(attrs).get("href")
+        if tag != "a" or not href or "#sha256=" not in href:
+            return
+        url, digest = href.split("#sha256=")
+        url = urllib.parse.urljoin(self.base, url)
+        filename = urllib.parse.unquote(url.rsplit("/", 1)[1])
+        self.files.append(IndexFile(filename, url, digest))
+
+
+def index_files(locked: Locked) -> list[IndexFile]:
+    index = PYTORCH_CPU if locked.version.endswith("+cpu") else PYPI
+    page = f"{index}/{locked.name}/"
+    with urllib.request.urlopen(page, timeout=60) as response:
+        links = _Links(page)
+        links.feed(response.read().decode())
+    return links.files
+
+
+def local_files(directory: Path) -> list[IndexFile]:
+    """Files of a pip find-links directory, given the URL they have on PyTorch's index."""
+    return [
+        IndexFile(
+            path.name,
+            f"{PYTORCH_CPU}/{urllib.parse.quote(path.name)}",
+            hashlib.sha256(path.read_bytes()).hexdigest(),
+        )
+        for path in sorted(directory.glob("*.whl"))
+    ]
+
+
+Lookup = Callable[[Locked], list[IndexFile]]
+
+
+def generate_pins(
+    lock_text: str, existing: dict[str, Any], lookup: Lookup | None
+) -> dict[str, Any]:
+    """nix/pins.json's content for this lock; `lookup` None means offline."""
+    python = lock_python(lock_text)
+    kept = existing.get("packages", {}) if existing.get("python") == python else {}
+    locked = parse_lock(lock_text)
+    needs = dependencies(locked)
+    packages = {}
+    for package in sorted(locked, key=lambda package: package.name):
+        old = kept.get(package.name)
+        if (
+            old
+            and old["version"] == package.version
+            and all(sha256_hex(file["hash"]) in package.hashes for file in old["files"].values())
+        ):
+            files = old["files"]
+        elif lookup is None:
+            raise LookupError(
+                f"{package.name}=={package.version} is not pinned yet and --offline forbids "
+                "looking it up"
+            )
+        else:
+            files = choose_files(package, lookup(package), python)
+        packages[package.name] = {
+            "version": package.version,
+            "direct": package.direct,
+            "dependencies": needs[package.name],
+            "files": files,
+        }
+    return {
+        "generatedBy": "python nix/lock_drift.py --write-pins (from requirements-lock.txt)",
+        "python": python,
+        "packages": packages,
+    }
+
+
+def render(pins: dict[str, Any]) -> str:
+    return json.dumps(pins, indent=2, sort_keys=True) + "\n"
+
+
+# --- the command ------------------------------------------------------------------------
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) != 3:
-        print("usage: lock_drift.py ROWS.json requirements-lock.txt", file=sys.stderr)
-        return 2
-    rows = read_rows(Path(argv[1]), direct_dependencies(Path(argv[2]).read_text()))
+    parser = argparse.ArgumentParser(prog="lock_drift.py", description=__doc__.split("\n")[0])
+    parser.add_argument("rows", nargs="?", type=Path, help="ROWS.json (the drift check)")
+    parser.add_argument("lock", nargs="?", type=Path, default=LOCK)
+    parser.add_argument("--write-pins", action="store_true", help="regenerate nix/pins.json")
+    parser.add_argument("--pins", type=Path, default=PINS, help="the pins file to write")
+    parser.add_argument("--offline", action="store_true", help="never look files up")
+    parser.add_argument(
+        "--find-links", type=Path, help="a directory of wheels to look in before the index"
+    )
+    args = parser.parse_args(argv[1:])
+    if args.write_pins:
+        return _write_pins(args)
+    if args.rows is None:
+        parser.error("ROWS.json is required without --write-pins")
+    rows = read_rows(args.rows, direct_dependencies(args.lock.read_text()))
     print(report(rows), end="")
-    return 1 if any(row.status == "missing" for row in rows) else 0
+    return 1 if any(row.fails for row in rows) else 0
+
+
+def _write_pins(args: argparse.Namespace) -> int:
+    lock = args.rows or args.lock  # `--write-pins LOCK` reads naturally too
+    existing = json.loads(args.pins.read_text()) if args.pins.exists() else {}
+    lookup: Lookup | None = None
+    if not args.offline:
+        local = local_files(args.find_links) if args.find_links else []
+
+        def lookup(locked: Locked) -> list[IndexFile]:
+            here = [file for file in local if file.sha256 in locked.hashes]
+            return here or index_files(locked)
+
+    try:
+        pins = generate_pins(lock.read_text(), existing, lookup)
+    except LookupError as error:
+        print(f"lock_drift.py: {error}", file=sys.stderr)
+        return 1
+    args.pins.write_text(render(pins))
+    print(f"{args.pins}: {len(pins['packages'])} packages pinned", file=sys.stderr)
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-# The application, built with nixpkgs' Python packages (callPackage'd by flake.nix).
+# The application on the lock's Python packages (nix/lock-packages.nix), callPackage'd by
+# flake.nix.
 # `withML = false` gives the variant the api image uses: no torch, transformers or DEAP in
 # its closure (checks.<system>.api-closure-has-no-torch holds it to that).
 {
@@ -8,10 +9,14 @@
   withML ? true,
   # Model files packaged as data (nix/models.nix), for the workers' development profile.
   models ? [ ],
+  # requirements-lock.txt's packages (nix/lock-packages.nix). null builds on nixpkgs' own
+  # versions instead: only the CUDA variant does, until a CUDA lock exists (nix/README.md).
+  lockPackages ? null,
 }:
 let
   project = (builtins.fromTOML (builtins.readFile ../pyproject.toml)).project;
-  deps = import ./python-deps.nix python3Packages;
+  onLock = lockPackages != null;
+  deps = import ./python-deps.nix (python3Packages // lib.optionalAttrs onLock lockPackages);
 in
 python3Packages.buildPythonApplication {
   pname = if withML then "fragrance-ai" else "fragrance-ai-api";
@@ -22,9 +27,10 @@ python3Packages.buildPythonApplication {
   build-system = [ python3Packages.setuptools ];
   dependencies = deps.runtime ++ lib.optionals withML (deps.ml ++ models);
 
-  # pyproject.toml pins rq 3 (what the lock resolves); nixpkgs may still ship rq 2, whose
-  # SimpleWorker, Worker.all and Retry are the API we use. lock-drift reports the gap.
-  pythonRelaxDeps = [ "rq" ];
+  # On the lock every requirement of pyproject.toml holds as written. On nixpkgs' versions
+  # (the CUDA variant) rq 2, torch 2.9 and others miss pyproject's bounds, so they are relaxed
+  # there, and only there.
+  pythonRelaxDeps = !onLock;
 
   nativeCheckInputs = [ python3Packages.pytestCheckHook ] ++ deps.test;
   # Unit tests only: integration and e2e need the real PostgreSQL and Redis (they would
@@ -45,13 +51,13 @@ python3Packages.buildPythonApplication {
     "fragrance_ai.cli"
   ];
 
-  passthru = { inherit withML; };
+  passthru = { inherit withML onLock; };
 
   meta = {
     inherit (project) description;
     mainProgram = "fragrance-ai";
-    # Proprietary (pyproject.toml). No `license` here: lib.licenses.unfree would make
-    # nixpkgs refuse to evaluate the package without allowUnfree.
+    # pyproject.toml's SPDX expression; the catalogue data's terms are in DATA-LICENSE.md.
+    license = lib.licenses.asl20;
     platforms = lib.platforms.linux;
   };
 }

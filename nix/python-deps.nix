@@ -1,6 +1,8 @@
-# The Python dependencies by role, as nixpkgs attribute names, shared by the package and
-# the dev shell. They mirror pyproject.toml; `checks.<system>.lock-drift` compares the
-# versions nixpkgs has with requirements-lock.txt.
+# The Python dependencies by role, as attribute names, shared by the package and the dev
+# shell. They mirror pyproject.toml. nix/package.nix passes nixpkgs' set with the lock's
+# packages (nix/lock-packages.nix) laid over it, so runtime and ml are the lock's versions;
+# `checks.<system>.lock-drift` holds them to requirements-lock.txt. test and dev, which the
+# lock does not hold, come from nixpkgs.
 ps: {
   runtime = [
     ps.alembic

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -276,6 +277,9 @@ def test_openapi_docs_are_served(client: TestClient) -> None:
     assert client.get("/docs").status_code == 200
     schema = client.get("/openapi.json").json()
     assert "/v1/briefs" in schema["paths"]
+    # The release's version, as pyproject.toml sets it (and the package was installed with).
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert schema["info"]["version"] == project["project"]["version"]
 
 
 def test_with_redis_down_ready_names_the_queue_and_a_brief_is_kept_with_a_503(

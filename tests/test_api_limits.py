@@ -170,7 +170,7 @@ def test_cors_answers_the_configured_origins_only(tmp_path: Path) -> None:
     with running(tmp_path, security=security) as runtime, served(runtime) as client:
         preflight = {
             "Access-Control-Request-Method": "POST",
-            "Access-Control-Request-Headers": "authorization, idempotency-key",
+            "Access-Control-Request-Headers": "authorization, idempotency-key, x-request-id",
         }
         allowed = client.options(
             "/v1/briefs", headers={"Origin": "https://lab.example.com", **preflight}
@@ -183,6 +183,10 @@ def test_cors_answers_the_configured_origins_only(tmp_path: Path) -> None:
         assert "Access-Control-Allow-Origin" not in other.headers
         read = client.get(VOCABULARY, headers={"Origin": "https://lab.example.com"})
         assert read.headers["Access-Control-Allow-Origin"] == "https://lab.example.com"
+        # A page elsewhere can read the id to quote it in a support request.
+        exposed = read.headers["Access-Control-Expose-Headers"].lower().split(", ")
+        assert "x-request-id" in exposed
+        assert read.headers["X-Request-ID"]
 
 
 def test_no_cors_headers_without_configured_origins(client: httpx.Client) -> None:

@@ -57,8 +57,11 @@ def run_dev_and_design_a_formula(
 
 def test_dev_serves_briefs_on_the_embedded_default(tmp_path: Path) -> None:
     output = run_dev_and_design_a_formula(tmp_path)
-    assert "queue: in-process worker threads" in output
-    assert f"database: sqlite:///{tmp_path.resolve()}/fragrance-ai.sqlite3" in output
+    # The README's promise: the first line says which database and queue, before any
+    # library's chatter.
+    first_line = output.splitlines()[0]
+    assert "queue: in-process worker threads" in first_line, output[:2000]
+    assert f"database: sqlite:///{tmp_path.resolve()}/fragrance-ai.sqlite3" in first_line
     assert "Traceback" not in output
 
 

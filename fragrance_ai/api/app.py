@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib.metadata import version
 
 from fastapi import FastAPI
 
@@ -14,6 +15,7 @@ from fragrance_ai.api.method_not_allowed import install_method_guards
 from fragrance_ai.api.metrics_middleware import MetricsMiddleware
 from fragrance_ai.api.openapi_document import install_openapi
 from fragrance_ai.api.readiness import dependencies_reachable
+from fragrance_ai.api.request_id import RequestIdMiddleware
 from fragrance_ai.api.routes import (
     briefs,
     feedback,
@@ -39,7 +41,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     owns_runtime = runtime is None
     if runtime is None:
         settings = load_settings()
-        configure_logging(settings.log_level)
+        configure_logging(settings)
         runtime = build_runtime(settings)
 
     @asynccontextmanager
@@ -55,7 +57,8 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
 
     app = FastAPI(
         title="Fragrance AI",
-        version="0.1.0",
+        # pyproject.toml's, the one place a release sets it.
+        version=version("fragrance-ai"),
         summary="Creative briefs in, safe and costed fragrance formulas out.",
         lifespan=lifespan,
     )
@@ -63,8 +66,10 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     # Loaded on the first variations request, and again whenever another policy is active.
     app.state.active_models = ActiveModels(runtime.settings.policies_root)
     install_request_guards(app, runtime)
-    # Added last, so outermost: refusals by the guards are counted too.
+    # Outside the guards: their refusals are counted too.
     app.add_middleware(MetricsMiddleware)
+    # Outermost of all: every line logged for a request, a guard's refusal too, carries its id.
+    app.add_middleware(RequestIdMiddleware)
     # Routes are matched in this order, one by one: the most read come first.
     for router in (
         health.router,

@@ -11,6 +11,7 @@ from fragrance_ai.api.body_size import BodySizeLimit
 from fragrance_ai.api.idempotency import REPLAYED_HEADER, IdempotencyMiddleware
 from fragrance_ai.api.outages import OutagesAs503
 from fragrance_ai.api.rate_limit import RateLimitMiddleware, build_rate_limiter
+from fragrance_ai.api.request_id import HEADER as REQUEST_ID_HEADER
 from fragrance_ai.runtime import Runtime
 
 
@@ -43,8 +44,14 @@ def install_request_guards(app: FastAPI, runtime: Runtime) -> None:
             CORSMiddleware,
             allow_origins=security.cors_origins,
             allow_methods=["GET", "HEAD", "POST"],
-            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-API-Key"],
-            expose_headers=["Location", "Retry-After", REPLAYED_HEADER],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Idempotency-Key",
+                "X-API-Key",
+                REQUEST_ID_HEADER,
+            ],
+            expose_headers=["Location", "Retry-After", REPLAYED_HEADER, REQUEST_ID_HEADER],
             max_age=600,
         )
     report_key_configuration(settings, runtime.sessions)

@@ -31,6 +31,9 @@ class JobQueue(Protocol):
 
     def depth(self) -> dict[QueueName, int]: ...
 
+    def oldest_wait_s(self) -> dict[QueueName, float]:
+        """Seconds the job at the head of each queue has waited; 0 for an empty queue."""
+
     def ping(self) -> None:
         """Raise QueueUnavailable when the queue cannot take work."""
 

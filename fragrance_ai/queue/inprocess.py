@@ -20,8 +20,9 @@ from fragrance_ai.settings import QueueSettings
 
 log = logging.getLogger(__name__)
 
-# A step to run on a job, or None, which stops the thread that takes it.
-_Work = tuple[StepFunction, str] | None
+# A step to run on a job with the time it was put here (time.monotonic), or None, which
+# stops the thread that takes it.
+_Work = tuple[StepFunction, str, float] | None
 
 
 class InProcessJobQueue:
@@ -40,10 +41,14 @@ class InProcessJobQueue:
     ) -> None:
         # No timeouts in-process: a thread cannot be stopped from outside.
         self._ensure_started()
-        self._pending[queue].put((step, job_id))
+        self._pending[queue].put((step, job_id, time.monotonic()))
 
     def depth(self) -> dict[QueueName, int]:
         return {name: pending.qsize() for name, pending in self._pending.items()}
+
+    def oldest_wait_s(self) -> dict[QueueName, float]:
+        now = time.monotonic()
+        return {name: _head_wait_s(pending, now) for name, pending in self._pending.items()}
 
     def ping(self) -> None:
         return None
@@ -73,7 +78,7 @@ class InProcessJobQueue:
             item = pending.get()
             if item is None:
                 return
-            step, job_id = item
+            step, job_id, _ = item
             self._run_with_retries(name, step, job_id)
 
     def _run_with_retries(self, name: QueueName, step: StepFunction, job_id: str) -> None:
@@ -89,3 +94,10 @@ class InProcessJobQueue:
                     time.sleep(intervals[attempt])
             finally:
                 inprocess_attempts_remaining.reset(token)
+
+
+def _head_wait_s(pending: stdlib_queue.Queue[_Work], now: float) -> float:
+    # queue.Queue keeps its items in a deque guarded by `mutex`; a peek needs no other API.
+    with pending.mutex:
+        head = pending.queue[0] if pending.queue else None
+    return now - head[2] if head is not None else 0.0

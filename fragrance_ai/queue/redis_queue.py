@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -56,6 +57,20 @@ class RedisJobQueue:
             return {name: queue.count for name, queue in self._queues.items()}
         except RedisError as error:
             raise QueueUnavailable(f"redis: {error}") from error
+
+    def oldest_wait_s(self) -> dict[QueueName, float]:
+        # RQ appends to the tail and workers pop the head: the head has waited longest.
+        # `get_jobs` drops ids whose job hash is gone (expired or deleted).
+        now = datetime.now(UTC)
+        waits: dict[QueueName, float] = {}
+        try:
+            for name, queue in self._queues.items():
+                head = queue.get_jobs(0, 1)
+                enqueued_at = head[0].enqueued_at if head else None
+                waits[name] = (now - enqueued_at).total_seconds() if enqueued_at else 0.0
+        except RedisError as error:
+            raise QueueUnavailable(f"redis: {error}") from error
+        return {name: max(wait, 0.0) for name, wait in waits.items()}
 
     def ping(self) -> None:
         try:

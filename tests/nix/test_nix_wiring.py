@@ -54,12 +54,24 @@ let
   )) // { buildPythonApplication = args: args; };
   lib = {
     optionals = condition: list: if condition then list else [ ];
+    optionalAttrs = condition: attrs: if condition then attrs else { };
     optionalString = condition: string: if condition then string else "";
     getExe' = package: program: "/nix/store/stub-${package.pname}/bin/${program}";
-    licenses = { };
+    licenses.asl20 = "Apache-2.0";
     platforms.linux = [ "x86_64-linux" "aarch64-linux" ];
   };
   package = withML: import ./nix/package.nix { inherit lib python3Packages withML; src = "src"; };
+  # The lock's packages (nix/lock-packages.nix) stand in as "lock:<name>".
+  lockPackages = builtins.listToAttrs (map (name: { inherit name; value = "lock:${name}"; }) [
+    "fastapi" "rq" "torch" "pydantic" "accelerate" "alembic" "deap" "gguf" "llguidance"
+    "moocore" "prometheus-client" "psycopg" "pydantic-settings" "pyyaml" "redis"
+    "sqlalchemy" "transformers" "uvicorn"
+  ]);
+  onLock = import ./nix/package.nix {
+    inherit lib python3Packages lockPackages;
+    withML = true;
+    src = "src";
+  };
   image = withML: name: variant: import ./nix/image.nix {
     inherit lib;
     dockerTools = {
@@ -146,3 +158,15 @@ def test_images(name: str, variant: str, with_ml: bool, image_name: str) -> None
     assert "fragrance-ai:x:10001:" in etc["etc/group"]
     assert "chown 10001:10001 ./var/lib/fragrance-ai" in image["fakeRootCommands"]
     assert "chmod 1777 tmp" in image["fakeRootCommands"]
+
+
+def test_on_the_lock_every_dependency_is_the_locks_and_none_is_relaxed() -> None:
+    package = _evaluate('removeAttrs onLock [ "meta" ]')
+    assert package["pythonRelaxDeps"] is False
+    assert all(name.startswith("lock:") for name in package["dependencies"])
+    assert "pytest" in package["nativeCheckInputs"]  # tools the lock does not hold: nixpkgs'
+
+
+def test_on_nixpkgs_versions_the_bounds_are_relaxed(packages: dict[str, Any]) -> None:
+    # The CUDA variant (no lock packages): nixpkgs' rq 2 and torch 2.9 miss pyproject's bounds.
+    assert packages["full"]["pythonRelaxDeps"] is True

@@ -54,6 +54,33 @@ let
     }
   );
 
+  # A derivation as far as lib.getExe and string interpolation care.
+  fakePackage = name: {
+    type = "derivation";
+    inherit name;
+    outPath = "/nix/store/00000000000000000000000000000000-${name}";
+  };
+  # The writers the module calls, keeping the text where the tests can read it.
+  pkgs = {
+    writeShellScriptBin = name: text: fakePackage name // { inherit text; };
+  };
+
+  # grafana.nix's provision.*.settings: null, or a YAML file's content with its list.
+  provisioning =
+    list:
+    mkOption {
+      type = types.nullOr (
+        types.submodule {
+          freeformType = types.attrsOf types.anything;
+          options.${list} = mkOption {
+            type = types.listOf types.anything;
+            default = [ ];
+          };
+        }
+      );
+      default = null;
+    };
+
   standIns = {
     options = {
       assertions = mkOption {
@@ -84,8 +111,61 @@ let
         type = types.attrsOf freeform;
         default = { };
       };
+      systemd.sockets = mkOption {
+        type = types.attrsOf freeform;
+        default = { };
+      };
+      systemd.package = mkOption {
+        type = types.anything;
+        default = fakePackage "systemd-258";
+      };
       services.postgresql = mkOption {
-        type = freeform;
+        type = types.submodule {
+          freeformType = types.attrsOf types.anything;
+          options.package = mkOption {
+            type = types.anything;
+            default = fakePackage "postgresql-17.7";
+          };
+        };
+        default = { };
+      };
+      # Defaults as in nixos/modules/services/monitoring/prometheus/default.nix and grafana.nix.
+      services.prometheus = mkOption {
+        type = types.submodule {
+          freeformType = types.attrsOf types.anything;
+          options.enable = mkOption {
+            type = types.bool;
+            default = false;
+          };
+          options.port = mkOption {
+            type = types.port;
+            default = 9090;
+          };
+          options.scrapeConfigs = mkOption {
+            type = types.listOf types.anything;
+            default = [ ];
+          };
+          options.ruleFiles = mkOption {
+            type = types.listOf types.path;
+            default = [ ];
+          };
+        };
+        default = { };
+      };
+      services.grafana = mkOption {
+        type = types.submodule {
+          freeformType = types.attrsOf types.anything;
+          options.enable = mkOption {
+            type = types.bool;
+            default = false;
+          };
+          options.provision.enable = mkOption {
+            type = types.bool;
+            default = false;
+          };
+          options.provision.dashboards.settings = provisioning "providers";
+          options.provision.datasources.settings = provisioning "datasources";
+        };
         default = { };
       };
       services.redis.servers = mkOption {
@@ -133,7 +213,7 @@ let
       standIns
       ../../modules/fragrance-ai.nix
       {
-        _module.args.pkgs = { };
+        _module.args.pkgs = pkgs;
         services.fragrance-ai.package = lib.mkDefault package;
       }
       userConfig
@@ -164,17 +244,26 @@ let
     lib.filterAttrs (_: value: value != [ ] && value != null) {
       Description = def.description or null;
       After = def.after or [ ];
+      Wants = def.wants or [ ];
       Requires = def.requires or [ ];
       PartOf = def.partOf or [ ];
       StartLimitIntervalSec = def.startLimitIntervalSec or null;
     };
+  # NixOS turns `script` into a store script that ExecStart runs.
+  execStart = def: lib.optionalAttrs (def ? script) { ExecStart = "/nix/store/00000000000000000000000000000000-unit-script-start"; };
   unitFile =
     def:
     "[Unit]\n"
     + attrsToSection (unitSection def)
     + "\n[Service]\n"
     + lib.concatStrings (lib.mapAttrsToList (n: v: "Environment=\"${n}=${v}\"\n") def.environment)
-    + attrsToSection def.serviceConfig;
+    + attrsToSection (execStart def // def.serviceConfig);
+  # Paths (configs/...) as strings: JSON output would copy them into the store.
+  pathsToStrings = value:
+    if builtins.isPath value then toString value
+    else if builtins.isList value then map pathsToStrings value
+    else if builtins.isAttrs value && !(lib.isDerivation value) then lib.mapAttrs (_: pathsToStrings) value
+    else value;
 
   failed = map (a: a.message) (lib.filter (a: !a.assertion) config.assertions);
   ours = lib.filterAttrs (name: _: lib.hasPrefix "fragrance-ai" name) config.systemd.services;
@@ -189,7 +278,14 @@ else
     services = lib.mapAttrs (_: def: def // { unitFile = unitFile def; }) ours;
     targets = config.systemd.targets;
     slices = config.systemd.slices;
-    postgresql = config.services.postgresql;
+    postgresql = builtins.removeAttrs config.services.postgresql [ "package" ];
+    sockets = config.systemd.sockets;
+    # As JSON a derivation is only its path; keep the name and a writer's text.
+    systemPackages = map (
+      package: if builtins.isAttrs package then { inherit (package) name; text = package.text or null; } else package
+    ) config.environment.systemPackages;
+    prometheus = pathsToStrings config.services.prometheus;
+    grafana = pathsToStrings config.services.grafana;
     redis = config.services.redis.servers;
     nginx = config.services.nginx;
     firewall = config.networking.firewall;

@@ -55,10 +55,12 @@ def test_default_units_under_one_target(evaluate: Evaluate) -> None:
 def test_package_provides_every_command(evaluate: Evaluate) -> None:
     evaluated = evaluate()
     commands = {
-        name: unit["serviceConfig"]["ExecStart"] for name, unit in evaluated["services"].items()
+        name: unit["serviceConfig"]["ExecStart"]
+        for name, unit in evaluated["services"].items()
+        if name != "fragrance-ai-migrate"
     }
+    assert f"$({PACKAGE_BIN} migrate)" in service(evaluated, "fragrance-ai-migrate")["script"]
     assert commands == {
-        "fragrance-ai-migrate": f"{PACKAGE_BIN} migrate",
         "fragrance-ai-api": f"{PACKAGE_BIN} serve",
         "fragrance-ai-worker-llm-1": f"{PACKAGE_BIN} worker llm --queue llm_inference",
         "fragrance-ai-worker-rl-1": f"{PACKAGE_BIN} worker rl --queue rl_training",
@@ -278,6 +280,7 @@ def test_migrations_run_once_before_the_api_and_workers(evaluate: Evaluate) -> N
     assert migrate["serviceConfig"]["Type"] == "oneshot"
     assert migrate["serviceConfig"]["RemainAfterExit"] is True
     assert migrate["after"] == ["network.target", "postgresql.target", "redis-fragrance-ai.service"]
+    assert migrate["wants"] == [], "local servers need no network-online.target"
     for name in APP_UNITS:
         unit = service(evaluated, name)
         assert "fragrance-ai-migrate.service" in unit["after"], name
@@ -472,7 +475,7 @@ def test_external_database_and_redis(evaluate: Evaluate) -> None:
     )
     assert api["environment"]["REDIS_URL"] == "redis://redis.internal:6379/0"
     assert api["serviceConfig"]["SupplementaryGroups"] == []
-    assert api["requires"] == ["fragrance-ai-migrate.service"]
+    assert api["requires"] == ["fragrance-ai-migrate.service", "fragrance-ai-api.socket"]
     assert evaluated["warnings"] == []
 
 
@@ -524,8 +527,9 @@ def test_passwords_in_urls_are_warned_about(evaluate: Evaluate) -> None:
 
 def test_firewall(evaluate: Evaluate) -> None:
     assert evaluate()["firewall"]["allowedTCPPorts"] == []
-    opened = evaluate("openFirewall = true; api.port = 8080;")
+    opened = evaluate('openFirewall = true; api = { host = "0.0.0.0"; port = 8080; };')
     assert opened["firewall"]["allowedTCPPorts"] == [8080]
+    assert opened["warnings"] == []
     behind_nginx = evaluate("openFirewall = true; nginx.enable = true;")
     assert behind_nginx["firewall"]["allowedTCPPorts"] == [80, 443]
 
@@ -613,5 +617,6 @@ def test_a_group_may_run_its_own_package(evaluate: Evaluate) -> None:
     )
     llm = service(evaluated, "fragrance-ai-worker-llm-1")["serviceConfig"]["ExecStart"]
     assert llm.startswith("/nix/store/22222222222222222222222222222222-fa-cuda/bin/fragrance-ai ")
-    for name in ("fragrance-ai-api", "fragrance-ai-worker-rl-1", "fragrance-ai-migrate"):
+    for name in ("fragrance-ai-api", "fragrance-ai-worker-rl-1"):
         assert service(evaluated, name)["serviceConfig"]["ExecStart"].startswith(PACKAGE_BIN)
+    assert f"$({PACKAGE_BIN} migrate)" in service(evaluated, "fragrance-ai-migrate")["script"]

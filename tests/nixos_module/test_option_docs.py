@@ -37,9 +37,11 @@ def test_every_option_is_documented_with_a_rendered_default() -> None:
     group += ["replicas"]
     assert names == {
         *("enable", "package", "profile", "settings", "secretsFile", "openFirewall", "workers"),
-        *(f"api.{name}" for name in ["host", "port", "workers", *unit]),
+        *("user", "group", "dataDir"),
+        *(f"api.{name}" for name in ["host", "port", "workers", "socketActivation", *unit]),
         *(f"workers.<name>.{name}" for name in group + unit),
-        *("database.createLocally", "database.url", "redis.createLocally", "redis.url"),
+        *("database.createLocally", "database.url", "database.backupBeforeMigrate"),
+        *("redis.createLocally", "redis.url"),
         *("nginx.enable", "nginx.virtualHost", "nginx.enableACME", "nginx.forceSSL"),
         *("slice.memoryMax", "slice.cpuQuota"),
     }

@@ -29,6 +29,8 @@ def test_the_vm_test_drives_the_real_application() -> None:
         "/v1/briefs",
         "/v1/formulas/",
         "kill -KILL",
+        "fragrance-ai-manage keys create",
+        "systemctl restart fragrance-ai-api.service",
         "NRestarts",
         "systemd-analyze security --threshold=20",
     ):

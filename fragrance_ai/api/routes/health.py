@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 
 from fragrance_ai.api.deps import RuntimeDep
 from fragrance_ai.api.readiness import dependency_checks, failing
-from fragrance_ai.metrics import QUEUE_DEPTH, render_metrics
+from fragrance_ai.metrics import QUEUE_DEPTH, QUEUE_OLDEST_JOB_AGE, render_metrics
 from fragrance_ai.queue.base import QueueUnavailable
 
 router = APIRouter(tags=["operations"])
@@ -49,7 +49,9 @@ def metrics(runtime: RuntimeDep) -> Response:
     try:
         for queue, depth in runtime.queue.depth().items():
             QUEUE_DEPTH.labels(queue=queue.value).set(depth)
+        for queue, waited_s in runtime.queue.oldest_wait_s().items():
+            QUEUE_OLDEST_JOB_AGE.labels(queue=queue.value).set(waited_s)
     except QueueUnavailable:
-        log.warning("queue depth unavailable for /metrics")
+        log.warning("queue depth and job age unavailable for /metrics")
     payload, content_type = render_metrics()
     return Response(payload, media_type=content_type)

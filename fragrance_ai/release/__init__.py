@@ -1,0 +1,1 @@
+"""Release notes from git history: `fragrance-ai release-notes` (docs/operations.md)."""

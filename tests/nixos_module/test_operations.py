@@ -1,0 +1,284 @@
+"""What an operator meets on a real host: ordering against a remote database, migrations that
+wait for a slow one and back it up first, the fragrance-ai-manage wrapper, the watchdog's
+signal, socket activation, the firewall warning, user/group/dataDir, and Prometheus/Grafana."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.nixos_module.conftest import Evaluate, EvaluateRaw
+from tests.nixos_module.test_module import APP_UNITS, PACKAGE_BIN, refused, service
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+CONFIGS = REPOSITORY / "fragrance_ai" / "configs"
+EXTERNAL = (
+    'database = { createLocally = false; url = "postgresql+psycopg://fa@db.internal/fa"; }; '
+    'redis = { createLocally = false; url = "redis://redis.internal:6379/0"; };'
+)
+ALL_UNITS = ["fragrance-ai-migrate", *APP_UNITS]
+
+
+# ---- ordering --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        EXTERNAL,
+        'database = { createLocally = false; url = "postgresql+psycopg://fa@db/fa"; };',
+        'redis = { createLocally = false; url = "redis://redis.internal:6379/0"; };',
+    ],
+)
+def test_a_remote_server_waits_for_the_network_to_be_online(
+    evaluate: Evaluate, options: str
+) -> None:
+    evaluated = evaluate(options)
+    for name in ALL_UNITS:
+        unit = service(evaluated, name)
+        assert unit["wants"] == ["network-online.target"], name
+        assert "network-online.target" in unit["after"], name
+        assert "Wants=network-online.target" in unit["unitFile"], name
+
+
+def test_local_servers_order_after_them_without_network_online(evaluate: Evaluate) -> None:
+    evaluated = evaluate()
+    for name in ALL_UNITS:
+        unit = service(evaluated, name)
+        assert "network-online.target" not in unit["after"] + unit["wants"], name
+        assert {"postgresql.target", "redis-fragrance-ai.service"} <= set(unit["after"]), name
+
+
+# ---- migrations ------------------------------------------------------------------------------
+
+
+def bash_syntax_ok(script: str) -> None:
+    result = subprocess.run(
+        ["bash", "-n"], input=script, capture_output=True, text=True, timeout=30, check=False
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_migrate_retries_within_one_start(evaluate: Evaluate) -> None:
+    migrate = service(evaluate(), "fragrance-ai-migrate")
+    script = migrate["script"]
+    bash_syntax_ok(script)
+    # One start that retries: a failed oneshot would fail the start jobs of the units that
+    # Require it, and those are never retried.
+    assert 'until "$@"; do' in script
+    assert "retry migrated" in script
+    assert "delay * 2 > 30 ? 30 : delay * 2" in script
+    assert "Restart" not in migrate["serviceConfig"]
+    assert migrate["serviceConfig"]["TimeoutStartSec"] == "15min"
+    assert "> /var/lib/fragrance-ai/schema-revision.tmp" in script
+
+
+def test_the_migrate_retry_loop_really_retries(evaluate: Evaluate, tmp_path: Path) -> None:
+    # The unit's script, run by bash with `fragrance-ai` failing twice before it succeeds and
+    # `sleep` recording the waits instead of waiting.
+    script = service(evaluate('dataDir = "/var/lib/fa";'), "fragrance-ai-migrate")["script"]
+    calls = tmp_path / "calls"
+    fake = tmp_path / "fragrance-ai"
+    fake.write_text(
+        "#!/usr/bin/env bash\n"
+        f'echo "$*" >> {calls}\n'
+        f"n=$(grep -c migrate {calls})\n"
+        "[[ $1 != migrate ]] || [[ $n -ge 3 ]] || exit 1\n"
+        'echo "database x is at revision 0007_seed"\n'
+    )
+    fake.chmod(0o755)
+    data = tmp_path / "data"
+    data.mkdir()
+    script = script.replace(PACKAGE_BIN, str(fake)).replace("/var/lib/fa", str(data))
+    result = subprocess.run(
+        ["bash", "-e", "-c", 'sleep() { echo "slept $1"; }\n' + script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert calls.read_text().split("\n")[:4] == ["db backup", "migrate", "migrate", "migrate"]
+    waits = [line for line in result.stdout.split("\n") if line.startswith("slept")]
+    assert waits == ["slept 1", "slept 2"]
+    assert (data / "schema-revision").read_text() == "0007_seed\n"
+
+
+def test_backup_before_migrate_defaults_to_the_local_database(evaluate: Evaluate) -> None:
+    local = service(evaluate(), "fragrance-ai-migrate")
+    assert f"retry {PACKAGE_BIN} db backup\n" in local["script"]
+    assert local["script"].index("db backup") < local["script"].index(" migrate)")
+    # pg_dump from the local server's package.
+    assert local["path"] == ["/nix/store/00000000000000000000000000000000-postgresql-17.7"]
+    remote = service(evaluate(EXTERNAL), "fragrance-ai-migrate")
+    assert "db backup" not in remote["script"]
+    assert remote["path"] == []
+    forced_options = EXTERNAL + " database.backupBeforeMigrate = true;"
+    forced = service(evaluate(forced_options), "fragrance-ai-migrate")
+    assert "db backup" in forced["script"]
+
+
+# ---- fragrance-ai-manage ---------------------------------------------------------------------
+
+
+def manage_script(evaluated: dict[str, object]) -> str:
+    packages = evaluated["systemPackages"]
+    assert isinstance(packages, list)
+    (manage,) = [p for p in packages if isinstance(p, dict) and p["name"] == "fragrance-ai-manage"]
+    text: str = manage["text"]
+    return text
+
+
+def test_manage_runs_the_cli_as_the_service_runs(evaluate: Evaluate) -> None:
+    evaluated = evaluate('secretsFile = "/run/secrets/fa.env"; settings.log_level = "DEBUG";')
+    script = manage_script(evaluated)
+    bash_syntax_ok(script)
+    api = service(evaluated, "fragrance-ai-api")
+    assert "/bin/systemd-run --quiet --wait --collect" in script
+    assert script.rstrip().endswith(f'-- {PACKAGE_BIN} "$@"')
+    for prop in (
+        "User=fragrance-ai",
+        "Group=fragrance-ai",
+        "SupplementaryGroups=redis-fragrance-ai",
+        # systemd reads the secrets, so the file may stay readable by root only.
+        "EnvironmentFile=/run/secrets/fa.env",
+        "WorkingDirectory=/var/lib/fragrance-ai",
+    ):
+        assert f"--property='{prop}'" in script, prop
+    # The services' own environment, every variable of it.
+    for name in ("DATABASE_URL", "REDIS_URL", "APP_ENV", "DATA_DIR", "LOG_LEVEL"):
+        assert f"--setenv='{name}={api['environment'][name]}'" in script, name
+
+
+def test_manage_follows_user_group_and_data_dir(evaluate: Evaluate) -> None:
+    evaluated = evaluate('user = "perfume"; group = "perfumers"; dataDir = "/var/lib/perfume";')
+    script = manage_script(evaluated)
+    assert "--property='User=perfume'" in script
+    assert "--property='Group=perfumers'" in script
+    assert "--property='StateDirectory=perfume'" in script
+    for name, unit in evaluated["services"].items():
+        config = unit["serviceConfig"]
+        assert (config["User"], config["Group"]) == ("perfume", "perfumers"), name
+        assert config["StateDirectory"] == "perfume", name
+        assert unit["environment"]["DATA_DIR"] == "/var/lib/perfume", name
+        assert unit["environment"]["DATABASE_URL"].startswith("postgresql+psycopg:///perfume?")
+    # The host's own user and group: the module creates neither.
+    assert evaluated["users"]["users"] == {}
+    assert evaluated["users"]["groups"] == {}
+    owner = {"name": "perfume", "ensureDBOwnership": True}
+    assert evaluated["postgresql"]["ensureUsers"] == [owner]
+    assert "/var/lib/" in refused(evaluate, 'dataDir = "/srv/fragrance";')
+
+
+# ---- watchdog --------------------------------------------------------------------------------
+
+
+def test_a_unit_that_cannot_run_as_configured_is_not_restarted(evaluate: Evaluate) -> None:
+    evaluated = evaluate()
+    for name in APP_UNITS:
+        config = service(evaluated, name)["serviceConfig"]
+        assert config["Restart"] == "on-failure", name
+        assert config["RestartPreventExitStatus"] == 2, name
+
+
+def test_watchdog_signal_and_core_limit_are_chosen(evaluate: Evaluate) -> None:
+    evaluated = evaluate()
+    for name in APP_UNITS:
+        unit = service(evaluated, name)
+        config = unit["serviceConfig"]
+        assert config["WatchdogSignal"] == "SIGABRT", name
+        assert config["TimeoutAbortSec"] == 30, name
+        assert config["LimitCORE"] == 0, name
+        assert unit["environment"]["PYTHONFAULTHANDLER"] == "1", name
+    assert service(evaluated, "fragrance-ai-migrate")["serviceConfig"]["LimitCORE"] == 0
+
+
+# ---- socket activation -----------------------------------------------------------------------
+
+
+def test_the_api_takes_its_socket_from_systemd(evaluate: Evaluate) -> None:
+    evaluated = evaluate('api = { host = "::"; port = 8443; workers = 4; };')
+    socket = evaluated["sockets"]["fragrance-ai-api"]
+    assert socket["listenStreams"] == ["[::]:8443"]
+    assert socket["wantedBy"] == ["sockets.target"]
+    api = service(evaluated, "fragrance-ai-api")
+    assert api["serviceConfig"]["Sockets"] == ["fragrance-ai-api.socket"]
+    assert "fragrance-ai-api.socket" in api["requires"]
+    assert "fragrance-ai-api.socket" in api["after"]
+    # A switch restarts it in one step, which keeps the socket; stop-then-start would close it.
+    assert api["stopIfChanged"] is False
+    # One socket whatever api.workers says: uvicorn's worker processes share it.
+    assert list(evaluated["sockets"]) == ["fragrance-ai-api"]
+
+
+def test_socket_activation_can_be_turned_off(evaluate: Evaluate) -> None:
+    evaluated = evaluate("api.socketActivation = false;")
+    assert evaluated["sockets"] == {}
+    api = service(evaluated, "fragrance-ai-api")
+    assert "Sockets" not in api["serviceConfig"]
+    assert api["stopIfChanged"] is True
+    assert "fragrance-ai-api.socket" not in api["requires"]
+
+
+# ---- firewall --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1", "localhost"])
+def test_opening_the_firewall_for_a_loopback_api_is_warned_about(
+    evaluate: Evaluate, host: str
+) -> None:
+    evaluated = evaluate(f'openFirewall = true; api.host = "{host}";')
+    assert len(evaluated["warnings"]) == 1
+    assert "openFirewall opens port 8000" in evaluated["warnings"][0]
+    assert "loopback" in evaluated["warnings"][0]
+    assert evaluate('openFirewall = true; api.host = "10.0.0.5";')["warnings"] == []
+    assert evaluate("openFirewall = true; nginx.enable = true;")["warnings"] == []
+
+
+# ---- monitoring ------------------------------------------------------------------------------
+
+
+def test_nothing_is_provisioned_without_prometheus_or_grafana(evaluate: Evaluate) -> None:
+    evaluated = evaluate()
+    assert evaluated["prometheus"]["scrapeConfigs"] == []
+    assert evaluated["prometheus"]["ruleFiles"] == []
+    assert evaluated["grafana"]["provision"]["enable"] is False
+    assert evaluated["grafana"]["provision"]["dashboards"]["settings"] is None
+
+
+def test_prometheus_scrapes_the_api_and_every_worker_replica(evaluate_raw: EvaluateRaw) -> None:
+    evaluated = evaluate_raw(
+        "{ services.prometheus.enable = true; services.fragrance-ai = { enable = true; "
+        'api = { host = "0.0.0.0"; port = 8080; }; '
+        "workers.llm = { replicas = 2; metricsPort = 9101; }; workers.rl.metricsPort = 9201; }; }"
+    )
+    prometheus = evaluated["prometheus"]
+    jobs = {job["job_name"]: job["static_configs"] for job in prometheus["scrapeConfigs"]}
+    assert jobs["fragrance-ai-api"] == [{"targets": ["127.0.0.1:8080"]}]
+    assert sorted(jobs["fragrance-ai-workers"], key=lambda c: c["labels"]["group"]) == [
+        {"labels": {"group": "llm"}, "targets": ["127.0.0.1:9101", "127.0.0.1:9102"]},
+        {"labels": {"group": "rl"}, "targets": ["127.0.0.1:9201"]},
+    ]
+    assert prometheus["ruleFiles"] == [str(CONFIGS / "prometheus" / "rules.yml")]
+
+
+def test_grafana_gets_the_dashboards_and_the_local_prometheus(evaluate_raw: EvaluateRaw) -> None:
+    evaluated = evaluate_raw(
+        "{ services.grafana.enable = true; services.prometheus = { enable = true; port = 9091; }; "
+        "services.fragrance-ai.enable = true; }"
+    )
+    provision = evaluated["grafana"]["provision"]
+    assert provision["enable"] is True
+    (provider,) = provision["dashboards"]["settings"]["providers"]
+    assert provider["options"]["path"] == str(CONFIGS / "grafana")
+    (source,) = provision["datasources"]["settings"]["datasources"]
+    assert (source["type"], source["url"]) == ("prometheus", "http://127.0.0.1:9091")
+    alone = evaluate_raw("{ services.grafana.enable = true; services.fragrance-ai.enable = true; }")
+    assert alone["grafana"]["provision"]["datasources"]["settings"] is None
+
+
+def test_the_provisioned_files_exist() -> None:
+    assert (CONFIGS / "prometheus" / "rules.yml").is_file()
+    assert list((CONFIGS / "grafana").glob("*.json"))
