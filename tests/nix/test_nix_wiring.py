@@ -15,6 +15,9 @@ import pytest
 
 from tests.nix.helpers import ROOT, nix_eval
 
+# The release's version: Nix reads it from pyproject.toml, as the package's metadata does.
+VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+
 # Checked against nixpkgs (pkgs/development/python-modules/<name>/default.nix and
 # pkgs/top-level/python-packages.nix); nix/README.md lists what was checked where.
 PYTHON_PACKAGES = [
@@ -117,7 +120,7 @@ def test_the_api_variant_has_no_ml_libraries(packages: dict[str, Any]) -> None:
 def test_the_package_is_a_pyproject_build_with_unit_tests(packages: dict[str, Any]) -> None:
     package = packages["full"]
     assert package["pyproject"] is True
-    assert package["version"] == "0.1.0"  # from pyproject.toml
+    assert package["version"] == VERSION
     assert package["build-system"] == ["setuptools"]
     assert "pytestCheckHook" in package["nativeCheckInputs"]
     assert package["disabledTestMarks"] == ["integration", "e2e"]
@@ -148,7 +151,7 @@ def test_images(name: str, variant: str, with_ml: bool, image_name: str) -> None
     ml = "true" if with_ml else "false"
     image = _evaluate(f'image {ml} "{name}" "{variant}"')
     assert image["name"] == image_name
-    assert image["tag"] == "0.1.0"
+    assert image["tag"] == VERSION
     assert image["created"] == "1970-01-01T00:00:01Z"
     pname = "fragrance-ai" if with_ml else "fragrance-ai-api"
     assert image["config"]["Entrypoint"] == [f"/nix/store/stub-{pname}/bin/fragrance-ai"]
