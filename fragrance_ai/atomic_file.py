@@ -1,6 +1,6 @@
 """Files replaced whole or not at all, even when the process is killed or the machine loses
 power mid-write: the policy and reward-model files, and anything else that must never be
-read half-written (a backup, later).
+read half-written (a database backup).
 
 The bytes go to a temporary file in the same directory (a rename is atomic only within one
 file system), which is flushed and fsynced, then renamed over the target, then the directory
@@ -20,6 +20,8 @@ import os
 import secrets
 import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -33,24 +35,31 @@ _SEPARATOR = "~"
 
 def write_atomically(path: Path, data: bytes) -> None:
     """Replaces `path` with `data`, creating its directory if needed."""
+    # "x": never write through a file someone else created under the same name.
+    with replaced_atomically(path) as temporary, open(temporary, "xb") as handle:
+        handle.write(data)
+
+
+@contextmanager
+def replaced_atomically(path: Path) -> Iterator[Path]:
+    """A temporary path beside `path` for the caller (or a tool it runs, such as pg_dump) to
+    write; once the block ends it is fsynced and renamed over `path`. On an error it is
+    removed and `path` is left as it was."""
     directory = path.parent
     if not directory.is_dir():
         directory.mkdir(parents=True, exist_ok=True)
         # The new directory's own entry must survive a crash too.
-        _fsync_directory(directory.parent)
+        _fsync(directory.parent)
     remove_stale_temporaries(directory)
     temporary = directory / temporary_name(path.name)
     try:
-        # "x": never write through a file someone else created under the same name.
-        with open(temporary, "xb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        yield temporary
+        _fsync(temporary)
         os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
-    _fsync_directory(directory)
+    _fsync(directory)
 
 
 def temporary_name(target_name: str) -> str:
@@ -102,8 +111,9 @@ def _writer_is_alive(name: str) -> bool:
     return True
 
 
-def _fsync_directory(directory: Path) -> None:
-    descriptor = os.open(directory, os.O_RDONLY)
+def _fsync(path: Path) -> None:
+    """A file's or a directory's; a read-only descriptor is enough for either on Linux."""
+    descriptor = os.open(path, os.O_RDONLY)
     try:
         os.fsync(descriptor)
     finally:

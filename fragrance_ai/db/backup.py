@@ -11,18 +11,16 @@ leaves a file that looks whole.
 
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from fragrance_ai.atomic_file import remove_stale_temporaries, temporary_name
+from fragrance_ai.atomic_file import replaced_atomically
 from fragrance_ai.db import backup_postgres
 from fragrance_ai.db.backup_errors import NotABackup
 from fragrance_ai.db.engine import create_database_engine
@@ -71,7 +69,7 @@ def create_backup(
     directory = backups_directory(settings)
     taken_at = now or datetime.now(UTC)
     target = output or directory / backup_name(taken_at, revision, backend)
-    with _written_whole(target) as temporary:
+    with replaced_atomically(target) as temporary:
         if backend == "sqlite":
             _copy_sqlite(_sqlite_path(url), temporary)
             # One self-contained file: no -wal beside it to lose when it is copied away.
@@ -161,27 +159,3 @@ def _copy_sqlite(source_path: Path, target_path: Path) -> None:
         closing(sqlite3.connect(target_path)) as target,
     ):
         source.backup(target)
-
-
-@contextmanager
-def _written_whole(target: Path) -> Iterator[Path]:
-    """A temporary path beside `target` to write; renamed over it once written and synced."""
-    directory = target.parent
-    directory.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(directory)
-    temporary = directory / temporary_name(target.name)
-    try:
-        yield temporary
-        _fsync(temporary, os.O_RDONLY)
-        os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
-    _fsync(directory, os.O_RDONLY)
-
-
-def _fsync(path: Path, flags: int) -> None:
-    descriptor = os.open(path, flags)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
