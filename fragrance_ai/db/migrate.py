@@ -30,13 +30,25 @@ def upgrade_to_head(engine: Engine) -> str:
 
 
 @cache
-def head_revision() -> str:
+def _scripts() -> ScriptDirectory:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    head = ScriptDirectory.from_config(config).get_current_head()
+    return ScriptDirectory.from_config(config)
+
+
+@cache
+def head_revision() -> str:
+    head = _scripts().get_current_head()
     if head is None:
         raise RuntimeError("no migrations found")
     return head
+
+
+@cache
+def known_revisions() -> frozenset[str]:
+    """Every revision this version's migrations name; a database at any other was migrated
+    by a newer version."""
+    return frozenset(script.revision for script in _scripts().walk_revisions())
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -10,27 +10,16 @@ get back to a schema this version knows.
 from __future__ import annotations
 
 import logging
-from functools import cache
 
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from fragrance_ai.db.engine import create_database_engine
-from fragrance_ai.db.migrate import MIGRATIONS_DIR, current_revision, head_revision
+from fragrance_ai.db.migrate import current_revision, head_revision, known_revisions
 from fragrance_ai.db.schema_too_new import SchemaTooNew
 from fragrance_ai.settings import Settings, mask_url
 
 log = logging.getLogger(__name__)
-
-
-@cache
-def known_revisions() -> frozenset[str]:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    scripts = ScriptDirectory.from_config(config)
-    return frozenset(script.revision for script in scripts.walk_revisions())
 
 
 def refuse_unknown_schema(engine: Engine, where: str | None) -> None:
