@@ -61,8 +61,9 @@ def run(_settings: Settings, args: argparse.Namespace) -> int:
 def _notes(path: Path, args: argparse.Namespace) -> tuple[str, int]:
     repository = Repository(path)
     end_sha = repository.resolve(args.end)
+    tag_at_end = _tag_at(repository, end_sha)
     if args.auto:
-        start = _previous_tag(repository, end_sha)
+        start = _previous_tag(repository, end_sha, tagged=tag_at_end is not None)
         start_sha = None if start is None else repository.resolve(start)
     else:
         start = args.start
@@ -72,7 +73,7 @@ def _notes(path: Path, args: argparse.Namespace) -> tuple[str, int]:
     commits = repository.commits(history)
     notes = build_notes(
         commits,
-        version=args.release_version or _tag_at(repository, end_sha) or "unreleased",
+        version=args.release_version or tag_at_end or "unreleased",
         date=repository.date_of(end_sha)[:10],
         start=start,
         end=args.end,
@@ -81,13 +82,12 @@ def _notes(path: Path, args: argparse.Namespace) -> tuple[str, int]:
     return render_markdown(notes), len(commits)
 
 
-def _previous_tag(repository: Repository, end_sha: str) -> str | None:
-    tag = repository.latest_tag(end_sha)
-    if tag is not None and repository.resolve(tag) == end_sha:
-        # The release commit is tagged already (notes made again after tagging): the notes
-        # are for that tag, so they start from the tag before it.
-        tag = repository.latest_tag(f"{end_sha}^") if repository.has_parent(end_sha) else None
-    return tag
+def _previous_tag(repository: Repository, end_sha: str, *, tagged: bool) -> str | None:
+    if not tagged:
+        return repository.latest_tag(end_sha)
+    # The release commit is tagged already (notes made again after tagging): the notes are
+    # for that tag, so they start from the tag before it.
+    return repository.latest_tag(f"{end_sha}^") if repository.has_parent(end_sha) else None
 
 
 def _tag_at(repository: Repository, end_sha: str) -> str | None:
