@@ -8,6 +8,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from fastapi.testclient import TestClient
@@ -21,6 +22,7 @@ from fragrance_ai.api.app import create_app
 from fragrance_ai.db.migrate import upgrade_to_head
 from fragrance_ai.runtime import Runtime, build_runtime, install_runtime
 from fragrance_ai.settings import QueueSettings, Settings
+from tests.helpers import missing
 from tests.notify_socket import NotifySocket
 
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -30,11 +32,10 @@ POSTGRES_ADMIN_URL = os.environ.get(
 REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 
 
-def _unavailable(what: str, error: Exception) -> None:
-    message = f"{what} is not reachable: {error}"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{message} (CI=true: integration servers are required)")
-    pytest.skip(message)
+def _unavailable(what: str, error: Exception) -> NoReturn:
+    missing(
+        f"{what} is not reachable: {error}", required_because="integration servers are required"
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import time
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 import httpx
+import pytest
 
 
 class _Client(Protocol):
@@ -20,6 +22,14 @@ def wait_for_job(client: _Client, job_id: str, *, timeout_s: float = 60) -> dict
             return job
         time.sleep(0.05)
     raise AssertionError(f"job {job_id} did not end within {timeout_s} s")
+
+
+def missing(message: str, *, required_because: str) -> NoReturn:
+    """Skips the test for want of a tool or a server, except under CI=true, where it must be
+    there: a skip in CI would pass without testing anything."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{message} (CI=true: {required_because})")
+    pytest.skip(message)
 
 
 def free_port() -> int:

@@ -29,7 +29,7 @@ from fragrance_ai.queue import QueueName
 from fragrance_ai.queue.inprocess import InProcessJobQueue
 from fragrance_ai.runtime import Runtime
 from fragrance_ai.settings import QueueSettings
-from tests.helpers import free_port, wait_for_job
+from tests.helpers import free_port, missing, wait_for_job
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "configs/prometheus/rules.yml"
@@ -231,9 +231,10 @@ def _samples(exposition: str, name: str) -> dict[str, float]:
 def _promtool() -> str:
     promtool = shutil.which("promtool")
     if promtool is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("promtool is missing (CI=true): install Debian's prometheus package")
-        pytest.skip("promtool is not installed (Debian: apt install prometheus)")
+        missing(
+            "promtool is not installed (Debian: apt install prometheus)",
+            required_because="the monitoring rules are checked",
+        )
     return promtool
 
 

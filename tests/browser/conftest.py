@@ -54,7 +54,7 @@ from playwright.sync_api import (
 from playwright.sync_api import Error as PlaywrightError
 
 from tests.browser.workbench import Shoot, Workbench
-from tests.helpers import free_port, wait_until_answering
+from tests.helpers import free_port, missing, wait_until_answering
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -98,9 +98,7 @@ def pytest_runtest_makereport(
 
 
 def _missing(message: str) -> NoReturn:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{message} (CI=true: the browser tests are required)")
-    pytest.skip(message)
+    missing(message, required_because="the browser tests are required")
 
 
 @pytest.fixture(scope="session")
