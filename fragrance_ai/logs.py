@@ -10,11 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Literal
 
-from fragrance_ai.settings import AppEnv, Settings
-
-LogFormat = Literal["json", "console"]
+from fragrance_ai.settings import AppEnv, LogFormat, Settings
 
 # Set by the request-id middleware for the request's task, and around each job step; the
 # filter below copies them onto every record, whichever library logged it.

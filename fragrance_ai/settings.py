@@ -211,6 +211,7 @@ class LLMSettings(_Section):
 
 
 EntropySchedule = Literal["constant", "linear", "cosine"]
+LogFormat = Literal["json", "console"]
 
 
 class PPOSettings(_Section):
@@ -372,7 +373,7 @@ class Settings(BaseSettings):
     api_shutdown_timeout_s: int = Field(20, ge=1, le=3600)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # None: readable lines in development, one JSON object a line in staging and production.
-    log_format: Literal["json", "console"] | None = None
+    log_format: LogFormat | None = None
     # A standalone worker serves its own /metrics here (job step durations); None: off.
     worker_metrics_port: int | None = Field(None, ge=0, le=65535)
     database: DatabaseSettings = DatabaseSettings()
