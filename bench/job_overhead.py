@@ -2,9 +2,10 @@
 
 Bare: N no-op functions enqueued with `rq.Queue.enqueue`, drained by a burst `SimpleWorker`.
 Ours: N job rows, each enqueued with `RedisJobQueue.enqueue` (our job id, timeouts, retry
-policy) as a step whose body does nothing inside `fragrance_ai.jobs._step` (which claims
-the row, counts the attempt and records the step's duration) and finishes it, drained the
-same way. Enqueue and drain are timed apart; rounds alternate, medians are reported.
+policy) as a step whose body does nothing inside `running_step`
+(fragrance_ai.jobs.lifecycle, which claims the row, counts the attempt and records the step's
+duration) and finishes it, drained the same way. Enqueue and drain are timed apart; rounds
+alternate, medians are reported.
 
     .venv/bin/python -m bench.job_overhead --redis-url redis://127.0.0.1:6379/15 \\
         [--jobs 500] [--rounds 3] [--database-url URL] [--profile]
@@ -40,7 +41,7 @@ from sqlalchemy import insert, select
 from bench.stack import POSTGRES_ADMIN_URL, flush_redis, throwaway_postgres
 from fragrance_ai.db.migrate import upgrade_to_head
 from fragrance_ai.db.models import Job, JobKind, JobStatus
-from fragrance_ai.jobs import _finish, _step
+from fragrance_ai.jobs.lifecycle import finish, running_step
 from fragrance_ai.queue import QueueName, RedisJobQueue
 from fragrance_ai.runtime import Runtime, build_runtime, current_runtime, install_runtime
 from fragrance_ai.settings import Settings
@@ -55,10 +56,10 @@ def bare_noop(job_id: str) -> None:
 def noop_step(job_id: str) -> None:
     """Our job step with an empty body: what every step pays before and after its work."""
     runtime = current_runtime()
-    with runtime.sessions() as session, _step(session, job_id, "bench_noop", 0.0) as job:
+    with runtime.sessions() as session, running_step(session, job_id, "bench_noop", 0.0) as job:
         if job is None:
             return
-        _finish(job, JobStatus.FINISHED)
+        finish(job, JobStatus.FINISHED)
 
 
 def _importable() -> ModuleType:

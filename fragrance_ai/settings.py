@@ -82,7 +82,7 @@ class QueueSettings(_Section):
     result_ttl_s: int = Field(86400, gt=0)
     failure_ttl_s: int = Field(604800, gt=0)
     retry_intervals_s: list[int] = Field(default_factory=lambda: [5, 30, 120])
-    # The reconciler in every RQ worker (fragrance_ai/reconciler.py): how often it looks for
+    # The reconciler in every RQ worker (fragrance_ai/worker/reconciler.py): how often it looks for
     # unfinished jobs that no queue holds, and how long a worker stays "live" after its last
     # beat (a SIGKILLed worker's jobs are redone once this has passed).
     reconcile_interval_s: float = Field(30, gt=0)
@@ -91,7 +91,7 @@ class QueueSettings(_Section):
     # and marks it failed: a job that kills its worker each time must not loop for ever.
     max_deliveries: int = Field(12, ge=1)
     # Back-pressure: a POST that would add work to a queue already holding more waiting jobs
-    # than this is refused with 503 and Retry-After (fragrance_ai/api/back_pressure.py);
+    # than this is refused with 503 and Retry-After (fragrance_ai/api/middleware/back_pressure.py);
     # 0: never refused.
     max_depth: int = Field(200, ge=0)
 

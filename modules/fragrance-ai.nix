@@ -602,7 +602,7 @@ let
 
   # ---- monitoring ------------------------------------------------------------------------------
   # Prometheus on this host scrapes the API and every worker replica's port. Workers serve
-  # /metrics on API_HOST too (fragrance_ai/worker.py); a wildcard address is reached on loopback.
+  # /metrics on API_HOST too (fragrance_ai/worker/main.py); a wildcard address is reached on loopback.
   prometheusEnabled = config.services.prometheus.enable;
   grafanaEnabled = config.services.grafana.enable;
   scrapeHost =

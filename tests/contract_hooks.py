@@ -13,7 +13,7 @@ from typing import Any
 
 import schemathesis
 
-from fragrance_ai.api.idempotency import HEADER, parse_key
+from fragrance_ai.api.middleware.idempotency import HEADER, parse_key
 
 _calls = itertools.count(1)
 

@@ -200,13 +200,13 @@ def test_every_v1_operation_checks_the_scope_it_needs(
 def test_start_up_says_when_keys_are_required_but_none_exists(
     keyed: Runtime, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.ERROR, logger="fragrance_ai.api.auth"):
+    with caplog.at_level(logging.ERROR, logger="fragrance_ai.api.middleware.auth"):
         create_app(keyed)
     assert "none is active" in caplog.text
     assert "fragrance-ai keys create" in caplog.text
     caplog.clear()
     new_key(keyed, Scope.READ)
-    with caplog.at_level(logging.ERROR, logger="fragrance_ai.api.auth"):
+    with caplog.at_level(logging.ERROR, logger="fragrance_ai.api.middleware.auth"):
         create_app(keyed)
     assert "none is active" not in caplog.text
 

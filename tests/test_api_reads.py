@@ -19,7 +19,7 @@ from sqlalchemy import delete
 from fragrance_ai.api.app import create_app
 from fragrance_ai.api.http_cache import Rendered, RenderedStore, none_match, rendered
 from fragrance_ai.api.rendered_catalogue import ingredient_view, summary_view
-from fragrance_ai.api.schemas import (
+from fragrance_ai.api.schemas.design import (
     FormulaView,
     IngredientSummaryView,
     IngredientView,

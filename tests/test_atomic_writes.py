@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from fragrance_ai import atomic_file
+from fragrance_ai.platform import atomic_file
 from fragrance_ai.rl.weights_file import decode, write_atomically
 
 # 32 MB a version: a write (with its fsync) takes much of each pass of the writer's loop,

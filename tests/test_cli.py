@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine
 
-from fragrance_ai.cli import main
+from fragrance_ai.cli.main import main
 from fragrance_ai.db.migrate import current_revision, head_revision
 
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from fragrance_ai.cli import main
+from fragrance_ai.cli.main import main
 from tests.helpers import free_port
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import inspect
 from fragrance_ai.db.migrate import current_revision, head_revision, upgrade_to_head
 from fragrance_ai.db.models import Brief, Job, JobStatus
 from fragrance_ai.db.repositories import read_formula_document
-from fragrance_ai.jobs import design_formulas, parse_brief
+from fragrance_ai.jobs.steps import design_formulas, parse_brief
 from fragrance_ai.queue import QueueName, RedisJobQueue
 from fragrance_ai.runtime import Runtime, build_runtime, install_runtime
 from fragrance_ai.settings import QueueSettings

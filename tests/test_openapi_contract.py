@@ -24,7 +24,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from fragrance_ai.api.openapi_errors import IDEMPOTENCY_KEY_SCHEMA
+from fragrance_ai.api.openapi.errors import IDEMPOTENCY_KEY_SCHEMA
 from fragrance_ai.api.request_types import NOT_BLANK_PATTERN, WHITESPACE
 from tests.helpers import free_port, wait_until_answering
 

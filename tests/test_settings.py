@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from fragrance_ai.cli import main
+from fragrance_ai.cli.main import main
 from fragrance_ai.settings import (
     CONFIG_DIR_VARIABLE,
     AppEnv,

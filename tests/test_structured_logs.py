@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from fragrance_ai.logs import ContextFilter, JsonFormatter, job_context, log_format_of
+from fragrance_ai.platform.logs import ContextFilter, JsonFormatter, job_context, log_format_of
 from fragrance_ai.settings import AppEnv
 from tests.conftest import make_settings
 from tests.helpers import free_port, wait_for_job, wait_until_answering

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from fragrance_ai.systemd import HealthNotifier, notify, watchdog_interval_s
+from fragrance_ai.platform.systemd import HealthNotifier, notify, watchdog_interval_s
 from tests.notify_socket import NotifySocket
 
 

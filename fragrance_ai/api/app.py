@@ -10,12 +10,12 @@ from importlib.metadata import version
 from fastapi import FastAPI
 
 from fragrance_ai.api.active_models import ActiveModels
-from fragrance_ai.api.guards import install_request_guards
-from fragrance_ai.api.method_not_allowed import install_method_guards
-from fragrance_ai.api.metrics_middleware import MetricsMiddleware
-from fragrance_ai.api.openapi_document import install_openapi
+from fragrance_ai.api.middleware.guards import install_request_guards
+from fragrance_ai.api.middleware.method_not_allowed import install_method_guards
+from fragrance_ai.api.middleware.metrics import MetricsMiddleware
+from fragrance_ai.api.middleware.request_id import RequestIdMiddleware
+from fragrance_ai.api.openapi.document import install_openapi
 from fragrance_ai.api.readiness import dependencies_reachable
-from fragrance_ai.api.request_id import RequestIdMiddleware
 from fragrance_ai.api.routes import (
     briefs,
     feedback,
@@ -27,10 +27,10 @@ from fragrance_ai.api.routes import (
     training_runs,
     variations,
 )
-from fragrance_ai.logs import configure_logging
+from fragrance_ai.platform.logs import configure_logging
+from fragrance_ai.platform.systemd import HealthNotifier
 from fragrance_ai.runtime import Runtime, build_runtime, install_runtime
 from fragrance_ai.settings import load_settings
-from fragrance_ai.systemd import HealthNotifier
 from fragrance_ai.web.routes import install_workbench
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import TypeAdapter
 
 from fragrance_ai.api.http_cache import REVALIDATE, Rendered, RenderedStore, rendered
-from fragrance_ai.api.schemas import (
+from fragrance_ai.api.schemas.design import (
     ConstituentView,
     IngredientSummaryView,
     IngredientView,

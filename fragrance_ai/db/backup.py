@@ -5,7 +5,7 @@ the embedded default, a copy of the SQLite database made with SQLite's online ba
 consistent copy even while the API writes). Backups taken without `--output` go to
 `data_dir/backups`, named `fragrance-ai-<UTC time>-<schema revision>.<pgdump|sqlite3>`, and
 only the newest `database.backups_kept` stay. A backup is written to a temporary file that
-is renamed over its name once complete (fragrance_ai.atomic_file), so a killed backup never
+is renamed over its name once complete (fragrance_ai.platform.atomic_file), so a killed backup never
 leaves a file that looks whole.
 """
 
@@ -20,11 +20,11 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from fragrance_ai.atomic_file import replaced_atomically
 from fragrance_ai.db import backup_postgres
 from fragrance_ai.db.backup_errors import NotABackup
 from fragrance_ai.db.engine import create_database_engine
 from fragrance_ai.db.migrate import current_revision
+from fragrance_ai.platform.atomic_file import replaced_atomically
 from fragrance_ai.settings import Settings
 
 BACKUPS_DIR = "backups"

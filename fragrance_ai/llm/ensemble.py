@@ -40,7 +40,7 @@ from fragrance_ai.llm.reading import (
     ModelReading,
 )
 from fragrance_ai.llm.roles import Role
-from fragrance_ai.metrics import LLM_CACHE, LLM_DOWNSHIFTS, LLM_MODEL_LOADED
+from fragrance_ai.platform.metrics import LLM_CACHE, LLM_DOWNSHIFTS, LLM_MODEL_LOADED
 from fragrance_ai.settings import EnsembleRole, InferenceMode, RequestedMode, Settings
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from fragrance_ai.llm.constrained import GrammarCache
 from fragrance_ai.llm.generation import Chat, generate_json
 from fragrance_ai.llm.guard import GuardRejected, parse_record, with_retries
 from fragrance_ai.llm.loading import LoadedModel
-from fragrance_ai.metrics import (
+from fragrance_ai.platform.metrics import (
     LLM_BATCH_SIZE,
     LLM_BREAKER_STATE,
     LLM_FALLBACKS,

@@ -5,7 +5,7 @@ both of those embed what makes two identical trainings differ byte for byte (zip
 timestamps). This layout (8-byte header length, a JSON header with sorted keys, the raw
 little-endian arrays) is deterministic, and the `safetensors` library reads it as well.
 
-Writes are atomic (fragrance_ai.atomic_file): a process killed mid-write leaves the
+Writes are atomic (fragrance_ai.platform.atomic_file): a process killed mid-write leaves the
 previous file whole.
 """
 
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from fragrance_ai import atomic_file
+from fragrance_ai.platform import atomic_file
 
 Arrays = dict[str, npt.NDArray[np.generic]]
 _DTYPES: dict[str, str] = {"float32": "F32", "float64": "F64", "int64": "I64"}

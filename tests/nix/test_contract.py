@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from fragrance_ai.cli import _parser
+from fragrance_ai.cli.main import _parser
 from fragrance_ai.settings import Settings
 from tests.nix.helpers import ROOT, nix_eval
 

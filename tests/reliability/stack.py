@@ -22,7 +22,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import func, select
 
 from fragrance_ai.db.models import Brief, Formula, Job, JobKind, JobStatus
-from fragrance_ai.jobs import parse_brief
+from fragrance_ai.jobs.steps import parse_brief
 from fragrance_ai.queue import QueueName
 from fragrance_ai.runtime import Runtime
 from fragrance_ai.settings import OptimizerSettings, config_dir

@@ -1,6 +1,7 @@
 """Job steps for the tests, importable by an RQ worker subprocess (`tests.reliability.steps`).
-Each one goes through the real claim-and-record machinery (`fragrance_ai.jobs._step`) and
-counts its deliveries in Redis, so a test can see how often RQ ran it and when."""
+Each one goes through the real claim-and-record machinery (`running_step`, in
+fragrance_ai.jobs.lifecycle) and counts its deliveries in Redis, so a test can see how often
+RQ ran it and when."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from redis import Redis
 from rq import get_current_job
 
 from fragrance_ai.db.models import JobStatus
-from fragrance_ai.jobs import PermanentJobError, _finish, _step
+from fragrance_ai.jobs.lifecycle import PermanentJobError, finish, running_step
 from fragrance_ai.runtime import current_runtime
 
 DELIVERIES = "fragrance-test:deliveries:{job_id}"
@@ -32,26 +33,35 @@ def _count_delivery(job_id: str) -> int:
 
 def finishes(job_id: str) -> None:
     _count_delivery(job_id)
-    with current_runtime().sessions() as session, _step(session, job_id, "finishes", 0.1) as job:
+    with (
+        current_runtime().sessions() as session,
+        running_step(session, job_id, "finishes", 0.1) as job,
+    ):
         if job is None:
             return
-        _finish(job, JobStatus.FINISHED)
+        finish(job, JobStatus.FINISHED)
 
 
 def fails_once(job_id: str) -> None:
     delivery = _count_delivery(job_id)
-    with current_runtime().sessions() as session, _step(session, job_id, "fails_once", 0.1) as job:
+    with (
+        current_runtime().sessions() as session,
+        running_step(session, job_id, "fails_once", 0.1) as job,
+    ):
         if job is None:
             return
         if delivery == 1:
             raise RuntimeError("the first delivery fails")
-        _finish(job, JobStatus.FINISHED)
+        finish(job, JobStatus.FINISHED)
 
 
 def fails_permanently(job_id: str) -> None:
     _count_delivery(job_id)
     runtime = current_runtime()
-    with runtime.sessions() as session, _step(session, job_id, "fails_permanently", 0.1) as job:
+    with (
+        runtime.sessions() as session,
+        running_step(session, job_id, "fails_permanently", 0.1) as job,
+    ):
         if job is None:
             return
         raise PermanentJobError("the data cannot be designed from")
@@ -59,8 +69,11 @@ def fails_permanently(job_id: str) -> None:
 
 def sleeps_3_s(job_id: str) -> None:
     _count_delivery(job_id)
-    with current_runtime().sessions() as session, _step(session, job_id, "sleeps_3_s", 0.1) as job:
+    with (
+        current_runtime().sessions() as session,
+        running_step(session, job_id, "sleeps_3_s", 0.1) as job,
+    ):
         if job is None:
             return
         time.sleep(3)
-        _finish(job, JobStatus.FINISHED)
+        finish(job, JobStatus.FINISHED)

@@ -15,12 +15,8 @@ from sqlalchemy import func, select
 from fragrance_ai.db.migrate import upgrade_to_head
 from fragrance_ai.db.models import Brief, Formula, Job, JobKind, JobStatus
 from fragrance_ai.domain.parser import DeterministicBriefParser
-from fragrance_ai.jobs import (
-    design_formulas,
-    option_formula_id,
-    parse_brief,
-    resume_unfinished_jobs,
-)
+from fragrance_ai.jobs.steps import design_formulas, option_formula_id, parse_brief
+from fragrance_ai.jobs.submit import resume_unfinished_jobs
 from fragrance_ai.optimize import design
 from fragrance_ai.queue import InProcessJobQueue, QueueName
 from fragrance_ai.queue.base import attempts_remaining

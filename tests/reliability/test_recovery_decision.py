@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from fragrance_ai.queue.recovery import (
+from fragrance_ai.worker.recovery import (
     Action,
     InQueue,
     StepInQueue,

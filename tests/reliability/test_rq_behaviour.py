@@ -20,11 +20,11 @@ from fragrance_ai.db.migrate import upgrade_to_head
 from fragrance_ai.db.models import Brief, Formula, Job, JobKind, JobStatus
 from fragrance_ai.domain.parser import DeterministicBriefParser
 from fragrance_ai.queue import QueueName, RedisJobQueue
-from fragrance_ai.queue.recovery import Action
 from fragrance_ai.queue.redis_queue import rq_job_id
-from fragrance_ai.reconciler import reconcile_once
 from fragrance_ai.runtime import Runtime, build_runtime, install_runtime
 from fragrance_ai.settings import QueueSettings
+from fragrance_ai.worker.reconciler import reconcile_once
+from fragrance_ai.worker.recovery import Action
 from tests.conftest import make_settings
 from tests.reliability import steps
 from tests.reliability.burst import work_once, work_until

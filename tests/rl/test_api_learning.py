@@ -351,7 +351,7 @@ class HeldTraining:
 @pytest.fixture
 def held_training(monkeypatch: pytest.MonkeyPatch) -> Iterator[HeldTraining]:
     held = HeldTraining()
-    monkeypatch.setattr("fragrance_ai.training.run_training", held)
+    monkeypatch.setattr("fragrance_ai.training.run.run_training", held)
     try:
         yield held
     finally:

@@ -16,16 +16,16 @@ from sqlalchemy import select
 
 from bench.perfumer import WOODY_NOT_SWEET, Perfumer
 from fragrance_ai.api.app import create_app
-from fragrance_ai.api.training_start import training_config
 from fragrance_ai.db.learning import activate_policy, add_training_run
 from fragrance_ai.db.migrate import upgrade_to_head
 from fragrance_ai.db.models import Job, JobStatus, Policy, RewardModel, Rollback, TrainingRun
 from fragrance_ai.domain.catalogue import Catalogue
-from fragrance_ai.jobs import train_policy
+from fragrance_ai.jobs.steps import train_policy
 from fragrance_ai.rl.ppo import UpdateMetrics
 from fragrance_ai.runtime import Runtime, build_runtime, install_runtime
 from fragrance_ai.settings import RLSettings
-from fragrance_ai.training import run_training
+from fragrance_ai.training.run import run_training
+from fragrance_ai.training.start import training_config
 from tests.conftest import make_settings
 
 SEED = 7

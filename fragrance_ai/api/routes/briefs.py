@@ -8,11 +8,10 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fragrance_ai.api.auth import READ_OR_WRITE
-from fragrance_ai.api.back_pressure import LLM_QUEUE_HAS_ROOM
 from fragrance_ai.api.deps import CatalogueDep, DatabaseDep, RuntimeDep
-from fragrance_ai.api.learning_schemas import Problem
-from fragrance_ai.api.schemas import (
+from fragrance_ai.api.middleware.auth import READ_OR_WRITE
+from fragrance_ai.api.middleware.back_pressure import LLM_QUEUE_HAS_ROOM
+from fragrance_ai.api.schemas.design import (
     BriefCorrection,
     BriefOption,
     BriefRequest,
@@ -22,6 +21,7 @@ from fragrance_ai.api.schemas import (
     JobAccepted,
     Links,
 )
+from fragrance_ai.api.schemas.training import Problem
 from fragrance_ai.db.learning import choice_for
 from fragrance_ai.db.models import Brief, Formula, Job, JobKind, JobStatus, VariationSet
 from fragrance_ai.db.repositories import formulas_for_brief
@@ -29,7 +29,7 @@ from fragrance_ai.domain.brief import CreativeBrief
 from fragrance_ai.domain.brief_correction import BriefEdits, correct_brief, vocabulary
 from fragrance_ai.domain.catalogue import Catalogue
 from fragrance_ai.domain.products import ProductType
-from fragrance_ai.jobs import parse_brief
+from fragrance_ai.jobs.steps import parse_brief
 from fragrance_ai.queue import QueueName
 from fragrance_ai.queue.base import QueueUnavailable
 from fragrance_ai.runtime import Runtime

@@ -11,15 +11,14 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from fragrance_ai.api.auth import READ_OR_WRITE
 from fragrance_ai.api.deps import DatabaseDep, RuntimeDep
-from fragrance_ai.api.learning_schemas import (
+from fragrance_ai.api.middleware.auth import READ_OR_WRITE
+from fragrance_ai.api.schemas.training import (
     FeedbackAnswer,
     FeedbackRequest,
     Problem,
     TrainingRunRef,
 )
-from fragrance_ai.api.training_start import start_auto_run
 from fragrance_ai.db.learning import (
     auto_run_of,
     brief_option_ids,
@@ -30,8 +29,9 @@ from fragrance_ai.db.learning import (
     save_choice,
 )
 from fragrance_ai.db.models import Brief, Choice, JobStatus, TrainingRun
-from fragrance_ai.metrics import RL_PREFERENCES
+from fragrance_ai.platform.metrics import RL_PREFERENCES
 from fragrance_ai.runtime import Runtime
+from fragrance_ai.training.start import start_auto_run
 
 router = APIRouter(prefix="/v1/feedback", tags=["learning"], dependencies=[READ_OR_WRITE])
 

@@ -12,7 +12,6 @@ from pydantic import BeforeValidator, Field, TypeAdapter
 from sqlalchemy.orm import Session
 from starlette.datastructures import State
 
-from fragrance_ai.api.auth import READ_OR_WRITE
 from fragrance_ai.api.deps import CatalogueDep, Database, DatabaseDep
 from fragrance_ai.api.http_cache import (
     CONDITIONAL_RESPONSES,
@@ -22,9 +21,10 @@ from fragrance_ai.api.http_cache import (
     answer,
     rendered,
 )
+from fragrance_ai.api.middleware.auth import READ_OR_WRITE
 from fragrance_ai.api.paging import CursorQuery, LimitQuery, OffsetQuery, page_start
 from fragrance_ai.api.printable import certificate_html, declaration_html, weigh_out_html
-from fragrance_ai.api.schemas import (
+from fragrance_ai.api.schemas.design import (
     CheckLine,
     FormulaCheckRequest,
     FormulaCheckResponse,
@@ -51,7 +51,7 @@ from fragrance_ai.domain.own_material import is_regulated_cas, own_material
 from fragrance_ai.domain.products import ProductType, product_profile
 from fragrance_ai.domain.repair import repair_formula
 from fragrance_ai.domain.weigh_out import weigh_out
-from fragrance_ai.metrics import COMPLIANCE_VERDICTS
+from fragrance_ai.platform.metrics import COMPLIANCE_VERDICTS
 
 router = APIRouter(prefix="/v1/formulas", tags=["formulas"], dependencies=[READ_OR_WRITE])
 

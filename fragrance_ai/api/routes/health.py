@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 
 from fragrance_ai.api.deps import RuntimeDep
 from fragrance_ai.api.readiness import dependency_checks, failing
-from fragrance_ai.metrics import QUEUE_DEPTH, QUEUE_OLDEST_JOB_AGE, render_metrics
+from fragrance_ai.platform.metrics import QUEUE_DEPTH, QUEUE_OLDEST_JOB_AGE, render_metrics
 from fragrance_ai.queue.base import QueueUnavailable
 
 router = APIRouter(tags=["operations"])

@@ -8,10 +8,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from starlette.datastructures import State
 
-from fragrance_ai.api.auth import READ_OR_WRITE
 from fragrance_ai.api.http_cache import CONDITIONAL_RESPONSES, answer
+from fragrance_ai.api.middleware.auth import READ_OR_WRITE
 from fragrance_ai.api.rendered_catalogue import ListQuery, RenderedCatalogue, View
-from fragrance_ai.api.schemas import IngredientSummaryView, IngredientView
+from fragrance_ai.api.schemas.design import IngredientSummaryView, IngredientView
 from fragrance_ai.domain.catalogue import Catalogue, Tier, is_valid_cas
 
 router = APIRouter(prefix="/v1/ingredients", tags=["ingredients"], dependencies=[READ_OR_WRITE])

@@ -5,9 +5,9 @@ import uuid
 from fastapi import APIRouter, HTTPException, status
 from sqlalchemy.orm import Session
 
-from fragrance_ai.api.auth import READ_OR_WRITE
 from fragrance_ai.api.deps import DatabaseDep
-from fragrance_ai.api.schemas import JobView
+from fragrance_ai.api.middleware.auth import READ_OR_WRITE
+from fragrance_ai.api.schemas.design import JobView
 from fragrance_ai.db.models import Job, JobStatus
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], dependencies=[READ_OR_WRITE])

@@ -10,9 +10,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fragrance_ai.api.active_models import ModelUnavailable, load_policy
-from fragrance_ai.api.auth import READ_OR_TRAIN
 from fragrance_ai.api.deps import DatabaseDep, RuntimeDep
-from fragrance_ai.api.learning_schemas import (
+from fragrance_ai.api.middleware.auth import READ_OR_TRAIN
+from fragrance_ai.api.schemas.training import (
     ActivePolicy,
     ModelRef,
     PolicyList,
@@ -21,7 +21,7 @@ from fragrance_ai.api.learning_schemas import (
 )
 from fragrance_ai.db.learning import activate_policy, active_policy, list_policies
 from fragrance_ai.db.models import Policy
-from fragrance_ai.metrics import RL_ACTIVE_POLICY_VERSION
+from fragrance_ai.platform.metrics import RL_ACTIVE_POLICY_VERSION
 from fragrance_ai.rl.materials import material_table
 from fragrance_ai.runtime import Runtime
 

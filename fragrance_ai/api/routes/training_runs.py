@@ -10,10 +10,12 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from fragrance_ai.api.auth import READ_OR_TRAIN
-from fragrance_ai.api.back_pressure import RL_QUEUE_HAS_ROOM
 from fragrance_ai.api.deps import DatabaseDep, RuntimeDep
-from fragrance_ai.api.learning_schemas import (
+from fragrance_ai.api.middleware.auth import READ_OR_TRAIN
+from fragrance_ai.api.middleware.back_pressure import RL_QUEUE_HAS_ROOM
+from fragrance_ai.api.paging import CursorQuery, LimitQuery, OffsetQuery, page_start
+from fragrance_ai.api.schemas.design import Links
+from fragrance_ai.api.schemas.training import (
     Problem,
     RewardModelView,
     RollbackView,
@@ -24,18 +26,16 @@ from fragrance_ai.api.learning_schemas import (
     TrainingRunSummary,
     TrainingRunView,
 )
-from fragrance_ai.api.paging import CursorQuery, LimitQuery, OffsetQuery, page_start
-from fragrance_ai.api.schemas import Links
-from fragrance_ai.api.training_start import (
+from fragrance_ai.db.learning import list_training_runs, read_training_run
+from fragrance_ai.db.models import JobStatus, TrainingRun
+from fragrance_ai.queue.base import QueueUnavailable
+from fragrance_ai.runtime import Runtime
+from fragrance_ai.training.start import (
     RunInProgress,
     draw_seed,
     start_training_run,
     training_config,
 )
-from fragrance_ai.db.learning import list_training_runs, read_training_run
-from fragrance_ai.db.models import JobStatus, TrainingRun
-from fragrance_ai.queue.base import QueueUnavailable
-from fragrance_ai.runtime import Runtime
 
 router = APIRouter(prefix="/v1/training-runs", tags=["learning"], dependencies=[READ_OR_TRAIN])
 

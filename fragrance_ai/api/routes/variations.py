@@ -15,17 +15,17 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from fragrance_ai.api.active_models import ActiveModels
-from fragrance_ai.api.auth import READ_OR_WRITE
 from fragrance_ai.api.deps import ActiveModelsDep, DatabaseDep, RuntimeDep
-from fragrance_ai.api.learning_schemas import (
+from fragrance_ai.api.middleware.auth import READ_OR_WRITE
+from fragrance_ai.api.request_types import MAX_SEED
+from fragrance_ai.api.schemas.design import FormulaLineView
+from fragrance_ai.api.schemas.training import (
     ModelRef,
     Problem,
     VariationRequest,
     VariationSetView,
     VariationView,
 )
-from fragrance_ai.api.request_types import MAX_SEED
-from fragrance_ai.api.schemas import FormulaLineView
 from fragrance_ai.db.learning import (
     choice_for,
     formulas_by_id,

@@ -10,7 +10,7 @@
 
 export const CAS_PATTERN = /^\d{2,7}-\d{2}-\d$/;
 
-// The API's tolerance on the sum (PERCENT_SUM_TOLERANCE in fragrance_ai/api/schemas.py).
+// The API's tolerance on the sum (PERCENT_SUM_TOLERANCE in fragrance_ai/api/schemas/design.py).
 export const SUM_TOLERANCE = 0.01;
 
 // A header's first column names the material column; it holds no figure.

@@ -8,7 +8,7 @@ import time
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fragrance_ai.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from fragrance_ai.platform.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 
 class MetricsMiddleware:

@@ -16,7 +16,7 @@ from redis.exceptions import RedisError
 from rq import Worker
 
 from fragrance_ai.settings import Settings
-from fragrance_ai.worker import QUEUES_OF, WorkerKind, worker_name_prefix
+from fragrance_ai.worker.main import QUEUES_OF, WorkerKind, worker_name_prefix
 
 
 def api_is_healthy(url: str, *, timeout_s: float = 5) -> tuple[bool, str]:

@@ -1,5 +1,5 @@
 """Where RQ holds a step, which workers are alive, and clearing a stale step: the Redis side
-of the reconciler (fragrance_ai/reconciler.py).
+of the reconciler (fragrance_ai/worker/reconciler.py).
 
 A worker is live while its liveness key exists. RQ's own worker key cannot say so: a
 SimpleWorker sets it to outlive the job's whole timeout when a job starts, so a worker
@@ -20,7 +20,7 @@ from rq.intermediate_queue import IntermediateQueue
 from rq.job import Job as RQJob
 from rq.job import JobStatus as RQStatus
 
-from fragrance_ai.queue.recovery import InQueue, StepInQueue
+from fragrance_ai.worker.recovery import InQueue, StepInQueue
 
 LIVENESS_KEY = "fragrance:worker-alive:{name}"
 UNLISTED_KEY = "fragrance:unlisted-since:{rq_id}"

@@ -17,7 +17,7 @@ from pydantic import (
 )
 
 from fragrance_ai.api.request_types import MAX_SEED, NotBlank, not_a_bool
-from fragrance_ai.api.schemas import FormulaLineView, Links
+from fragrance_ai.api.schemas.design import FormulaLineView, Links
 from fragrance_ai.db.models import JobStatus
 
 # The trainer seeds torch generators with multiples of a run's seed: kept well below 2**64.
@@ -42,7 +42,7 @@ class VariationRequest(BaseModel):
         3,
         ge=1,
         # The document states the configured rl.max_variations as the maximum
-        # (fragrance_ai/api/openapi_document.py); 32 is the most that setting allows.
+        # (fragrance_ai/api/openapi/document.py); 32 is the most that setting allows.
         le=32,
         description="Variations wanted, at most the configured rl.max_variations.",
     )

@@ -1,6 +1,6 @@
 """Gives every request an id: the caller's `X-Request-ID` when it is a sane one (a proxy's or a
 client's, so their logs and ours meet), else a new one. Every line logged while the request
-runs carries it (fragrance_ai.logs), and the response returns it."""
+runs carries it (fragrance_ai.platform.logs), and the response returns it."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import uuid
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fragrance_ai.logs import REQUEST_ID
+from fragrance_ai.platform.logs import REQUEST_ID
 
 HEADER = "X-Request-ID"
 # What lands in a log line must not forge another one (newlines, quotes) or flood it.

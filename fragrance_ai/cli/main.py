@@ -14,17 +14,17 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import Any
 
+from fragrance_ai.cli.db import add_arguments as add_db_arguments
+from fragrance_ai.cli.db import run as run_db
+from fragrance_ai.cli.keys import add_arguments as add_keys_arguments
+from fragrance_ai.cli.keys import run as run_keys
+from fragrance_ai.cli.train import add_arguments as add_train_arguments
+from fragrance_ai.cli.train import run as run_train
 from fragrance_ai.db.schema_too_new import SchemaTooNew
-from fragrance_ai.db_command import add_arguments as add_db_arguments
-from fragrance_ai.db_command import run as run_db
-from fragrance_ai.keys_command import add_arguments as add_keys_arguments
-from fragrance_ai.keys_command import run as run_keys
-from fragrance_ai.logs import configure_logging
+from fragrance_ai.platform.logs import configure_logging
 from fragrance_ai.release.command import add_arguments as add_release_notes_arguments
 from fragrance_ai.release.command import run as run_release_notes
 from fragrance_ai.settings import ConfigError, Settings, load_settings, mask_url, public_view
-from fragrance_ai.train_command import add_arguments as add_train_arguments
-from fragrance_ai.train_command import run as run_train
 
 log = logging.getLogger("fragrance_ai")
 
@@ -116,7 +116,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _smoke(settings: Settings, args: argparse.Namespace) -> int:
-    from fragrance_ai.smoke import smoke_llm
+    from fragrance_ai.cli.smoke import smoke_llm
 
     return smoke_llm(settings)
 
@@ -138,7 +138,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from fragrance_ai.db.schema_guard import refuse_unknown_schema_at_start
-    from fragrance_ai.socket_activation import inherited_listening_socket, serve_on
+    from fragrance_ai.platform.socket_activation import inherited_listening_socket, serve_on
 
     refuse_unknown_schema_at_start(settings)
     workers = args.workers or settings.api_workers
@@ -154,7 +154,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         "port": _port(settings, args),
         "workers": workers,
         "log_level": settings.log_level.lower(),
-        "log_config": None,  # its lines go through our handler (fragrance_ai.logs)
+        "log_config": None,  # its lines go through our handler (fragrance_ai.platform.logs)
         "timeout_graceful_shutdown": settings.api_shutdown_timeout_s,
     }
     # Under systemd socket activation the socket outlives this process: connections made
@@ -191,7 +191,7 @@ def _dev(settings: Settings, args: argparse.Namespace) -> int:
     from fragrance_ai.api.app import create_app
     from fragrance_ai.db.migrate import upgrade_to_head
     from fragrance_ai.db.schema_guard import refuse_unknown_schema
-    from fragrance_ai.jobs import resume_unfinished_jobs
+    from fragrance_ai.jobs.submit import resume_unfinished_jobs
     from fragrance_ai.runtime import build_runtime, install_runtime
 
     queue_backend = (
@@ -233,7 +233,7 @@ def _dev(settings: Settings, args: argparse.Namespace) -> int:
             host=_host(settings, args),
             port=_port(settings, args),
             log_level=settings.log_level.lower(),
-            log_config=None,  # its lines go through our handler (fragrance_ai.logs)
+            log_config=None,  # its lines go through our handler (fragrance_ai.platform.logs)
         )
     except _Terminated:
         log.info("stopped by SIGTERM")
@@ -267,7 +267,7 @@ def _stop_warmly(children: list[subprocess.Popen[bytes]]) -> None:
 def _worker(settings: Settings, args: argparse.Namespace) -> int:
     from fragrance_ai.db.schema_guard import refuse_unknown_schema_at_start
     from fragrance_ai.queue import QueueName
-    from fragrance_ai.worker import WorkerKind, run_worker
+    from fragrance_ai.worker.main import WorkerKind, run_worker
 
     refuse_unknown_schema_at_start(settings)
     queues = [QueueName(name) for name in args.queue]
@@ -291,8 +291,8 @@ def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _healthcheck(settings: Settings, args: argparse.Namespace) -> int:
-    from fragrance_ai.healthcheck import api_is_healthy, default_api_url, worker_is_healthy
-    from fragrance_ai.worker import WorkerKind
+    from fragrance_ai.cli.healthcheck import api_is_healthy, default_api_url, worker_is_healthy
+    from fragrance_ai.worker.main import WorkerKind
 
     if args.component == "api":
         healthy, detail = api_is_healthy(args.url or default_api_url(settings))

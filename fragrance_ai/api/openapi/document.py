@@ -9,8 +9,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from fragrance_ai.api.openapi_errors import Document, declare_error_responses
-from fragrance_ai.api.openapi_links import add_links
+from fragrance_ai.api.openapi.errors import Document, declare_error_responses
+from fragrance_ai.api.openapi.links import add_links
 from fragrance_ai.domain.brief_correction import vocabulary
 from fragrance_ai.runtime import Runtime
 

@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from fragrance_ai.api.auth import is_api_path, principal_of
+from fragrance_ai.api.middleware.auth import is_api_path, principal_of
 from fragrance_ai.settings import RateLimitSettings, Settings
 
 log = logging.getLogger(__name__)

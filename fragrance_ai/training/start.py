@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from fragrance_ai.api.learning_schemas import MAX_RUN_SEED
+from fragrance_ai.api.schemas.training import MAX_RUN_SEED
 from fragrance_ai.db.learning import (
     add_training_run,
     lock_training_runs,
@@ -20,7 +20,7 @@ from fragrance_ai.db.learning import (
     unfinished_training_run,
 )
 from fragrance_ai.db.models import Job, JobStatus, TrainingRun
-from fragrance_ai.jobs import enqueue_training
+from fragrance_ai.jobs.submit import enqueue_training
 from fragrance_ai.queue.base import QueueUnavailable
 from fragrance_ai.runtime import Runtime
 from fragrance_ai.settings import RLSettings

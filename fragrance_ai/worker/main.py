@@ -18,11 +18,11 @@ from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
 from rq.exceptions import StopRequested
 
+from fragrance_ai.platform.systemd import HealthNotifier
 from fragrance_ai.queue import QueueName, RedisJobQueue
-from fragrance_ai.reconciler import ReconcilerThread
 from fragrance_ai.runtime import build_runtime, install_runtime
 from fragrance_ai.settings import ConfigError, Settings
-from fragrance_ai.systemd import HealthNotifier
+from fragrance_ai.worker.reconciler import ReconcilerThread
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ def run_worker(
         )
         log.info("worker %s listening on %s", worker.name, ", ".join(names))
         # Live before the first job, and jobs of workers that are gone are put back: once
-        # now, then every queue.reconcile_interval_s (fragrance_ai/reconciler.py).
+        # now, then every queue.reconcile_interval_s (fragrance_ai/worker/reconciler.py).
         reconciler = ReconcilerThread(runtime, worker.name).start()
         # Under systemd: ready once RQ has registered the worker, alive while its heartbeat
         # lasts.

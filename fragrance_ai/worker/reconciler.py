@@ -2,7 +2,7 @@
 
 It runs in each RQ worker process, once at start and then every `queue.reconcile_interval_s`,
 on a thread of its own that also beats the worker's liveness key. A Redis lock lets one
-reconciler act at a time; each decision (fragrance_ai/queue/recovery.py) is read again just
+reconciler act at a time; each decision (fragrance_ai/worker/recovery.py) is read again just
 before it is acted on, and a step enqueued twice is refused by RQ under its id, so workers
 running it side by side never double the work.
 """
@@ -22,11 +22,13 @@ from redis.exceptions import LockError, RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from fragrance_ai.db.models import Job, JobStatus
-from fragrance_ai.jobs import NextStep, enqueue_step, fail_job, next_step, unfinished_jobs
-from fragrance_ai.queue import RedisJobQueue, rq_state
-from fragrance_ai.queue.recovery import Action, Decision, UnfinishedJob, decide
+from fragrance_ai.jobs.lifecycle import fail_job
+from fragrance_ai.jobs.submit import NextStep, enqueue_step, next_step, unfinished_jobs
+from fragrance_ai.queue import RedisJobQueue
 from fragrance_ai.queue.redis_queue import rq_job_id
 from fragrance_ai.runtime import Runtime
+from fragrance_ai.worker import rq_state
+from fragrance_ai.worker.recovery import Action, Decision, UnfinishedJob, decide
 
 log = logging.getLogger(__name__)
 

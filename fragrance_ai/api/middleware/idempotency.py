@@ -23,7 +23,7 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fragrance_ai.api.auth import ANONYMOUS, is_api_path, principal_of
+from fragrance_ai.api.middleware.auth import ANONYMOUS, is_api_path, principal_of
 from fragrance_ai.db.idempotency import (
     Claimed,
     KeyUse,

@@ -44,7 +44,7 @@ from fragrance_ai.db.models import (
 from fragrance_ai.db.repositories import as_domain_formula
 from fragrance_ai.domain.brief import CreativeBrief
 from fragrance_ai.domain.products import ProductType
-from fragrance_ai.metrics import (
+from fragrance_ai.platform.metrics import (
     RL_ACTIVE_POLICY_VERSION,
     RL_APPROX_KL,
     RL_CLIP_FRACTION,

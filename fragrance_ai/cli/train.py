@@ -16,12 +16,12 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from fragrance_ai.api.training_start import draw_seed, training_config
 from fragrance_ai.db.learning import add_training_run, lock_training_runs, unfinished_training_run
 from fragrance_ai.db.models import Job, JobStatus
-from fragrance_ai.logs import job_context
+from fragrance_ai.platform.logs import job_context
 from fragrance_ai.runtime import build_runtime
 from fragrance_ai.settings import Settings
+from fragrance_ai.training.start import draw_seed, training_config
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
     # torch comes with the trainer: not imported for `fragrance-ai --help`.
-    from fragrance_ai.training import TrainingRefused, run_training
+    from fragrance_ai.training.run import TrainingRefused, run_training
 
     drill = None
     if args.drill_lr_spike_at is not None:

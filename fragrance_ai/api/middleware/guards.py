@@ -6,12 +6,16 @@ from __future__ import annotations
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
-from fragrance_ai.api.auth import AuthenticationMiddleware, KeyVerifier, report_key_configuration
-from fragrance_ai.api.body_size import BodySizeLimit
-from fragrance_ai.api.idempotency import REPLAYED_HEADER, IdempotencyMiddleware
-from fragrance_ai.api.outages import OutagesAs503
-from fragrance_ai.api.rate_limit import RateLimitMiddleware, build_rate_limiter
-from fragrance_ai.api.request_id import HEADER as REQUEST_ID_HEADER
+from fragrance_ai.api.middleware.auth import (
+    AuthenticationMiddleware,
+    KeyVerifier,
+    report_key_configuration,
+)
+from fragrance_ai.api.middleware.body_size import BodySizeLimit
+from fragrance_ai.api.middleware.idempotency import REPLAYED_HEADER, IdempotencyMiddleware
+from fragrance_ai.api.middleware.outages import OutagesAs503
+from fragrance_ai.api.middleware.rate_limit import RateLimitMiddleware, build_rate_limiter
+from fragrance_ai.api.middleware.request_id import HEADER as REQUEST_ID_HEADER
 from fragrance_ai.runtime import Runtime
 
 

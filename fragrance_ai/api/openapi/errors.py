@@ -13,8 +13,8 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
-from fragrance_ai.api.idempotency import HEADER as IDEMPOTENCY_KEY
-from fragrance_ai.api.idempotency import MAX_KEY_LENGTH
+from fragrance_ai.api.middleware.idempotency import HEADER as IDEMPOTENCY_KEY
+from fragrance_ai.api.middleware.idempotency import MAX_KEY_LENGTH
 
 Document = dict[str, Any]
 Operation = dict[str, Any]

@@ -1,0 +1,1 @@
+"""The OpenAPI document as the service really answers: errors, links, configuration."""
