@@ -56,12 +56,22 @@
             python3Packages = pythonOf pkgs;
           };
 
+          # Every Python package of the application comes from the one interpreter's set
+          # (nixpkgs' builder throws "Python version mismatch" otherwise): the models too,
+          # which callPackage alone would build on pkgs.python3Packages (3.13 in 25.11).
           application =
             pkgs: lockPackages: withML:
-            pkgs.callPackage ./nix/package.nix {
-              inherit src withML lockPackages;
+            let
               python3Packages = pythonOf pkgs;
-              models = [ (pkgs.callPackage ./nix/models.nix { }) ];
+            in
+            pkgs.callPackage ./nix/package.nix {
+              inherit
+                src
+                withML
+                lockPackages
+                python3Packages
+                ;
+              models = [ (pkgs.callPackage ./nix/models.nix { inherit python3Packages; }) ];
             };
           fragrance-ai = application pkgs lockPackages true;
           fragrance-ai-api = application pkgs lockPackages false;

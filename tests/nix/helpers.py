@@ -36,9 +36,8 @@ def nix_instantiate() -> list[str]:
     return [program, "--store", "dummy://"]
 
 
-def nix_eval(expression: str) -> Any:
-    """Evaluates a Nix expression in the repository root and returns its value as JSON."""
-    completed = subprocess.run(
+def _evaluate(expression: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [*nix_instantiate(), "--eval", "--strict", "--json", "--expr", expression],
         cwd=ROOT,
         capture_output=True,
@@ -47,8 +46,20 @@ def nix_eval(expression: str) -> Any:
         check=False,
         env={**os.environ, "NIX_PATH": ""},
     )
+
+
+def nix_eval(expression: str) -> Any:
+    """Evaluates a Nix expression in the repository root and returns its value as JSON."""
+    completed = _evaluate(expression)
     assert completed.returncode == 0, completed.stderr
     return json.loads(completed.stdout)
+
+
+def nix_eval_error(expression: str) -> str:
+    """Evaluates a Nix expression that must fail, and returns Nix's error message."""
+    completed = _evaluate(expression)
+    assert completed.returncode != 0, f"evaluated to {completed.stdout}"
+    return completed.stderr
 
 
 def nix_files() -> list[Path]:

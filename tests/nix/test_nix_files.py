@@ -29,22 +29,12 @@ def test_nix_file_parses(path: Path) -> None:
     assert completed.returncode == 0, completed.stderr
 
 
-# A nixpkgs with just the lib functions flake.nix calls while building its attribute names;
-# everything nixpkgs would build stays an unevaluated thunk.
+# flake.nix's outputs on the stand-in nixpkgs (tests/nix/stand-in-nixpkgs; the outputs
+# themselves are evaluated in test_flake_evaluation.py): here only their names.
 STUB_FLAKE = """
 let
   flake = import ./flake.nix;
-  genAttrs = names: f: builtins.listToAttrs (map (name: { inherit name; value = f name; }) names);
-  lib = {
-    inherit genAttrs;
-    mapAttrs = builtins.mapAttrs;
-    optionalAttrs = condition: attrs: if condition then attrs else { };
-    fileset = { toSource = x: x; unions = x: x; };
-  };
-  nixpkgs = {
-    inherit lib;
-    legacyPackages = genAttrs [ "x86_64-linux" "aarch64-linux" ] (system: { });
-  };
+  nixpkgs = import ./tests/nix/stand-in-nixpkgs/flake-input.nix;
   outputs = flake.outputs { self = outputs // { rev = "0000000"; }; inherit nixpkgs; };
   names = builtins.mapAttrs (_: builtins.attrNames);
 in

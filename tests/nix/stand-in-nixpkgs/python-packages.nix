@@ -1,0 +1,32 @@
+# The Python package names we use, checked against nixpkgs
+# (pkgs/development/python-modules/<name>/default.nix and pkgs/top-level/python-packages.nix;
+# nix/README.md lists what was checked where). Every stand-in interpreter's set has these.
+[
+  "accelerate"
+  "alembic"
+  "deap"
+  "fastapi"
+  "gguf"
+  "httpx"
+  "hypothesis"
+  "llguidance"
+  "moocore"
+  "mypy"
+  "pip-tools"
+  "prometheus-client"
+  "psycopg"
+  "pydantic"
+  "pydantic-settings"
+  "pytest"
+  "pytest-timeout"
+  "pytestCheckHook"
+  "pyyaml"
+  "redis"
+  "rq"
+  "setuptools"
+  "sqlalchemy"
+  "torch"
+  "transformers"
+  "types-pyyaml"
+  "uvicorn"
+]
