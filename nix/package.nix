@@ -39,8 +39,12 @@ python3Packages.buildPythonApplication {
     "integration"
     "e2e"
   ];
-  # tests/nix checks the repository (flake, lock, workflow), not the installed package.
-  disabledTestPaths = [ "tests/nix" ];
+  # tests/nix checks the repository (flake, lock, workflow) and tests/tools the development
+  # tools outside the wheel (not in src): neither is the installed package.
+  disabledTestPaths = [
+    "tests/nix"
+    "tests/tools"
+  ];
   preCheck = ''
     # hypothesis and the CLI tests want a writable home; the sandbox's is not.
     export HOME="$(mktemp -d)"

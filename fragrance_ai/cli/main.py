@@ -22,8 +22,6 @@ from fragrance_ai.cli.train import add_arguments as add_train_arguments
 from fragrance_ai.cli.train import run as run_train
 from fragrance_ai.db.schema_too_new import SchemaTooNew
 from fragrance_ai.platform.logs import configure_logging
-from fragrance_ai.release.command import add_arguments as add_release_notes_arguments
-from fragrance_ai.release.command import run as run_release_notes
 from fragrance_ai.settings import ConfigError, Settings, load_settings, mask_url, public_view
 
 log = logging.getLogger("fragrance_ai")
@@ -97,12 +95,6 @@ def _parser() -> argparse.ArgumentParser:
     keys = commands.add_parser("keys", help="create, list and revoke API keys")
     add_keys_arguments(keys)
     keys.set_defaults(handler=run_keys)
-
-    release_notes = commands.add_parser(
-        "release-notes", help="Markdown release notes from this repository's git history"
-    )
-    add_release_notes_arguments(release_notes)
-    release_notes.set_defaults(handler=run_release_notes)
 
     database = commands.add_parser("db", help="back up the database, or restore a backup")
     add_db_arguments(database)

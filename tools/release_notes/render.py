@@ -1,12 +1,12 @@
 """Release notes as Markdown, in the shape of .github/RELEASE_TEMPLATE.md (same `##` headings,
-same order; tests/test_release_notes.py holds the two together)."""
+same order; tests/tools/test_release_notes.py holds the two together)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from fragrance_ai.release.conventional import ReferenceKind
-from fragrance_ai.release.notes import Change, ReleaseNotes
+from tools.release_notes.conventional import ReferenceKind
+from tools.release_notes.notes import Change, ReleaseNotes
 
 _REFERENCE_VERBS = {
     ReferenceKind.CLOSES: "closed by",

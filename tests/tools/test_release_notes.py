@@ -1,24 +1,27 @@
-"""`fragrance-ai release-notes`: the Conventional Commits parser, the grouping, and the real
-command run on a throwaway git repository built here (breaking changes, a malformed message)."""
+"""`scripts/release-notes` (tools/release_notes): the Conventional Commits parser, the grouping,
+and the real command run on a throwaway git repository built here (breaking changes, a
+malformed message)."""
 
 from __future__ import annotations
 
 import os
 import re
 import subprocess
-import sys
+import tomllib
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fragrance_ai.release.conventional import Reference, ReferenceKind, parse_message
-from fragrance_ai.release.history import Commit, DiffSummary
-from fragrance_ai.release.notes import OTHER, build_notes
+from tools.release_notes.conventional import Reference, ReferenceKind, parse_message
+from tools.release_notes.history import Commit, DiffSummary
+from tools.release_notes.notes import OTHER, build_notes
 
-FRAGRANCE_AI = Path(sys.executable).parent / "fragrance-ai"
-TEMPLATE = Path(__file__).resolve().parents[1] / ".github" / "RELEASE_TEMPLATE.md"
+ROOT = Path(__file__).resolve().parents[2]
+RELEASE_NOTES = ROOT / "scripts" / "release-notes"
+TEMPLATE = ROOT / ".github" / "RELEASE_TEMPLATE.md"
 TIMEOUT_S = 60
 
 # --- the parser ---------------------------------------------------------------------------
@@ -226,7 +229,7 @@ def repo(tmp_path: Path) -> Path:
 
 def _release_notes(cwd: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(FRAGRANCE_AI), "release-notes", *arguments],
+        [str(RELEASE_NOTES), *arguments],
         cwd=cwd,
         env=_git_environment(cwd.parent),
         capture_output=True,
@@ -340,3 +343,13 @@ def test_outside_a_repository_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
     assert "not a git repository" in result.stderr
+
+
+def test_the_tool_is_left_out_of_the_wheel() -> None:
+    # setuptools' package discovery keeps the dotted names that match an `include` pattern.
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    include = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+    assert (ROOT / "tools" / "release_notes" / "__init__.py").is_file()
+    for package in ("tools", "tools.release_notes"):
+        assert not any(fnmatchcase(package, pattern) for pattern in include), package
+    assert any(fnmatchcase("fragrance_ai", pattern) for pattern in include)

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from fragrance_ai.release.conventional import ParsedMessage, Reference, ReferenceKind, parse_message
-from fragrance_ai.release.history import Commit, DiffSummary
+from tools.release_notes.conventional import ParsedMessage, Reference, ReferenceKind, parse_message
+from tools.release_notes.history import Commit, DiffSummary
 
 # Conventional Commit types with a section of their own, in the order the notes list them.
 CATEGORIES: tuple[tuple[str, str], ...] = (

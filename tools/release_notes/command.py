@@ -1,4 +1,4 @@
-"""`fragrance-ai release-notes`: Markdown release notes for a range of this repository's history.
+"""`scripts/release-notes`: Markdown release notes for a range of this repository's history.
 
 Runs in the current directory's repository. A bad range (unknown revision, not a repository)
 is one line on stderr and exit 2, never a traceback.
@@ -8,15 +8,24 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
-from fragrance_ai.release.history import HistoryError, Range, Repository
-from fragrance_ai.release.notes import build_notes
-from fragrance_ai.release.render import render_markdown
-from fragrance_ai.settings import Settings
+from tools.release_notes.history import HistoryError, Range, Repository
+from tools.release_notes.notes import build_notes
+from tools.release_notes.render import render_markdown
 
 # Files added here in a range are schema migrations: they decide the upgrade and rollback steps.
 MIGRATIONS_PATH = "fragrance_ai/db/migrations/versions"
+PROG = "release-notes"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Markdown release notes from this repository's git history."
+    )
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", type=Path, metavar="FILE", help="write here, not to stdout")
 
 
-def run(_settings: Settings, args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     try:
         text, count = _notes(Path.cwd(), args)
         if args.output is None:
@@ -47,11 +56,11 @@ def run(_settings: Settings, args: argparse.Namespace) -> int:
             args.output.write_text(text, encoding="utf-8")
             print(f"wrote {args.output}: release notes from {count} commits")
     except HistoryError as error:
-        print(f"fragrance-ai release-notes: {error}", file=sys.stderr)
+        print(f"{PROG}: {error}", file=sys.stderr)
         return 2
     except OSError as error:
         print(
-            f"fragrance-ai release-notes: cannot write {args.output}: {error.strerror}",
+            f"{PROG}: cannot write {args.output}: {error.strerror}",
             file=sys.stderr,
         )
         return 2

@@ -1,1 +1,0 @@
-"""Release notes from git history: `fragrance-ai release-notes` (docs/operations.md)."""
