@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -18,6 +17,8 @@ from rich.table import Table
 
 from fragrance_ai.db.learning import add_training_run, lock_training_runs, unfinished_training_run
 from fragrance_ai.db.models import Job, JobStatus
+from fragrance_ai.jobs.lifecycle import begin, fail, finish
+from fragrance_ai.jobs.results import TrainingJobResult, stored
 from fragrance_ai.platform.logs import job_context
 from fragrance_ai.runtime import build_runtime
 from fragrance_ai.settings import Settings
@@ -75,7 +76,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             session.commit()
             job = session.get(Job, run_row.job_id)
             assert job is not None
-            job.status = JobStatus.STARTED.value
+            begin(job, "train_policy", 0.0)
             session.commit()
             total = run_row.config["ppo"]["total_updates"]
             with Progress(
@@ -98,24 +99,18 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
                     with job_context(str(job.id)):
                         finished = run_training(runtime, session, job, on_update=advance)
                 except TrainingRefused as error:
-                    _end(session, job, JobStatus.FAILED, str(error))
+                    fail(session, job, str(error))
                     print(f"fragrance-ai train: {error}", file=sys.stderr)
                     return 1
-            job.result = {"training_run_id": str(finished.id), **(finished.metrics or {})}
-            _end(session, job, JobStatus.FINISHED, None)
+            job.result = stored(
+                TrainingJobResult(training_run_id=finished.id, **(finished.metrics or {}))
+            )
+            finish(job, JobStatus.FINISHED)
+            session.commit()
             Console().print(_summary(finished))
             return 0
     finally:
         runtime.close()
-
-
-def _end(session: Any, job: Job, status: JobStatus, error: str | None) -> None:
-    job.status = status.value
-    job.error = error
-    job.finished_at = datetime.now(UTC)
-    if status is JobStatus.FINISHED:
-        job.progress = 1.0
-    session.commit()
 
 
 def _summary(run_row: Any) -> Table:

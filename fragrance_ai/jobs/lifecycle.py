@@ -52,13 +52,7 @@ def _claimed_step(
         log.info("job %s is already %s; step %s skipped", job_id, job.status, step)
         yield None
         return
-    job.status = JobStatus.STARTED.value
-    job.stage = step
-    job.progress = max(job.progress, progress)
-    # Counted in SQL: two deliveries claiming at once both count (`+= 1` in Python would
-    # write the same number twice). The attribute reloads when next read.
-    job.attempts = Job.attempts + 1
-    job.started_at = job.started_at or datetime.now(UTC)
+    begin(job, step, progress)
     session.commit()
     log.info("step %s started", step)
     started = time.perf_counter()
@@ -82,12 +76,16 @@ def _claimed_step(
 
 def record_failure(session: Session, job_id: str, reason: str) -> None:
     job = session.get(Job, uuid.UUID(job_id))
-    if job is None:
-        return
+    if job is not None:
+        fail(session, job, reason)
+
+
+def fail(session: Session, job: Job, reason: str) -> None:
+    """The job fails for good with `reason`, and a training job's run with it; committed."""
     if job.status == JobStatus.FINISHED.value:
         # Another delivery of the same step finished it (this one lost the race on the
         # formulas' keys): the job is done, not failed.
-        log.info("job %s already finished; not recording %s", job_id, reason)
+        log.info("job %s already finished; not recording %s", job.id, reason)
         return
     job.error = reason[:2000]
     finish(job, JobStatus.FAILED)
@@ -99,12 +97,23 @@ def record_failure(session: Session, job_id: str, reason: str) -> None:
             run.error = run.error or job.error
             run.finished_at = job.finished_at
     session.commit()
-    log.warning("job %s failed: %s", job_id, reason)
+    log.warning("job %s failed: %s", job.id, reason)
 
 
 def fail_job(runtime: Runtime, job_id: uuid.UUID, reason: str) -> None:
     with runtime.sessions() as session:
         record_failure(session, str(job_id), reason)
+
+
+def begin(job: Job, stage: str, progress: float) -> None:
+    """The job is running `stage`: one more attempt, started now unless it started before."""
+    job.status = JobStatus.STARTED.value
+    job.stage = stage
+    job.progress = max(job.progress, progress)
+    # Counted in SQL: two deliveries claiming at once both count (`+= 1` in Python would
+    # write the same number twice). The attribute reloads when next read.
+    job.attempts = Job.attempts + 1
+    job.started_at = job.started_at or datetime.now(UTC)
 
 
 def finish(job: Job, status: JobStatus) -> None:

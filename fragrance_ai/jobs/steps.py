@@ -24,6 +24,14 @@ from fragrance_ai.db.repositories import (
 from fragrance_ai.domain.brief import CreativeBrief
 from fragrance_ai.domain.products import ProductType
 from fragrance_ai.jobs.lifecycle import PermanentJobError, finish, running_step
+from fragrance_ai.jobs.results import (
+    BriefJobResult,
+    DesignedOption,
+    SearchGeneration,
+    SearchRecord,
+    TrainingJobResult,
+    stored,
+)
 from fragrance_ai.platform.metrics import COMPLIANCE_VERDICTS
 from fragrance_ai.queue import QueueName
 from fragrance_ai.runtime import Runtime, current_runtime
@@ -58,13 +66,15 @@ def parse_brief(job_id: str) -> None:
             job.progress = 0.4
         else:
             # Not a failure: the job is done, and its result says what a brief needs.
-            job.result = {
-                "brief_id": str(brief_row.id),
-                "brief_understood": False,
-                "formula_ids": [],
-                "needs": NOT_UNDERSTOOD,
-                "reading": brief_row.reading,
-            }
+            job.result = stored(
+                BriefJobResult(
+                    brief_id=brief_row.id,
+                    brief_understood=False,
+                    formula_ids=[],
+                    needs=NOT_UNDERSTOOD,
+                    reading=brief_row.reading,
+                )
+            )
             finish(job, JobStatus.FINISHED)
     if understood:
         runtime.queue.enqueue(QueueName.RL_TRAINING, design_formulas, job_id)
@@ -188,35 +198,40 @@ def design_formulas(job_id: str) -> None:
                 )
             )
         session.flush()
-        job.result = {
-            "brief_id": str(brief_row.id),
-            "formula_ids": [str(row.id) for row in rows],
-            "options": [
-                {
-                    "formula_id": str(row.id),
-                    "produced_by": option.produced_by,
-                    "scores": option.scores,
-                    "generation": option.generation,
-                }
-                for row, option in zip(rows, design.options, strict=True)
-            ],
-            "search": {
-                "mode": mode.value,
-                "seed": config.seed,
-                "population": config.population,
-                "objectives": [objective.value for objective in config.objectives],
-                "evaluations": design.evaluations,
-                "generations": [asdict(stats) for stats in design.generations],
-                "unmet": design.unmet,
-            },
-            "brief_understood": brief.understood,
-            "defaults_used": list(brief.defaults_used),
-            # Notes the text asks for that no catalogue material matches: said, not dropped.
-            "unmatched_notes": list(brief.unmatched_notes),
-            "hints": list(brief.hints),
-            "parser": brief_row.parser,
-            "reading": brief_row.reading,
-        }
+        job.result = stored(
+            BriefJobResult(
+                brief_id=brief_row.id,
+                formula_ids=[row.id for row in rows],
+                options=[
+                    DesignedOption(
+                        formula_id=row.id,
+                        produced_by=option.produced_by,
+                        scores=option.scores,
+                        generation=option.generation,
+                    )
+                    for row, option in zip(rows, design.options, strict=True)
+                ],
+                search=SearchRecord(
+                    mode=mode.value,
+                    seed=config.seed,
+                    population=config.population,
+                    objectives=[objective.value for objective in config.objectives],
+                    evaluations=design.evaluations,
+                    generations=[
+                        SearchGeneration.model_validate(asdict(stats))
+                        for stats in design.generations
+                    ],
+                    unmet=design.unmet,
+                ),
+                brief_understood=brief.understood,
+                defaults_used=list(brief.defaults_used),
+                # Notes the text asks for that no catalogue material matches: said, not dropped.
+                unmatched_notes=list(brief.unmatched_notes),
+                hints=list(brief.hints),
+                parser=brief_row.parser,
+                reading=brief_row.reading,
+            )
+        )
         finish(job, JobStatus.FINISHED)
 
 
@@ -237,7 +252,7 @@ def train_policy(job_id: str) -> None:
             run = run_training(runtime, session, job)
         except TrainingRefused as error:
             raise PermanentJobError(str(error)) from error
-        job.result = {"training_run_id": str(run.id), **(run.metrics or {})}
+        job.result = stored(TrainingJobResult(training_run_id=run.id, **(run.metrics or {})))
         finish(job, JobStatus.FINISHED)
 
 

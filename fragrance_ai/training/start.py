@@ -7,7 +7,7 @@ import contextlib
 import logging
 import secrets
 import threading
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -19,7 +19,8 @@ from fragrance_ai.db.learning import (
     preferences_since_last_run,
     unfinished_training_run,
 )
-from fragrance_ai.db.models import Job, JobStatus, TrainingRun
+from fragrance_ai.db.models import TrainingRun
+from fragrance_ai.jobs.lifecycle import record_failure
 from fragrance_ai.jobs.submit import enqueue_training
 from fragrance_ai.queue.base import QueueUnavailable
 from fragrance_ai.runtime import Runtime
@@ -116,12 +117,6 @@ def _enqueue(session: Session, runtime: Runtime, run: TrainingRun) -> None:
     try:
         enqueue_training(runtime, run.job_id)
     except QueueUnavailable as error:
-        now = datetime.now(UTC)
-        reason = f"could not enqueue: {error}"
-        run.status, run.error, run.finished_at = JobStatus.FAILED.value, reason, now
-        job = session.get(Job, run.job_id)
-        if job is not None:
-            job.status, job.error, job.finished_at = JobStatus.FAILED.value, reason, now
-        session.commit()
+        record_failure(session, str(run.job_id), f"could not enqueue: {error}")
         log.error("training run %s not enqueued: %s", run.id, error)
         raise

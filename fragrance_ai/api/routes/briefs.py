@@ -23,16 +23,13 @@ from fragrance_ai.api.schemas.design import (
 )
 from fragrance_ai.api.schemas.training import Problem
 from fragrance_ai.db.learning import choice_for
-from fragrance_ai.db.models import Brief, Formula, Job, JobKind, JobStatus, VariationSet
+from fragrance_ai.db.models import Brief, Formula, JobStatus, VariationSet
 from fragrance_ai.db.repositories import formulas_for_brief
 from fragrance_ai.domain.brief import CreativeBrief
 from fragrance_ai.domain.brief_correction import BriefEdits, correct_brief, vocabulary
 from fragrance_ai.domain.catalogue import Catalogue
 from fragrance_ai.domain.products import ProductType
-from fragrance_ai.jobs.steps import parse_brief
-from fragrance_ai.queue import QueueName
-from fragrance_ai.queue.base import QueueUnavailable
-from fragrance_ai.runtime import Runtime
+from fragrance_ai.jobs.submit import BriefSubmission, NoSuchBrief, NotQueued, accept_brief
 
 router = APIRouter(prefix="/v1/briefs", tags=["briefs"], dependencies=[READ_OR_WRITE])
 log = logging.getLogger(__name__)
@@ -57,9 +54,26 @@ async def submit_brief(
     corrected = None
     if request.corrected is not None:
         corrected = _corrected_brief(runtime.catalogue, request, request.corrected)
-    brief_id, job_id = await database.run(
-        lambda session: _accept(session, runtime, request, corrected)
+    submission = BriefSubmission(
+        text=request.text,
+        mode=request.mode or runtime.settings.llm.default_mode,
+        product=request.product,
+        dosage_percent=request.dosage_percent,
+        seed=request.seed,
+        revises=request.revises,
+        corrected=corrected,
     )
+    try:
+        brief_id, job_id = await database.run(
+            lambda session: accept_brief(session, runtime, submission)
+        )
+    except NoSuchBrief as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(error)) from error
+    except NotQueued as error:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail=f"the job queue is unavailable; brief {error.saved_id} was saved, retry later",
+        ) from error
     job_url = f"/v1/jobs/{job_id}"
     response.headers["Location"] = job_url
     return JobAccepted(
@@ -92,48 +106,6 @@ def _corrected_brief(
             ]
         )
     return brief
-
-
-def _accept(
-    session: Session, runtime: Runtime, request: BriefRequest, corrected: CreativeBrief | None
-) -> tuple[uuid.UUID, uuid.UUID]:
-    mode = request.mode or runtime.settings.llm.default_mode
-    if request.revises is not None and session.get(Brief, request.revises) is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no brief {request.revises}")
-    brief = Brief(
-        id=uuid.uuid4(),
-        text=request.text,
-        mode=mode.value,
-        requested_product=request.product.value if request.product else None,
-        requested_dosage_percent=request.dosage_percent,
-        seed=request.seed,
-    )
-    if corrected is not None:
-        if corrected.dosage_percent is None and request.dosage_percent is not None:
-            corrected = corrected.model_copy(update={"dosage_percent": request.dosage_percent})
-        # Parsed already: the job goes straight on to design (jobs.parse_brief skips reading).
-        brief.parsed = corrected.model_dump(mode="json")
-        brief.parser = "perfumer"
-        brief.reading = {"corrected_by_perfumer": True}
-    if request.revises is not None:
-        brief.reading = {**(brief.reading or {}), "revises": str(request.revises)}
-    job = Job(id=uuid.uuid4(), kind=JobKind.DESIGN_FROM_BRIEF.value, brief_id=brief.id)
-    session.add_all([brief, job])
-    # Committed before it is enqueued: a worker must find the row, and the brief is kept
-    # even when the queue then refuses the work.
-    session.commit()
-    try:
-        runtime.queue.enqueue(QueueName.LLM_INFERENCE, parse_brief, str(job.id))
-    except QueueUnavailable as error:
-        job.status = JobStatus.FAILED.value
-        job.error = f"could not enqueue: {error}"
-        session.commit()
-        log.error("job %s not enqueued: %s", job.id, error)
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            detail=f"the job queue is unavailable; brief {brief.id} was saved, retry later",
-        ) from error
-    return brief.id, job.id
 
 
 @router.get("/{brief_id}", response_model=BriefView)

@@ -25,7 +25,6 @@ from fragrance_ai.api.middleware.auth import READ_OR_WRITE
 from fragrance_ai.api.paging import CursorQuery, LimitQuery, OffsetQuery, page_start
 from fragrance_ai.api.printable import certificate_html, declaration_html, weigh_out_html
 from fragrance_ai.api.schemas.design import (
-    CheckLine,
     FormulaCheckRequest,
     FormulaCheckResponse,
     FormulaLineView,
@@ -39,7 +38,7 @@ from fragrance_ai.api.schemas.design import (
 from fragrance_ai.db.models import Formula
 from fragrance_ai.db.repositories import list_formulas, read_formula_document
 from fragrance_ai.domain import formula as domain
-from fragrance_ai.domain.catalogue import Catalogue, Ingredient, Tier, is_valid_cas
+from fragrance_ai.domain.catalogue import Catalogue, Ingredient
 from fragrance_ai.domain.certificate import (
     AllergenDeclaration,
     IfraCertificate,
@@ -47,8 +46,13 @@ from fragrance_ai.domain.certificate import (
     ifra_certificate,
 )
 from fragrance_ai.domain.compliance import check_compliance
-from fragrance_ai.domain.own_material import is_regulated_cas, own_material
-from fragrance_ai.domain.products import ProductType, product_profile
+from fragrance_ai.domain.declared_formula import (
+    CheckedFormula,
+    DeclaredFormulaInvalid,
+    DeclaredLine,
+    read_declared_formula,
+)
+from fragrance_ai.domain.products import ProductType
 from fragrance_ai.domain.repair import repair_formula
 from fragrance_ai.domain.weigh_out import weigh_out
 from fragrance_ai.platform.metrics import COMPLIANCE_VERDICTS
@@ -299,138 +303,45 @@ async def _stored_formula(database: Database, formula_id: uuid.UUID) -> domain.F
     )
 
 
-@dataclass(frozen=True)
-class _CheckedFormula:
-    formula: domain.Formula
-    # The perfumer's own materials (outside the catalogue) with a declared composition.
-    own: dict[str, Ingredient]
-    # Lines that cannot be assessed (CAS or placeholder -> why).
-    unassessable: dict[str, str]
-
-
-def _checked_formula(body: FormulaCheckRequest, catalogue: Catalogue) -> _CheckedFormula:
-    """Resolves every line to a catalogue material or, for one the catalogue lacks, to the
-    perfumer's own material. Malformed lines (a wrong check digit, a name that contradicts
-    its CAS, a material given twice, a dosage out of range) are named in one 422, each at
-    its own location; an unknown material is not an error but an unassessed line."""
-    errors: list[dict[str, object]] = []
-    profile = product_profile(body.product)
-    dosage = body.dosage_percent or profile.default_dosage_percent
-    if dosage > profile.max_dosage_percent:
-        errors.append(
-            {
-                "type": "dosage_out_of_range",
-                "loc": ("body", "dosage_percent"),
-                "msg": f"{dosage:g} % concentrate is not a plausible {profile.label}: at "
-                f"most {profile.max_dosage_percent:g} %",
-                "input": dosage,
-            }
+def _checked_formula(body: FormulaCheckRequest, catalogue: Catalogue) -> CheckedFormula:
+    """The request's formula read against the catalogue; every malformed line is named in
+    one 422, each at its own location."""
+    lines = [
+        DeclaredLine(
+            name=line.name,
+            cas=line.cas,
+            percent=line.percent,
+            composition=(
+                [(constituent.cas, constituent.percent) for constituent in line.composition]
+                if isinstance(line.composition, list)
+                else line.composition
+            ),
+            tier=line.tier,
         )
-    lines: list[domain.FormulaLine] = []
-    own: dict[str, Ingredient] = {}
-    unassessable: dict[str, str] = {}
-    seen: dict[str, int] = {}
-    for index, line in enumerate(body.lines):
-        material, field, problem = _resolve(line.name, line.cas, catalogue)
-        if material is None and not problem.startswith("no material"):
-            errors.append(_line_error(index, field, problem, getattr(line, field)))
-            continue
-        for number in _composition_cas(line):
-            if not is_valid_cas(number):
-                errors.append(
-                    _line_error(
-                        index,
-                        "composition",
-                        f"{number!r} is not a valid CAS number (shape or check digit)",
-                        number,
-                    )
-                )
-        key = material.cas if material is not None else (line.cas or f"own:{index + 1}")
-        if key in seen:
-            errors.append(
-                _line_error(
-                    index,
-                    "name" if line.name else "cas",
-                    f"{line.name or line.cas} is already line {seen[key]}; give each material once",
-                    line.name or line.cas,
-                )
-            )
-            continue
-        seen[key] = index
-        if material is not None:
-            lines.append(
-                domain.FormulaLine(
-                    cas=material.cas, name=material.name, tier=material.tier, percent=line.percent
-                )
-            )
-            continue
-        name = line.name or f"Material {line.cas}"
-        tier = line.tier or Tier.HEART
-        lines.append(domain.FormulaLine(cas=key, name=name, tier=tier, percent=line.percent))
-        if line.composition is None and not is_regulated_cas(key, catalogue):
-            unassessable[key] = (
-                "not in the catalogue and no composition given (declare its regulated "
-                "constituents, or 'none_known')"
-            )
-            continue
-        declared = (
-            [(c.cas.strip(), c.percent) for c in line.composition]
-            if isinstance(line.composition, list)
-            else []
-        )
-        material, reason = own_material(
-            name=name, cas=key, tier=tier, composition=declared, catalogue=catalogue
-        )
-        own[key] = material
-        if reason:
-            unassessable[key] = reason
-    if errors:
-        raise RequestValidationError(errors)
-    return _CheckedFormula(
-        formula=domain.Formula(lines=lines, product=body.product, dosage_percent=dosage),
-        own=own,
-        unassessable=unassessable,
-    )
-
-
-def _composition_cas(line: CheckLine) -> list[str]:
-    if isinstance(line.composition, list):
-        return [c.cas for c in line.composition]
-    return []
-
-
-def _line_error(index: int, field: str, problem: str, value: object) -> dict[str, object]:
-    return {
-        "type": "invalid_line",
-        "loc": ("body", "lines", index, field),
-        "msg": problem,
-        "input": value,
-    }
+        for line in body.lines
+    ]
+    try:
+        return read_declared_formula(lines, body.product, body.dosage_percent, catalogue)
+    except DeclaredFormulaInvalid as invalid:
+        raise RequestValidationError(
+            [
+                {
+                    "type": problem.kind,
+                    "loc": ("body", problem.field)
+                    if problem.line is None
+                    else ("body", "lines", problem.line, problem.field),
+                    "msg": problem.message,
+                    "input": problem.value,
+                }
+                for problem in invalid.problems
+            ]
+        ) from invalid
 
 
 def _cost(formula: domain.Formula, catalogue: Catalogue) -> float:
     """Cost per kg of the catalogue lines; the perfumer's own materials have no price."""
     known = [line for line in formula.lines if line.cas in catalogue]
     return domain.cost_per_kg_eur(formula.model_copy(update={"lines": known}), catalogue)
-
-
-def _resolve(
-    name: str | None, cas: str | None, catalogue: Catalogue
-) -> tuple[Ingredient | None, str, str]:
-    if cas is not None:
-        if not is_valid_cas(cas):
-            return None, "cas", f"{cas!r} is not a valid CAS number (shape or check digit)"
-        material = catalogue.find(cas) if cas.strip() in catalogue else None
-        if material is None:
-            return None, "cas", f"no material with CAS {cas} in the catalogue"
-        if name is not None and catalogue.find(name) is not material:
-            return None, "name", f"{name!r} is not the material with CAS {cas} ({material.name})"
-        return material, "cas", ""
-    assert name is not None  # the request model requires one of the two
-    material = catalogue.find(name)
-    if material is None:
-        return None, "name", f"no material named {name!r} in the catalogue"
-    return material, "name", ""
 
 
 def _line_views(formula: domain.Formula) -> list[FormulaLineView]:

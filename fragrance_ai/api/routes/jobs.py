@@ -8,12 +8,14 @@ from sqlalchemy.orm import Session
 from fragrance_ai.api.deps import DatabaseDep
 from fragrance_ai.api.middleware.auth import READ_OR_WRITE
 from fragrance_ai.api.schemas.design import JobView
-from fragrance_ai.db.models import Job, JobStatus
+from fragrance_ai.db.models import Job, JobKind, JobStatus
+from fragrance_ai.jobs.results import read_stored
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], dependencies=[READ_OR_WRITE])
 
 
-@router.get("/{job_id}", response_model=JobView)
+# Unset result fields are left out, as the step stored them (jobs/results.py `stored`).
+@router.get("/{job_id}", response_model=JobView, response_model_exclude_unset=True)
 async def read_job(job_id: uuid.UUID, database: DatabaseDep) -> JobView:
     view = await database.run(lambda session: _job_view(session, job_id))
     if view is None:
@@ -27,11 +29,11 @@ def _job_view(session: Session, job_id: uuid.UUID) -> JobView | None:
         return None
     return JobView(
         id=job.id,
-        kind=job.kind,
+        kind=JobKind(job.kind),
         status=JobStatus(job.status),
         stage=job.stage,
         progress=job.progress,
-        result=job.result,
+        result=read_stored(job.kind, job.result),
         error=job.error,
         attempts=job.attempts,
         created_at=job.created_at,

@@ -16,11 +16,12 @@ from pydantic import (
 )
 
 from fragrance_ai.api.request_types import MAX_SEED, NotBlank, not_a_bool
-from fragrance_ai.db.models import JobStatus
+from fragrance_ai.db.models import JobKind, JobStatus
 from fragrance_ai.domain.brief import Intensity
 from fragrance_ai.domain.catalogue import Tier
 from fragrance_ai.domain.compliance import ComplianceReport
 from fragrance_ai.domain.products import ProductType
+from fragrance_ai.jobs.results import BriefJobResult, TrainingJobResult
 from fragrance_ai.settings import RequestedMode
 
 MAX_BRIEF_CHARS = 4000
@@ -112,11 +113,14 @@ class JobAccepted(BaseModel):
 
 class JobView(BaseModel):
     id: uuid.UUID
-    kind: str
+    kind: JobKind
     status: JobStatus
     stage: str | None
     progress: float
-    result: dict[str, Any] | None
+    result: BriefJobResult | TrainingJobResult | None = Field(
+        description="set when the job has finished: a design_from_brief job's options (or "
+        "what its brief needs), a train_policy job's run"
+    )
     error: str | None
     attempts: int
     created_at: datetime

@@ -1,0 +1,100 @@
+"""What each kind of job leaves as its result: written by the job's step, stored as JSON in
+the job's row, and read back by `GET /v1/jobs/{id}`, whose OpenAPI schema is these models.
+
+Rows written by earlier releases validate too: every field added since 0.2.0 has a default,
+and the training result keeps any run metric it does not name (`extra="allow"`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class DesignedOption(BaseModel):
+    """One option of a brief, in the order the perfumer is shown them."""
+
+    formula_id: uuid.UUID
+    produced_by: str = Field(description="the search (nsga2) or the rule-based designer")
+    scores: dict[str, float] | None = Field(
+        description="the option's objective scores (brief_fit, pyramid, cost, novelty)"
+    )
+    generation: int | None = Field(description="the search generation that found it")
+
+
+class SearchGeneration(BaseModel):
+    generation: int
+    evaluations: int
+    feasible: int
+    hypervolume: float
+    best: dict[str, float]
+    mean: dict[str, float]
+
+
+class SearchRecord(BaseModel):
+    """How the options were searched for: enough to repeat the search exactly."""
+
+    mode: str
+    seed: int
+    population: int
+    objectives: list[str]
+    evaluations: int
+    generations: list[SearchGeneration]
+    unmet: list[str] = Field(description="what the brief asked that no option could meet")
+
+
+class BriefJobResult(BaseModel):
+    """A design-from-brief job: the options designed, or, for a text that reads as no brief
+    (`brief_understood` false), what a brief needs (`needs`) and no options."""
+
+    brief_id: uuid.UUID
+    brief_understood: bool
+    formula_ids: list[uuid.UUID]
+    needs: str | None = Field(default=None, description="set when the brief was not understood")
+    options: list[DesignedOption] | None = None
+    search: SearchRecord | None = None
+    defaults_used: list[str] | None = None
+    unmatched_notes: list[str] | None = Field(
+        default=None, description="notes the text asks for that no catalogue material matches"
+    )
+    hints: list[str] | None = None
+    parser: str | None = None
+    reading: dict[str, Any] | None = Field(
+        description="how the brief was read: models, timings, fallbacks"
+    )
+
+
+class TrainingJobResult(BaseModel):
+    """A training job: its run (GET /v1/training-runs/{id} has the whole record) and the
+    run's summary metrics."""
+
+    model_config = ConfigDict(extra="allow")
+
+    training_run_id: uuid.UUID
+    updates: int | None = None
+    rollbacks: int | None = None
+    decision: str | None = None
+    activated_policy_id: uuid.UUID | None = None
+    best_policy_id: str | None = None
+    base_evaluation: dict[str, float] | None = None
+    best_evaluation: dict[str, float] | None = None
+    reward_model: dict[str, Any] | None = None
+    starts: dict[str, int] | None = None
+
+
+JobResult = BriefJobResult | TrainingJobResult
+
+
+def stored(result: JobResult) -> dict[str, Any]:
+    """The JSON a job's row keeps: only the fields the step set, as earlier releases did."""
+    return result.model_dump(mode="json", exclude_unset=True)
+
+
+def read_stored(kind: str, stored_result: dict[str, Any] | None) -> JobResult | None:
+    """A row's result as the model of its job's kind."""
+    if stored_result is None:
+        return None
+    model = TrainingJobResult if kind == "train_policy" else BriefJobResult
+    return model.model_validate(stored_result)
