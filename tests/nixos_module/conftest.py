@@ -1,4 +1,4 @@
-"""Evaluates modules/fragrance-ai.nix offline with nixpkgs' lib (tests/nixos_module/eval.nix).
+"""Evaluates modules/fragrance-ai/ offline with nixpkgs' lib (tests/nixos_module/eval.nix).
 
 NIXPKGS_LIB names the directory holding nixpkgs' `lib/default.nix` (an unpacked
 nix-community/nixpkgs.lib checkout's `lib/`, kept outside this repository). Without it, or

@@ -1,4 +1,4 @@
-# Evaluates modules/fragrance-ai.nix with nixpkgs' lib.evalModules, without nixpkgs itself:
+# Evaluates modules/fragrance-ai/ with nixpkgs' lib.evalModules, without nixpkgs itself:
 # the NixOS options the module sets are declared here as minimal stand-ins (freeform where
 # NixOS's own types would only add checks we do not exercise). Prints what the tests assert on:
 # failed assertions, warnings, the units (with their rendered unit files), users, PostgreSQL,
@@ -211,7 +211,7 @@ let
   evaluated = lib.evalModules {
     modules = [
       standIns
-      ../../modules/fragrance-ai.nix
+      ../../modules/fragrance-ai
       {
         _module.args.pkgs = pkgs;
         services.fragrance-ai.package = lib.mkDefault package;

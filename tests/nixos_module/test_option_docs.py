@@ -8,7 +8,7 @@ from typing import Any
 
 from tests.nixos_module.conftest import eval_expression, nixpkgs_lib
 
-MODULE = Path(__file__).resolve().parents[2] / "modules" / "fragrance-ai.nix"
+MODULE = Path(__file__).resolve().parents[2] / "modules" / "fragrance-ai"
 
 
 def option_docs() -> list[dict[str, Any]]:
