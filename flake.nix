@@ -145,7 +145,7 @@
       nixosModules.default =
         { pkgs, lib, ... }:
         {
-          imports = [ ./modules/fragrance-ai.nix ];
+          imports = [ ./modules/fragrance-ai ];
           services.fragrance-ai.package =
             lib.mkDefault
               self.packages.${pkgs.stdenv.hostPlatform.system}.default;
