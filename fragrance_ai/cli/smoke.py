@@ -6,6 +6,7 @@ ensemble doing its job."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
 
@@ -15,6 +16,14 @@ SMOKE_BRIEFS = (
     "fresh citrus cologne for summer with bergamot and a woody base",
     "상큼한 시트러스와 가벼운 머스크, 여름에 어울리는 데일리 향수",
 )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("part", choices=["llm"], help="llm: load the models, read two briefs")
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    return smoke_llm(settings)
 
 
 def smoke_llm(settings: Settings) -> int:
