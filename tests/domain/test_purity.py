@@ -1,15 +1,16 @@
 import subprocess
 import sys
 
-FORBIDDEN = ("fastapi", "sqlalchemy", "redis", "rq", "torch")
+FORBIDDEN = ("fastapi", "starlette", "sqlalchemy", "redis", "rq", "torch", "fragrance_ai.api")
 
 
 def test_domain_imports_no_infrastructure() -> None:
     # A fresh interpreter, so modules imported by other tests cannot hide a leak.
     code = (
-        "import sys\n"
-        "import fragrance_ai.domain.designer, fragrance_ai.domain.parser\n"
-        "import fragrance_ai.domain.repair\n"
+        "import importlib, pkgutil, sys\n"
+        "import fragrance_ai.domain as domain\n"
+        "for module in pkgutil.iter_modules(domain.__path__):\n"
+        "    importlib.import_module(f'fragrance_ai.domain.{module.name}')\n"
         f"leaked = [m for m in {FORBIDDEN!r} if m in sys.modules]\n"
         "print(','.join(leaked))\n"
     )
