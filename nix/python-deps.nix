@@ -7,6 +7,7 @@ ps: {
   runtime = [
     ps.alembic
     ps.fastapi
+    ps.numpy
     ps.prometheus-client
     ps.psycopg
     ps.pydantic
@@ -14,6 +15,7 @@ ps: {
     ps.pyyaml
     ps.redis
     ps.rq
+    ps.safetensors
     ps.sqlalchemy
     ps.uvicorn
   ];
@@ -24,6 +26,7 @@ ps: {
     ps.gguf
     ps.llguidance
     ps.moocore
+    ps.tensorboardx
     ps.torch
     ps.transformers
   ];

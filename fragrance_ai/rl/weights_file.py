@@ -1,9 +1,12 @@
-"""Named arrays on disk in the safetensors layout, written and read with NumPy alone.
+"""Named arrays on disk as safetensors, written and read by the `safetensors` library's NumPy
+API (no torch: the API process reads policies without it).
 
-Why not `torch.save` or `np.savez`: the API process must read a policy without torch, and
-both of those embed what makes two identical trainings differ byte for byte (zip member
-timestamps). This layout (8-byte header length, a JSON header with sorted keys, the raw
-little-endian arrays) is deterministic, and the `safetensors` library reads it as well.
+Why not `torch.save` or `np.savez`: both embed what makes two identical trainings differ byte
+for byte (zip member timestamps), and the database records each file's SHA-256. safetensors
+0.8 is deterministic but for one thing: it writes the `__metadata__` entries in a random
+order (safetensors/safetensors#584), so `encode` sorts them. Files written before the library
+was used (tensors in name order rather than the library's dtype-then-name order) load the
+same way.
 
 Writes are atomic (fragrance_ai.platform.atomic_file): a process killed mid-write leaves the
 previous file whole.
@@ -16,57 +19,50 @@ import json
 import struct
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import safetensors.numpy
+from safetensors import SafetensorError
 
 from fragrance_ai.platform import atomic_file
 
 Arrays = dict[str, npt.NDArray[np.generic]]
-_DTYPES: dict[str, str] = {"float32": "F32", "float64": "F64", "int64": "I64"}
-_NUMPY_OF = {code: np.dtype(name).newbyteorder("<") for name, code in _DTYPES.items()}
 
 
 def encode(arrays: Mapping[str, npt.NDArray[np.generic]], metadata: Mapping[str, str]) -> bytes:
-    header: dict[str, object] = {"__metadata__": dict(sorted(metadata.items()))}
-    chunks: list[bytes] = []
-    offset = 0
-    for name in sorted(arrays):
-        array = np.ascontiguousarray(arrays[name])
-        code = _DTYPES.get(array.dtype.name)
-        if code is None:
-            raise ValueError(f"{name}: dtype {array.dtype} is not stored")
-        data = array.astype(_NUMPY_OF[code], copy=False).tobytes()
-        header[name] = {
-            "dtype": code,
-            "shape": list(array.shape),
-            "data_offsets": [offset, offset + len(data)],
-        }
-        chunks.append(data)
-        offset += len(data)
-    encoded = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
-    # The format pads the header with spaces to a multiple of 8 bytes.
-    encoded += b" " * (-len(encoded) % 8)
-    return struct.pack("<Q", len(encoded)) + encoded + b"".join(chunks)
+    contiguous = {name: np.ascontiguousarray(array) for name, array in arrays.items()}
+    return _sort_metadata(safetensors.numpy.save(contiguous, metadata=dict(metadata)))
 
 
-def decode(blob: bytes) -> tuple[dict[str, npt.NDArray[np.generic]], dict[str, str]]:
-    if len(blob) < 8:
-        raise ValueError("not a weights file: too short")
+def decode(blob: bytes) -> tuple[Arrays, dict[str, str]]:
+    try:
+        arrays = safetensors.numpy.load(blob)
+    except SafetensorError as error:
+        raise ValueError(f"not a weights file: {error}") from error
+    # The library validated the header; its bytes API just does not return the metadata.
+    metadata: dict[str, str] = _header(blob).get("__metadata__") or {}
+    return dict(arrays), metadata
+
+
+def _header(blob: bytes) -> dict[str, Any]:
     (length,) = struct.unpack("<Q", blob[:8])
-    if 8 + length > len(blob):
-        raise ValueError("not a weights file: header runs past the end")
-    header = json.loads(blob[8 : 8 + length])
-    metadata = {str(k): str(v) for k, v in (header.pop("__metadata__", None) or {}).items()}
-    body = memoryview(blob)[8 + length :]
-    arrays: dict[str, npt.NDArray[np.generic]] = {}
-    for name, entry in header.items():
-        start, end = entry["data_offsets"]
-        if end > len(body):
-            raise ValueError(f"{name}: data runs past the end of the file")
-        array = np.frombuffer(body[start:end], dtype=_NUMPY_OF[entry["dtype"]])
-        arrays[name] = array.reshape(entry["shape"]).copy()
-    return arrays, metadata
+    header: dict[str, Any] = json.loads(blob[8 : 8 + length])
+    return header
+
+
+def _sort_metadata(blob: bytes) -> bytes:
+    """The same file with its metadata entries in key order: safetensors#584's workaround,
+    to drop once the library writes them sorted."""
+    (length,) = struct.unpack("<Q", blob[:8])
+    header = _header(blob)
+    if "__metadata__" in header:
+        header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
+    encoded = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+    # The format pads the header with spaces to a multiple of 8 bytes, as the library does.
+    encoded += b" " * (-len(encoded) % 8)
+    return struct.pack("<Q", len(encoded)) + encoded + blob[8 + length :]
 
 
 def write_atomically(path: Path, blob: bytes) -> str:
@@ -75,9 +71,7 @@ def write_atomically(path: Path, blob: bytes) -> str:
     return hashlib.sha256(blob).hexdigest()
 
 
-def read_verified(
-    path: Path, sha256: str
-) -> tuple[dict[str, npt.NDArray[np.generic]], dict[str, str]]:
+def read_verified(path: Path, sha256: str) -> tuple[Arrays, dict[str, str]]:
     """Reads a file whose hash the database recorded; a changed or truncated file is an
     error, never a policy silently different from the one that was evaluated."""
     blob = path.read_bytes()

@@ -59,8 +59,8 @@ let
   # The lock's packages (nix/lock-packages.nix) stand in as "lock:<name>".
   lockPackages = builtins.mapAttrs (name: _: pythonPackage "lock:${name}") (packagesNamed [
     "fastapi" "rq" "torch" "pydantic" "accelerate" "alembic" "deap" "gguf" "llguidance"
-    "moocore" "prometheus-client" "psycopg" "pydantic-settings" "pyyaml" "redis"
-    "sqlalchemy" "transformers" "uvicorn"
+    "moocore" "numpy" "prometheus-client" "psycopg" "pydantic-settings" "pyyaml" "redis"
+    "safetensors" "sqlalchemy" "tensorboardx" "transformers" "uvicorn"
   ]);
   onLock = import ./nix/package.nix {
     inherit lib python3Packages lockPackages;
@@ -101,7 +101,16 @@ def packages() -> dict[str, Any]:
 
 
 def test_the_api_variant_has_no_ml_libraries(packages: dict[str, Any]) -> None:
-    ml = {"torch", "transformers", "deap", "accelerate", "gguf", "llguidance", "moocore"}
+    ml = {
+        "torch",
+        "transformers",
+        "deap",
+        "accelerate",
+        "gguf",
+        "llguidance",
+        "moocore",
+        "tensorboardx",
+    }
     assert ml <= set(packages["full"]["dependencies"])
     assert not ml & set(packages["api"]["dependencies"])
     assert set(packages["full"]["dependencies"]) - ml == set(packages["api"]["dependencies"])
