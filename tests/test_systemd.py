@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
-from fragrance_ai.platform.systemd import HealthNotifier, notify, watchdog_interval_s
+from fragrance_ai.api.app import create_app
+from fragrance_ai.platform.systemd import (
+    HealthNotifier,
+    Heartbeat,
+    event_loop_answers,
+    notify,
+    watchdog_interval_s,
+)
+from fragrance_ai.runtime import build_runtime, install_runtime
+from tests.conftest import make_settings
+from tests.helpers import free_port
 from tests.notify_socket import NotifySocket
 
 
@@ -130,3 +143,95 @@ def test_only_the_main_process_says_stopping(notify_socket: NotifySocket) -> Non
     notifier.stop()
     time.sleep(0.2)
     assert notify_socket.pending() == []
+
+
+# ---- liveness: what feeds the watchdog ------------------------------------------------------
+
+
+@pytest.fixture
+def running_loop() -> Iterator[asyncio.AbstractEventLoop]:
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    yield loop
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(timeout=5)
+    loop.close()
+
+
+def test_the_event_loop_check_passes_while_the_loop_answers_and_fails_while_blocked(
+    running_loop: asyncio.AbstractEventLoop,
+) -> None:
+    check = event_loop_answers(running_loop, timeout_s=0.2)
+    assert check() == (True, "event loop answers")
+    # A callback that never yields holds the loop: what a hung API looks like.
+    running_loop.call_soon_threadsafe(time.sleep, 0.6)
+    time.sleep(0.05)
+    assert check() == (False, "event loop did not answer within 0.2 s")
+    time.sleep(0.6)
+    assert check()[0]
+
+
+def test_the_event_loop_check_fails_on_a_closed_loop() -> None:
+    loop = asyncio.new_event_loop()
+    loop.close()
+    assert event_loop_answers(loop, timeout_s=0.1)() == (False, "event loop closed")
+
+
+def test_a_heartbeat_is_live_until_its_promise_runs_out() -> None:
+    heartbeat = Heartbeat()
+    assert heartbeat.check() == (False, "no heartbeat yet")
+    heartbeat.beat(0.2, "worker-1: RQ heartbeat live")
+    assert heartbeat.check() == (True, "worker-1: RQ heartbeat live")
+    time.sleep(0.3)
+    live, detail = heartbeat.check()
+    assert not live
+    assert detail.startswith("worker-1: RQ heartbeat live; no heartbeat since")
+    heartbeat.beat(60, "worker-1: waiting for Redis")
+    assert heartbeat.check() == (True, "worker-1: waiting for Redis")
+
+
+def _closed(scheme: str) -> str:
+    if scheme == "postgresql":
+        return f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nowhere"
+    return f"redis://127.0.0.1:{free_port()}/0"
+
+
+def test_the_api_feeds_its_watchdog_with_its_dependencies_down_but_not_with_its_loop_blocked(
+    tmp_path: Path, notify_socket: NotifySocket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The lifespan's notifier reads the environment a Type=notify unit gives the process.
+    monkeypatch.setenv("NOTIFY_SOCKET", notify_socket.path)
+    monkeypatch.setenv("WATCHDOG_USEC", "400000")  # a ping every 0.2 s
+    runtime = build_runtime(
+        make_settings(tmp_path, database_url=_closed("postgresql"), redis_url=_closed("redis"))
+    )
+
+    async def hold_the_loop() -> None:
+        time.sleep(1.2)  # a coroutine that never yields: the API is hung
+
+    try:
+        with TestClient(create_app(runtime), raise_server_exceptions=False) as client:
+            ready = notify_socket.receive_until("READY=1")
+            assert ["STATUS=event loop answers", "READY=1"] in ready
+            assert notify_socket.receive() == ["WATCHDOG=1"]
+            # The database and Redis are unreachable: /ready says so, the watchdog is fed.
+            answer = client.get("/ready")
+            assert answer.status_code == 503
+            assert answer.json()["failing"] == ["database", "migrations", "queue"]
+            assert client.get("/health").status_code == 200
+            assert notify_socket.receive_until("WATCHDOG=1")
+
+            assert client.portal is not None
+            blocked = client.portal.start_task_soon(hold_the_loop)
+            time.sleep(0.25)  # a ping already on its way may still arrive
+            notify_socket.pending()
+            time.sleep(0.7)
+            during = notify_socket.pending()
+            assert all("WATCHDOG=1" not in message for message in during), during
+            assert ["STATUS=event loop did not answer within 0.1 s"] in during, during
+            blocked.result(timeout=10)
+            assert notify_socket.receive_until("WATCHDOG=1")
+    finally:
+        runtime.close()
+        install_runtime(None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,7 +16,6 @@ from fragrance_ai.api.middleware.method_not_allowed import install_method_guards
 from fragrance_ai.api.middleware.metrics import MetricsMiddleware
 from fragrance_ai.api.middleware.request_id import RequestIdMiddleware
 from fragrance_ai.api.openapi.document import install_openapi
-from fragrance_ai.api.readiness import dependencies_reachable
 from fragrance_ai.api.routes import (
     briefs,
     feedback,
@@ -28,7 +28,7 @@ from fragrance_ai.api.routes import (
     variations,
 )
 from fragrance_ai.platform.logs import configure_logging
-from fragrance_ai.platform.systemd import HealthNotifier
+from fragrance_ai.platform.systemd import HealthNotifier, event_loop_answers
 from fragrance_ai.runtime import Runtime, build_runtime, install_runtime
 from fragrance_ai.settings import load_settings
 from fragrance_ai.web.routes import install_workbench
@@ -48,8 +48,10 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Job functions running in this process (the embedded queue) find the same runtime.
         install_runtime(runtime)
-        # Under systemd: ready once the database and the queue answer, alive while they do.
-        notifier = HealthNotifier(lambda: dependencies_reachable(runtime)).start()
+        # Under systemd: ready once the event loop serves, alive while it answers. The
+        # database and the queue are /ready's business: an outage answers 503 there and
+        # recovers with them, instead of a watchdog restart that cannot end it.
+        notifier = HealthNotifier(event_loop_answers(asyncio.get_running_loop())).start()
         yield
         notifier.stop()
         if owns_runtime:

@@ -1,4 +1,6 @@
-"""What the API depends on, checked one by one: for /ready and for systemd's watchdog."""
+"""What the API depends on, checked one by one, for /ready. Not for systemd's watchdog, which
+checks the process's own liveness (fragrance_ai/platform/systemd.py): a database or Redis
+outage makes /ready answer 503 until they are back, and never gets the API restarted."""
 
 from __future__ import annotations
 
@@ -35,13 +37,3 @@ def dependency_checks(runtime: Runtime, *, migrations: bool) -> dict[str, str]:
 
 def failing(checks: dict[str, str]) -> list[str]:
     return sorted(name for name, state in checks.items() if state != OK)
-
-
-def dependencies_reachable(runtime: Runtime) -> tuple[bool, str]:
-    """For the watchdog: reachable is enough; a pending migration is /ready's business, and
-    must not get a running API restarted."""
-    checks = dependency_checks(runtime, migrations=False)
-    problems = failing(checks)
-    if problems:
-        return False, "; ".join(f"{name} {checks[name]}" for name in problems)
-    return True, "database and queue reachable"

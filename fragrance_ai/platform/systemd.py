@@ -1,19 +1,23 @@
-"""Tell systemd when this process is ready and, while its own health check passes, that it is
-alive (sd_notify(3): READY=1, WATCHDOG=1, STOPPING=1, STATUS=...).
+"""Tell systemd when this process is ready and, while it is alive, that it is (sd_notify(3):
+READY=1, WATCHDOG=1, STOPPING=1, STATUS=...).
 
 Under a `Type=notify` unit with `WatchdogSec=`, a process that stops pinging is killed and
 restarted by systemd, so a hung process is treated like a dead one. Pings come from a daemon
-thread that runs the process's own check first: a process whose database, Redis or RQ heartbeat
-is gone stops pinging even though its threads are alive. Everything here is inert outside
-systemd (no $NOTIFY_SOCKET): no thread, no socket, no message.
+thread that runs a check of the process's own liveness first: the API's event loop answers
+(`event_loop_answers`), a worker's loop keeps beating (`Heartbeat`). Liveness only: a database
+or Redis outage is what readiness (/ready) reports, and restarting a healthy process cannot end
+one. Everything here is inert outside systemd (no $NOTIFY_SOCKET): no thread, no socket, no
+message.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Mapping
 
 log = logging.getLogger(__name__)
@@ -22,6 +26,7 @@ HealthCheck = Callable[[], tuple[bool, str]]
 """Returns (healthy, one line for `systemctl status`)."""
 
 _UNREADY_POLL_S = 1.0
+_LOOP_ANSWER_TIMEOUT_S = 5.0
 
 
 def notify(*assignments: str, environ: Mapping[str, str] | None = None) -> bool:
@@ -117,3 +122,53 @@ class HealthNotifier:
             return self._check()
         except Exception as error:  # a check that raises is a failing check, not a dead thread
             return False, f"health check raised {type(error).__name__}: {error}"
+
+
+def event_loop_answers(
+    loop: asyncio.AbstractEventLoop, *, timeout_s: float | None = None
+) -> HealthCheck:
+    """A check that the event loop runs callbacks: it schedules one from the checking thread
+    and waits up to `timeout_s` (by default 5 s, or half the watchdog's interval when that is
+    shorter) for it. A loop blocked by a callback or a coroutine that never yields (the API
+    hung) fails it; a slow database does not, as requests wait on it without holding the loop.
+    """
+    if timeout_s is None:
+        timeout_s = min(_LOOP_ANSWER_TIMEOUT_S, (watchdog_interval_s() or 10.0) / 2)
+
+    def check() -> tuple[bool, str]:
+        answered = threading.Event()
+        try:
+            loop.call_soon_threadsafe(answered.set)
+        except RuntimeError:  # the loop is closed
+            return False, "event loop closed"
+        if answered.wait(timeout_s):
+            return True, "event loop answers"
+        return False, f"event loop did not answer within {timeout_s:g} s"
+
+    return check
+
+
+class Heartbeat:
+    """A loop's own sign of life: each beat promises the next within `ttl_s`; the check passes
+    until that promise is broken. Beats come from the loop itself, so a loop that waits for
+    Redis (and says so) still beats, and a loop that hangs stops."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._deadline: float | None = None
+        self._detail = "no heartbeat yet"
+
+    def beat(self, ttl_s: float, detail: str) -> None:
+        with self._lock:
+            self._deadline = time.monotonic() + ttl_s
+            self._detail = detail
+
+    def check(self) -> tuple[bool, str]:
+        with self._lock:
+            deadline, detail = self._deadline, self._detail
+        if deadline is None:
+            return False, detail
+        late_s = time.monotonic() - deadline
+        if late_s > 0:
+            return False, f"{detail}; no heartbeat since, {late_s:.0f} s past its promise"
+        return True, detail

@@ -10,15 +10,15 @@ import socket
 import time
 from collections.abc import Sequence
 from enum import StrEnum
-from functools import partial
 from types import FrameType
 
 from prometheus_client import start_http_server
+from redis.client import Pipeline
 from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
 from rq.exceptions import StopRequested
 
-from fragrance_ai.platform.systemd import HealthNotifier
+from fragrance_ai.platform.systemd import HealthNotifier, Heartbeat
 from fragrance_ai.queue import QueueName, RedisJobQueue
 from fragrance_ai.runtime import build_runtime, install_runtime
 from fragrance_ai.settings import ConfigError, Settings
@@ -71,6 +71,11 @@ def run_worker(
         log.info("worker metrics on %s:%d", settings.api_host, settings.worker_metrics_port)
     names = [name.value for name in (queues or [QUEUES_OF[kind]])]
     prefix = f"{worker_name_prefix(kind, socket.gethostname())}{os.getpid()}"
+    # Under systemd: ready once RQ has registered the worker (its first heartbeat), alive while
+    # the worker's loop beats: RQ's heartbeats, and the waits for Redis after RQ gave up on it.
+    # A Redis outage is not a hang, and a restart would not end it; a loop that stops is one.
+    liveness = Heartbeat()
+    notifier = HealthNotifier(liveness.check).start()
     restarts = 0
     while True:
         # A fresh name per run: RQ refuses a birth under a name whose last run never
@@ -80,31 +85,30 @@ def run_worker(
             connection=runtime.queue.connection,
             name=prefix if restarts == 0 else f"{prefix}.{restarts}",
         )
+        worker.liveness = liveness
         log.info("worker %s listening on %s", worker.name, ", ".join(names))
         # Live before the first job, and jobs of workers that are gone are put back: once
         # now, then every queue.reconcile_interval_s (fragrance_ai/worker/reconciler.py).
         reconciler = ReconcilerThread(runtime, worker.name).start()
-        # Under systemd: ready once RQ has registered the worker, alive while its heartbeat
-        # lasts.
-        notifier = HealthNotifier(partial(rq_heartbeat_is_live, worker)).start()
         try:
             # SIGTERM and SIGINT are a warm shutdown in RQ: the running job finishes first.
             worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level)
         except RedisError as error:
             log.error("worker %s lost Redis: %s", worker.name, error)
         finally:
-            notifier.stop()
             reconciler.stop()
         if burst or worker.stop_requested:
+            notifier.stop()
             return
         # RQ leaves its loop on an error it does not handle (Redis gone while a job ended);
         # the worker waits for Redis and works on, rather than exit with its queue unserved.
         restarts += 1
         log.error("worker %s stopped on an error; starting again once Redis answers", worker.name)
         try:
-            _wait_for_redis(runtime.queue)
+            _wait_for_redis(runtime.queue, liveness, worker.name)
         except StopRequested:
             # SIGTERM while waiting: RQ's handler from the last run asks for the stop.
+            notifier.stop()
             return
 
 
@@ -112,28 +116,32 @@ class _Worker(SimpleWorker):
     """Remembers a stop asked for by a signal, to tell it from RQ leaving on an error."""
 
     stop_requested = False
+    liveness: Heartbeat | None = None
 
     def request_stop(self, signum: int, frame: FrameType | None) -> None:
         self.stop_requested = True
         super().request_stop(signum, frame)  # type: ignore[no-untyped-call]
 
+    def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> None:
+        # Recorded before RQ writes it to Redis, which may fail: RQ's loop retrying Redis is
+        # alive. The promise is RQ's own: worker_ttl + 60 s idle, job timeout + 60 s in a job.
+        if self.liveness is not None:
+            ttl_s = timeout or self.worker_ttl + 60
+            self.liveness.beat(ttl_s, f"{self.name}: RQ heartbeat live")
+        super().heartbeat(timeout, pipeline)
 
-def _wait_for_redis(queue: RedisJobQueue) -> None:
+
+# Longer than the longest wait between two tries (10 s) plus a ping's own timeout.
+_WAIT_BEAT_TTL_S = 60.0
+
+
+def _wait_for_redis(queue: RedisJobQueue, liveness: Heartbeat, name: str) -> None:
     delay_s = 0.5
     while True:
+        liveness.beat(_WAIT_BEAT_TTL_S, f"{name}: waiting for Redis")
         try:
             queue.connection.ping()
             return
         except RedisError:
             time.sleep(delay_s)
             delay_s = min(delay_s * 2, 10.0)
-
-
-def rq_heartbeat_is_live(worker: SimpleWorker) -> tuple[bool, str]:
-    """RQ's heartbeat keeps the worker's key alive (worker_ttl + 60 s idle, job timeout + 60 s
-    during a job); once the main loop stops beating, the key expires."""
-    try:
-        live = bool(worker.connection.exists(worker.key))
-    except RedisError as error:
-        return False, f"redis unreachable: {error}"
-    return live, f"{worker.name}: " + ("RQ heartbeat live" if live else "no live RQ heartbeat")

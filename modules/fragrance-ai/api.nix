@@ -3,6 +3,7 @@
 {
   config,
   lib,
+  pkgs,
   ...
 }:
 let
@@ -26,6 +27,28 @@ let
     partOf = [ "fragrance-ai.target" ];
     listenStreams = [ apiAddress ];
   };
+
+  # A deterministic exit stops the socket. Without this, socket activation defeats
+  # RestartPreventExitStatus=: systemd does not restart the API after exit status 2 (a
+  # configuration error, a schema newer than this version) or 3 (the app failed to start), but
+  # the socket keeps listening, and each new connection starts the API again, to fail the same
+  # way (systemd.socket(5): the socket only gives up on its TriggerLimitBurst= or on the
+  # service's start limit, which startLimitIntervalSec = 0 turns off so that transient failures
+  # are retried for ever). ExecStopPost= runs after every stop, a failed start included, with
+  # $SERVICE_RESULT, $EXIT_CODE and $EXIT_STATUS (systemd.exec(5)); "+" runs it with full
+  # privileges, which `systemctl stop` needs. --no-block: the socket's stop waits for this
+  # unit's, which waits for this command. fragrance-ai-migrate gets it too, as its exit 2 fails
+  # the API's start. After the fix, `systemctl start fragrance-ai.target` (or a switch) starts
+  # the socket again with everything else.
+  stopSocketOnDeterministicExit = "+${pkgs.writeShellScript "fragrance-ai-stop-socket" ''
+    case "$SERVICE_RESULT:$EXIT_CODE:$EXIT_STATUS" in
+      exit-code:exited:2 | exit-code:exited:3)
+        echo "$1 exited $EXIT_STATUS, which a restart cannot fix: stopping fragrance-ai-api.socket" \
+          "until 'systemctl start fragrance-ai.target' after the fix" >&2
+        exec ${lib.getExe' config.systemd.package "systemctl"} stop --no-block fragrance-ai-api.socket
+        ;;
+    esac
+  ''} %n";
 
   apiUnit = appUnit // {
     after = appUnit.after ++ lib.optional cfg.api.socketActivation "fragrance-ai-api.socket";
@@ -55,11 +78,18 @@ let
         RuntimeDirectoryMode = "0700";
         # With api.workers > 1, uvicorn's worker processes (children) notify and ping.
         NotifyAccess = "all";
+        # 2: cannot run as configured (hardening.nix's health); 3: `serve`'s exit status for
+        # an app that failed to start, which a restart repeats.
+        RestartPreventExitStatus = [
+          2
+          3
+        ];
         # Without socket activation uvicorn binds the port itself, unprivileged ports only
         # (CapabilityBoundingSet is empty); with it, systemd binds any port.
       }
       // lib.optionalAttrs cfg.api.socketActivation {
         Sockets = [ "fragrance-ai-api.socket" ];
+        ExecStopPost = [ stopSocketOnDeterministicExit ];
       };
   };
 in
@@ -67,5 +97,8 @@ in
   config = lib.mkIf cfg.enable {
     systemd.services.fragrance-ai-api = apiUnit;
     systemd.sockets.fragrance-ai-api = lib.mkIf cfg.api.socketActivation apiSocket;
+    systemd.services.fragrance-ai-migrate.serviceConfig.ExecStopPost = lib.mkIf cfg.api.socketActivation [
+      stopSocketOnDeterministicExit
+    ];
   };
 }

@@ -7,8 +7,11 @@
 }:
 let
   inherit (import ./common.nix { inherit config lib; })
+    apiHost
     cfg
     enabledWorkers
+    isIPv4
+    isIPv6
     metricsPorts
     queueNames
     ;
@@ -33,7 +36,7 @@ let
       userinfo = if url == null then null else builtins.match "[^:]+://([^/@]*)@.*" url;
     in
     userinfo != null && lib.hasInfix ":" (lib.head userinfo);
-  isLoopback = host: host == "localhost" || host == "::1" || lib.hasPrefix "127." host;
+  isLoopback = host: host == "::1" || lib.hasPrefix "127." host;
 in
 {
   config = lib.mkIf cfg.enable {
@@ -83,7 +86,12 @@ in
     }) enabledWorkers
     ++ [
       {
-        assertion = cfg.nginx.enable -> !(lib.elem cfg.api.host [ "0.0.0.0" "::" ]);
+        # systemd refuses the socket unit (and so the API never starts) on a name.
+        assertion = cfg.api.socketActivation -> isIPv4 apiHost || isIPv6 apiHost;
+        message = "services.fragrance-ai.api.host = \"${cfg.api.host}\": with api.socketActivation, systemd listens on it (ListenStream=), which takes an IP address, not a name: use an address (\"127.0.0.1\", \"::1\", \"0.0.0.0\", \"::\", \"[::1]\"), or \"localhost\" (taken as 127.0.0.1), or set api.socketActivation = false to have uvicorn resolve the name.";
+      }
+      {
+        assertion = cfg.nginx.enable -> !(lib.elem apiHost [ "0.0.0.0" "::" ]);
         message = "services.fragrance-ai: with nginx.enable, keep api.host on loopback so clients go through nginx.";
       }
     ];
@@ -91,7 +99,7 @@ in
     warnings =
       # A warning, not an assertion: the open port is useless but harmless, and hosts that
       # set this before it was checked keep building.
-      lib.optional (cfg.openFirewall && !cfg.nginx.enable && isLoopback cfg.api.host) "services.fragrance-ai.openFirewall opens port ${toString cfg.api.port}, but api.host is ${cfg.api.host} (loopback): nobody outside can connect. Set api.host (e.g. \"0.0.0.0\") or use nginx.enable."
+      lib.optional (cfg.openFirewall && !cfg.nginx.enable && isLoopback apiHost) "services.fragrance-ai.openFirewall opens port ${toString cfg.api.port}, but api.host is ${cfg.api.host} (loopback): nobody outside can connect. Set api.host (e.g. \"0.0.0.0\") or use nginx.enable."
       ++ lib.optional (hasPassword cfg.database.url) "services.fragrance-ai.database.url holds a password, which ends up in the world-readable Nix store; put DATABASE_URL in secretsFile instead."
       ++ lib.optional (hasPassword cfg.redis.url) "services.fragrance-ai.redis.url holds a password, which ends up in the world-readable Nix store; put REDIS_URL in secretsFile instead.";
   };

@@ -38,7 +38,32 @@ rec {
   # nginx reaches the API where it listens (IPv6 literals in brackets).
   hostPort =
     host: port: if lib.hasInfix ":" host then "[${host}]:${toString port}" else "${host}:${toString port}";
-  apiAddress = hostPort cfg.api.host cfg.api.port;
+
+  # api.host as systemd's ListenStream= and uvicorn both take it: systemd resolves no names
+  # (systemd.socket(5) reads "v.w.x.y:z" or "[x]:y"), so "localhost" is the IPv4 loopback and
+  # "[::1]" the address without its brackets. assertions.nix refuses any other name while
+  # systemd owns the socket (api.socketActivation).
+  apiHost =
+    let
+      inherit (cfg.api) host;
+    in
+    if host == "localhost" then
+      "127.0.0.1"
+    else if lib.hasPrefix "[" host && lib.hasSuffix "]" host then
+      lib.substring 1 (lib.stringLength host - 2) host
+    else
+      host;
+  isIPv4 =
+    host:
+    let
+      octets = builtins.match "([0-9]{1,3})\\.([0-9]{1,3})\\.([0-9]{1,3})\\.([0-9]{1,3})" host;
+    in
+    octets != null && lib.all (octet: lib.toInt octet <= 255) octets;
+  # Hex groups and colons (at least two: "::" is the shortest), an IPv4 tail allowed.
+  isIPv6 =
+    host:
+    builtins.match "[0-9A-Fa-f:.]+" host != null && lib.length (lib.splitString ":" host) >= 3;
+  apiAddress = hostPort apiHost cfg.api.port;
 
   # ---- database and Redis ------------------------------------------------------------------------
   databaseUrl =
@@ -97,7 +122,7 @@ rec {
       HOME = stateDir;
       # Hugging Face and torch caches (models, kernels) land under CacheDirectory=.
       XDG_CACHE_HOME = cacheDir;
-      API_HOST = cfg.api.host;
+      API_HOST = apiHost;
       API_PORT = toString cfg.api.port;
     }
     // lib.optionalAttrs (databaseUrl != null) { DATABASE_URL = databaseUrl; }

@@ -1,6 +1,6 @@
 # services.fragrance-ai: the HTTP API, its RQ workers and the schema migration as systemd
 # units under fragrance-ai.target, with health checks (Type=notify + WatchdogSec, fed only
-# while the process's own check passes), per-unit resource limits, one slice with an overall
+# while the process itself is alive), per-unit resource limits, one slice with an overall
 # budget, and hardening that opens the NVIDIA devices to GPU workers only.
 # Guide: docs/deployment.md. Offline tests: tests/nixos_module/.
 #

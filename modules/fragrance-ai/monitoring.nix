@@ -10,6 +10,7 @@
 let
   inherit (lib) mkIf;
   inherit (import ./common.nix { inherit config lib; })
+    apiHost
     cfg
     enabledWorkers
     hostPort
@@ -21,12 +22,12 @@ let
   # Workers serve /metrics on API_HOST too (fragrance_ai/worker/main.py); a wildcard address
   # is reached on loopback.
   scrapeHost =
-    if cfg.api.host == "0.0.0.0" then
+    if apiHost == "0.0.0.0" then
       "127.0.0.1"
-    else if cfg.api.host == "::" then
+    else if apiHost == "::" then
       "::1"
     else
-      cfg.api.host;
+      apiHost;
   scrapeConfigs = [
     {
       job_name = "fragrance-ai-api";

@@ -85,9 +85,9 @@ let
       type = types.ints.positive;
       default = defaults.watchdogSec;
       description = ''
-        WatchdogSec= of each unit. The process pings systemd every half of this while its own
-        health check passes; after this long without a ping, systemd kills it (SIGABRT) and
-        restarts it.
+        WatchdogSec= of each unit. The process pings systemd every half of this while it is
+        alive (the API's event loop answers, a worker's loop beats), whatever its database and
+        Redis do; after this long without a ping, systemd kills it (SIGABRT) and restarts it.
       '';
     };
     startTimeoutSec = mkUnitOption {
@@ -269,7 +269,12 @@ in
           type = types.str;
           default = "127.0.0.1";
           example = "0.0.0.0";
-          description = "Address the API listens on (API_HOST).";
+          description = ''
+            Address the API listens on (API_HOST): an IPv4 or IPv6 address ("::1" or "[::1]"),
+            or "localhost", which the module takes as 127.0.0.1. With socketActivation systemd
+            listens on it, and systemd takes addresses only: another name is refused by an
+            assertion (without socketActivation, uvicorn resolves it).
+          '';
         };
         port = mkOption {
           type = types.port;

@@ -55,6 +55,9 @@ def _run(config: str) -> dict[str, Any]:
             "--eval",
             "--strict",
             "--json",
+            # The scripts units run (eval.nix's writeShellScript) are written to the store, so
+            # that a test can run them.
+            "--read-write-mode",
             str(EVAL_NIX),
             "--argstr",
             "nixpkgsLib",

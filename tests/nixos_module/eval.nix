@@ -60,9 +60,11 @@ let
     inherit name;
     outPath = "/nix/store/00000000000000000000000000000000-${name}";
   };
-  # The writers the module calls, keeping the text where the tests can read it.
+  # The writers the module calls, keeping the text where the tests can read it: a script a
+  # unit runs (ExecStopPost=...) is a real file in the store, which a test can run.
   pkgs = {
     writeShellScriptBin = name: text: fakePackage name // { inherit text; };
+    writeShellScript = name: text: builtins.toFile name "#!/usr/bin/env bash\n${text}";
   };
 
   # grafana.nix's provision.*.settings: null, or a YAML file's content with its list.

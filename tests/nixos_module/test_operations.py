@@ -4,13 +4,20 @@ signal, socket activation, the firewall warning, user/group/dataDir, and Prometh
 
 from __future__ import annotations
 
+import ipaddress
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.nixos_module.conftest import Evaluate, EvaluateRaw
-from tests.nixos_module.test_module import APP_UNITS, PACKAGE_BIN, refused, service
+from tests.nixos_module.test_module import (
+    APP_UNITS,
+    PACKAGE_BIN,
+    failed_assertions,
+    refused,
+    service,
+)
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 CONFIGS = REPOSITORY / "fragrance_ai" / "configs"
@@ -19,6 +26,8 @@ EXTERNAL = (
     'redis = { createLocally = false; url = "redis://redis.internal:6379/0"; };'
 )
 ALL_UNITS = ["fragrance-ai-migrate", *APP_UNITS]
+# eval.nix's stand-in for systemd.package.
+SYSTEMCTL = "/nix/store/00000000000000000000000000000000-systemd-258/bin/systemctl"
 
 
 # ---- ordering --------------------------------------------------------------------------------
@@ -180,7 +189,15 @@ def test_a_unit_that_cannot_run_as_configured_is_not_restarted(evaluate: Evaluat
     for name in APP_UNITS:
         config = service(evaluated, name)["serviceConfig"]
         assert config["Restart"] == "on-failure", name
-        assert config["RestartPreventExitStatus"] == 2, name
+    # 2: a configuration error or a schema newer than this version; 3: the app failed to start.
+    api = service(evaluated, "fragrance-ai-api")["serviceConfig"]
+    assert api["RestartPreventExitStatus"] == [2, 3]
+    assert (
+        "RestartPreventExitStatus=2\nRestartPreventExitStatus=3\n"
+        in (service(evaluated, "fragrance-ai-api")["unitFile"])
+    )
+    for name in ("fragrance-ai-worker-llm-1", "fragrance-ai-worker-rl-1"):
+        assert service(evaluated, name)["serviceConfig"]["RestartPreventExitStatus"] == 2
 
 
 def test_watchdog_signal_and_core_limit_are_chosen(evaluate: Evaluate) -> None:
@@ -220,6 +237,102 @@ def test_socket_activation_can_be_turned_off(evaluate: Evaluate) -> None:
     assert "Sockets" not in api["serviceConfig"]
     assert api["stopIfChanged"] is True
     assert "fragrance-ai-api.socket" not in api["requires"]
+    # No socket to stop: RestartPreventExitStatus= alone ends the restarts.
+    for name in ("fragrance-ai-api", "fragrance-ai-migrate"):
+        assert "ExecStopPost" not in service(evaluated, name)["serviceConfig"], name
+
+
+@pytest.mark.parametrize(
+    ("host", "listen", "api_host"),
+    [
+        ("localhost", "127.0.0.1:8000", "127.0.0.1"),  # systemd resolves no names
+        ("127.0.0.1", "127.0.0.1:8000", "127.0.0.1"),
+        ("0.0.0.0", "0.0.0.0:8000", "0.0.0.0"),
+        ("10.20.30.40", "10.20.30.40:8000", "10.20.30.40"),
+        ("::1", "[::1]:8000", "::1"),
+        ("[::1]", "[::1]:8000", "::1"),
+        ("::", "[::]:8000", "::"),
+        ("fd00::5", "[fd00::5]:8000", "fd00::5"),
+    ],
+)
+def test_api_host_renders_what_systemd_listens_on(
+    evaluate: Evaluate, host: str, listen: str, api_host: str
+) -> None:
+    evaluated = evaluate(f'api.host = "{host}";')
+    (stream,) = evaluated["sockets"]["fragrance-ai-api"]["listenStreams"]
+    assert stream == listen
+    # systemd.socket(5): "v.w.x.y:z" or "[x]:y", with an address, never a name.
+    address = stream.rsplit(":", 1)[0].strip("[]")
+    assert ipaddress.ip_address(address)
+    for name, unit in evaluated["services"].items():
+        assert unit["environment"]["API_HOST"] == api_host, name
+
+
+@pytest.mark.parametrize("host", ["api.internal", "my-host", "256.1.1.1", "1.2.3", "::1]"])
+def test_a_name_systemd_cannot_listen_on_is_refused_with_the_option_named(
+    evaluate_raw: EvaluateRaw, host: str
+) -> None:
+    messages = failed_assertions(evaluate_raw, f'api.host = "{host}";')
+    assert any(
+        m.startswith(f'services.fragrance-ai.api.host = "{host}"') and "ListenStream=" in m
+        for m in messages
+    ), messages
+    # Without socket activation uvicorn binds it and resolves the name itself.
+    options = f'api.host = "{host}"; api.socketActivation = false;'
+    assert failed_assertions(evaluate_raw, options) == []
+
+
+def run_stop_post(unit: dict[str, object], tmp_path: Path, **environment: str) -> str:
+    """Runs the unit's ExecStopPost= script as systemd would after a stop, with `systemctl`
+    recording its arguments; returns them."""
+    config = unit["serviceConfig"]
+    assert isinstance(config, dict)
+    (command,) = config["ExecStopPost"]
+    # "+": run with full privileges (systemctl stop needs them), outside the sandbox.
+    assert command.startswith("+/nix/store/")
+    script_path, argument = command.removeprefix("+").split(" ")
+    assert argument == "%n"
+    script = Path(script_path).read_text()
+    calls = tmp_path / "systemctl-calls"
+    fake = tmp_path / "systemctl"
+    fake.write_text(f'#!/usr/bin/env bash\necho "$*" >> {calls}\n')
+    fake.chmod(0o755)
+    script = script.replace(SYSTEMCTL, str(fake))
+    result = subprocess.run(
+        ["bash", "-c", script, "stop-post", "fragrance-ai-api.service"],
+        env={"PATH": "/usr/bin:/bin", **environment},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return calls.read_text() if calls.exists() else ""
+
+
+@pytest.mark.parametrize("name", ["fragrance-ai-api", "fragrance-ai-migrate"])
+@pytest.mark.parametrize(
+    ("ended", "stops"),
+    [
+        ("exit-code exited 2", True),  # configuration error, schema newer than this version
+        ("exit-code exited 3", True),  # the app failed to start
+        ("exit-code exited 1", False),  # a crash: Restart= tries again
+        ("exit-code exited 75", False),  # the database is not reachable yet
+        ("watchdog dumped ABRT", False),
+        ("signal killed KILL", False),  # the OOM killer
+        ("success killed TERM", False),  # a normal stop
+    ],
+)
+def test_a_deterministic_exit_stops_the_socket_so_connections_stop_restarting_the_api(
+    evaluate: Evaluate, tmp_path: Path, name: str, ended: str, stops: bool
+) -> None:
+    # $SERVICE_RESULT, $EXIT_CODE, $EXIT_STATUS as systemd.exec(5) lists them.
+    result, code, status = ended.split()
+    unit = service(evaluate(), name)
+    called = run_stop_post(
+        unit, tmp_path, SERVICE_RESULT=result, EXIT_CODE=code, EXIT_STATUS=status
+    )
+    assert called == ("stop --no-block fragrance-ai-api.socket\n" if stops else "")
 
 
 # ---- firewall --------------------------------------------------------------------------------
