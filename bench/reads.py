@@ -1,20 +1,31 @@
-"""Requests/s and p99 latency of the API's hot reads next to the same app's /health, measured
-by wrk against one uvicorn worker of the real app, on SQLite and on PostgreSQL, in one run.
+"""Requests/s and p99 latency of the API's hot reads, measured by wrk against one uvicorn
+worker of the real app next to a bare FastAPI app on the same server stack that answers the
+same bytes from memory, on SQLite and on PostgreSQL, in one run.
 
     .venv/bin/python -m bench.reads [--seconds 10] [--connections 32] [--threads 2]
         [--rounds 1] [--databases sqlite,postgresql] [--postgres-admin-url URL]
 
-The same server process answers every endpoint of a database, one after the other, after a
-one-second warm-up of each (the first read of a formula renders it); with --rounds N the
-endpoints take N turns and each one's best round is shown (on a host shared with other
-work). PostgreSQL runs against a throwaway database created on the server at
---postgres-admin-url and dropped afterwards.
-Needs Debian's `wrk` (apt install wrk).
+For each database the real app (`fragrance_ai.api.app:create_app`) starts on a database
+holding a few formulas, and each endpoint's answer is fetched from it once. Then the bare
+app (`bare_app` below: FastAPI, one route per endpoint, no middleware, no database) starts
+with the same uvicorn command line, so the same event loop and HTTP implementation (uvloop
+and httptools where installed, as `fragrance-ai serve` picks them), and answers those bytes
+with the same content type. "x bare" is the share of what the framework and the server can
+do that the real app keeps; the goal (issue 23) is 0.7 for a formula and for the catalogue
+summary, with a formula's p99 at most 10 ms.
+
+Every endpoint gets a one-second warm-up on both servers (the first read of a formula
+renders it); with --rounds N the endpoints take N turns, bare app then real app each time,
+and each one's best round is shown (on a host shared with other work). PostgreSQL runs
+against a throwaway database created on the server at --postgres-admin-url and dropped
+afterwards. Needs Debian's `wrk` (apt install wrk).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import json
 import os
 import re
 import shutil
@@ -25,9 +36,11 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 
 import httpx
+from fastapi import FastAPI, Response
 
 from bench.stack import POSTGRES_ADMIN_URL, throwaway_postgres
 from fragrance_ai.db.migrate import upgrade_to_head
@@ -43,15 +56,20 @@ BRIEFS = (
     "a warm amber vanilla evening perfume",
     "green tea and fig, light and airy",
 )
+HEALTH = "/health"
 FORMULA = "/v1/formulas/{id}"
 # The catalogue twice: 50 full records are 500 KB, which loopback and wrk pay for whatever
 # the server does; 50 summaries are 11 KB, which shows the route itself.
-ENDPOINTS = (
-    "/health",
-    FORMULA,
-    "/v1/ingredients?limit=50",
-    "/v1/ingredients?limit=50&view=summary",
-)
+CATALOGUE = "/v1/ingredients?limit=50"
+SUMMARY = "/v1/ingredients?limit=50&view=summary"
+ENDPOINTS = (HEALTH, FORMULA, CATALOGUE, SUMMARY)
+# Issue 23: what the real app keeps of the bare app's requests/s, and a formula's p99.
+GOAL_RATIO = 0.7
+GOAL_FORMULA_P99_MS = 10.0
+REAL_APP = "fragrance_ai.api.app:create_app"
+BARE_APP = "bench.reads:bare_app"
+# The directory `bare_app` reads its answers from.
+BARE_ANSWERS_ENV = "BENCH_BARE_ANSWERS"
 # wrk's units in its latency distribution.
 _UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 
@@ -64,6 +82,27 @@ class WrkResult:
     p99_ms: float
     bad_statuses: int
     socket_errors: str | None
+
+
+@dataclass(frozen=True)
+class Answer:
+    body: bytes
+    content_type: str
+
+
+@dataclass(frozen=True)
+class Row:
+    endpoint: str
+    database: str
+    bare: WrkResult
+    app: WrkResult
+
+    @property
+    def ratio(self) -> float | None:
+        # wrk reports no request at all when none finished in time (a host under load).
+        if not self.bare.requests_per_s:
+            return None
+        return self.app.requests_per_s / self.bare.requests_per_s
 
 
 def run_wrk(url: str, *, seconds: float, connections: int, threads: int) -> WrkResult:
@@ -114,15 +153,30 @@ def seed_formulas(settings: Settings) -> list[str]:
         runtime.close()
 
 
+def server_stack() -> str:
+    """What uvicorn's `auto` picks here, as it does for `fragrance-ai serve`."""
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    return (
+        f"uvicorn {version('uvicorn')}, one worker, loop {loop} {_version_of(loop)}, "
+        f"http {http} {_version_of(http)}"
+    )
+
+
+def _version_of(package: str) -> str:
+    return "(stdlib)" if package == "asyncio" else version(package)
+
+
 @contextmanager
-def api_server(environment: dict[str, str]) -> Iterator[str]:
-    """One uvicorn worker of the real app; its exit code is checked when it stops."""
+def uvicorn_server(app_factory: str, environment: dict[str, str]) -> Iterator[str]:
+    """One uvicorn worker; its exit code is checked when it stops. The real app and the bare
+    one get the same command line but for the factory."""
     port = free_port()
     command = [
         sys.executable,
         "-m",
         "uvicorn",
-        "fragrance_ai.api.app:create_app",
+        app_factory,
         "--factory",
         "--port",
         str(port),
@@ -134,17 +188,69 @@ def api_server(environment: dict[str, str]) -> Iterator[str]:
     base_url = f"http://127.0.0.1:{port}"
     try:
         with httpx.Client(base_url=base_url) as client:
-            wait_until_answering(client, process, "/health")
+            wait_until_answering(client, process, HEALTH)
         yield base_url
     finally:
         process.terminate()
         code = process.wait(timeout=60)
         # uvicorn shuts down cleanly, then re-raises the signal it caught.
         if code not in (0, -signal.SIGTERM):
-            raise RuntimeError(f"the API exited {code} on SIGTERM")
+            raise RuntimeError(f"{app_factory} exited {code} on SIGTERM")
 
 
-def measure_database(label: str, database_url: str | None, args: argparse.Namespace) -> None:
+def fetch_answers(base_url: str, paths: dict[str, str]) -> dict[str, Answer]:
+    """Each endpoint's body and content type, as the real app answers it."""
+    answers: dict[str, Answer] = {}
+    with httpx.Client(base_url=base_url) as client:
+        for endpoint, path in paths.items():
+            response = client.get(path)
+            response.raise_for_status()
+            answers[endpoint] = Answer(response.content, response.headers["content-type"])
+    return answers
+
+
+def write_answers(directory: Path, answers: dict[str, Answer]) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    manifest: dict[str, str] = {}
+    for number, (endpoint, answer) in enumerate(answers.items()):
+        (directory / f"{number}.body").write_bytes(answer.body)
+        manifest[endpoint] = answer.content_type
+    (directory / "manifest.json").write_text(json.dumps(manifest))
+
+
+def read_answers(directory: Path) -> dict[str, Answer]:
+    manifest: dict[str, str] = json.loads((directory / "manifest.json").read_text())
+    return {
+        endpoint: Answer((directory / f"{number}.body").read_bytes(), content_type)
+        for number, (endpoint, content_type) in enumerate(manifest.items())
+    }
+
+
+def bare_app() -> FastAPI:
+    """uvicorn's factory for the bare app: what FastAPI on this server stack can do, the same
+    routes answering the real app's bytes, precomputed, with no middleware and no database."""
+    answers = read_answers(Path(os.environ[BARE_ANSWERS_ENV]))
+    health, formula = answers[HEALTH], answers[FORMULA]
+    catalogue, summary = answers[CATALOGUE], answers[SUMMARY]
+    app = FastAPI()
+
+    @app.get("/health")
+    async def read_health() -> Response:
+        return Response(health.body, media_type=health.content_type)
+
+    @app.get("/v1/formulas/{formula_id}")
+    async def read_formula(formula_id: str) -> Response:
+        return Response(formula.body, media_type=formula.content_type)
+
+    @app.get("/v1/ingredients")
+    async def read_ingredients(view: str = "full") -> Response:
+        found = summary if view == "summary" else catalogue
+        return Response(found.body, media_type=found.content_type)
+
+    return app
+
+
+def measure_database(label: str, database_url: str | None, args: argparse.Namespace) -> list[Row]:
     data_dir = Path(tempfile.mkdtemp(prefix="fragrance-bench-"))
     try:
         settings = Settings(_env_file=None, data_dir=data_dir, database_url=database_url)
@@ -154,43 +260,75 @@ def measure_database(label: str, database_url: str | None, args: argparse.Namesp
         environment.pop("DATABASE_URL", None)
         if database_url:
             environment["DATABASE_URL"] = database_url
-        rounds: dict[str, list[WrkResult]] = {endpoint: [] for endpoint in ENDPOINTS}
-        with api_server(environment) as base_url:
-            urls = {e: base_url + e.replace("{id}", formula_id) for e in ENDPOINTS}
-            for url in urls.values():
-                run_wrk(url, seconds=1, connections=args.connections, threads=args.threads)
-            # Rounds in turn, so that a burst of load elsewhere on the host hits every
-            # endpoint alike; each endpoint's best round is its figure.
-            for _ in range(args.rounds):
-                for endpoint, url in urls.items():
-                    rounds[endpoint].append(
-                        run_wrk(
-                            url,
-                            seconds=args.seconds,
-                            connections=args.connections,
-                            threads=args.threads,
+        paths = {e: e.replace("{id}", formula_id) for e in ENDPOINTS}
+        rounds: dict[tuple[str, str], list[WrkResult]] = {}
+        with uvicorn_server(REAL_APP, environment) as app_url:
+            write_answers(data_dir / "bare", fetch_answers(app_url, paths))
+            bare_environment = {**environment, BARE_ANSWERS_ENV: str(data_dir / "bare")}
+            with uvicorn_server(BARE_APP, bare_environment) as bare_url:
+                servers = {"bare": bare_url, "app": app_url}
+                urls = {
+                    (endpoint, server): base + path
+                    for endpoint, path in paths.items()
+                    for server, base in servers.items()
+                }
+                for url in urls.values():
+                    run_wrk(url, seconds=1, connections=args.connections, threads=args.threads)
+                # Rounds in turn, so that a burst of load elsewhere on the host hits every
+                # endpoint and both apps alike; each one's best round is its figure.
+                for _ in range(args.rounds):
+                    for key, url in urls.items():
+                        rounds.setdefault(key, []).append(
+                            run_wrk(
+                                url,
+                                seconds=args.seconds,
+                                connections=args.connections,
+                                threads=args.threads,
+                            )
                         )
-                    )
-        results = {e: max(r, key=lambda result: result.requests_per_s) for e, r in rounds.items()}
-        report(label, results)
+        best = {key: max(r, key=lambda result: result.requests_per_s) for key, r in rounds.items()}
+        return [
+            Row(endpoint, label, bare=best[endpoint, "bare"], app=best[endpoint, "app"])
+            for endpoint in ENDPOINTS
+        ]
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def report(label: str, results: dict[str, WrkResult]) -> None:
-    health = results["/health"].requests_per_s
-    print(f"\n{label}: one uvicorn worker; load average now {_load()}")
-    print(f"{'endpoint':<40}{'req/s':>9}{'x /health':>11}{'p50 ms':>9}{'p99 ms':>9}{'bad':>6}")
-    for endpoint, result in results.items():
-        # wrk reports no request at all when none finished in time (a host under load).
-        ratio = f"{result.requests_per_s / health:.2f}" if health else "-"
+def report(rows: list[Row]) -> None:
+    print(f"\n{server_stack()}; load average now {_load()}")
+    print(
+        f"{'endpoint':<40}{'database':<12}{'bare req/s':>11}{'bare p99':>9}"
+        f"{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'x bare':>8}{'bad':>5}"
+    )
+    for row in rows:
+        ratio = "-" if row.ratio is None else f"{row.ratio:.2f}"
         print(
-            f"{endpoint:<40}{result.requests_per_s:>9.0f}{ratio:>11}"
-            f"{result.p50_ms:>9.2f}{result.p99_ms:>9.2f}{result.bad_statuses:>6}"
+            f"{row.endpoint:<40}{row.database:<12}{row.bare.requests_per_s:>11.0f}"
+            f"{row.bare.p99_ms:>9.2f}{row.app.requests_per_s:>8.0f}{row.app.p50_ms:>8.2f}"
+            f"{row.app.p99_ms:>8.2f}{ratio:>8}{row.app.bad_statuses + row.bare.bad_statuses:>5}"
         )
-        if result.socket_errors:
-            print(f"    socket errors: {result.socket_errors}")
-    print("command: " + " ".join(results[FORMULA].command))
+        for result in (row.bare, row.app):
+            if result.socket_errors:
+                print(f"    socket errors: {result.socket_errors} ({result.command[-1]})")
+    for row in rows:
+        if row.endpoint in (FORMULA, SUMMARY):
+            print(goal_line(row))
+    formula = next(row for row in rows if row.endpoint == FORMULA)
+    print("command: " + " ".join(formula.app.command))
+
+
+def goal_line(row: Row) -> str:
+    met = row.ratio is not None and row.ratio >= GOAL_RATIO
+    wanted = f">= {GOAL_RATIO} x bare"
+    if row.endpoint == FORMULA:
+        met = met and row.app.p99_ms <= GOAL_FORMULA_P99_MS
+        wanted += f", p99 <= {GOAL_FORMULA_P99_MS:g} ms"
+    ratio = "-" if row.ratio is None else f"{row.ratio:.2f}"
+    return (
+        f"goal {row.endpoint} on {row.database} ({wanted}): {ratio} x bare, "
+        f"p99 {row.app.p99_ms:.2f} ms: {'met' if met else 'NOT met'}"
+    )
 
 
 def _load() -> str:
@@ -211,14 +349,16 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (apt install wrk)")
     print(f"load average before: {_load()} on {os.cpu_count()} CPUs")
+    rows: list[Row] = []
     for database in args.databases.split(","):
         if database == "sqlite":
-            measure_database("SQLite", None, args)
+            rows += measure_database("SQLite", None, args)
         elif database == "postgresql":
             with throwaway_postgres(args.postgres_admin_url) as url:
-                measure_database("PostgreSQL", url, args)
+                rows += measure_database("PostgreSQL", url, args)
         else:
             sys.exit(f"unknown database {database!r}: sqlite or postgresql")
+    report(rows)
 
 
 if __name__ == "__main__":
