@@ -14,6 +14,7 @@ from fragrance_ai.api.active_models import ActiveModels
 from fragrance_ai.api.middleware.guards import install_request_guards
 from fragrance_ai.api.middleware.method_not_allowed import install_method_guards
 from fragrance_ai.api.middleware.metrics import MetricsMiddleware
+from fragrance_ai.api.middleware.rendered_reads import AnswerRenderedReads, RenderedReads
 from fragrance_ai.api.middleware.request_id import RequestIdMiddleware
 from fragrance_ai.api.openapi.document import install_openapi
 from fragrance_ai.api.routes import (
@@ -67,6 +68,10 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.state.runtime = runtime
     # Loaded on the first variations request, and again whenever another policy is active.
     app.state.active_models = ActiveModels(runtime.settings.policies_root)
+    # Innermost, inside every guard: a GET answered before from rendered JSON is answered
+    # again without routing (middleware/rendered_reads.py).
+    app.state.rendered_reads = RenderedReads()
+    app.add_middleware(AnswerRenderedReads, reads=app.state.rendered_reads)
     install_request_guards(app, runtime)
     # Outside the guards: their refusals are counted too.
     app.add_middleware(MetricsMiddleware)

@@ -14,10 +14,11 @@ import re
 from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Scope, Send
 
 # A stored formula never changes, so a browser may keep it without asking again. For a day,
 # not a year: a release may add a field to the representation, and the workbench must see it
@@ -56,6 +57,9 @@ class Rendered:
     body: bytes
     etag: str
     cache_control: str
+    # The header lines of a 304 (the validators) and of a 200, encoded once.
+    validators: tuple[tuple[bytes, bytes], ...]
+    headers: tuple[tuple[bytes, bytes], ...]
 
     @property
     def size(self) -> int:
@@ -64,8 +68,17 @@ class Rendered:
 
 def rendered(body: bytes, cache_control: str) -> Rendered:
     # Strong: the tag is a function of the exact bytes, so equal tags mean equal bodies.
-    digest = hashlib.blake2b(body, digest_size=16).hexdigest()
-    return Rendered(body=body, etag=f'"{digest}"', cache_control=cache_control)
+    etag = f'"{hashlib.blake2b(body, digest_size=16).hexdigest()}"'
+    validators = (
+        (b"etag", etag.encode("latin-1")),
+        (b"cache-control", cache_control.encode("latin-1")),
+    )
+    headers = (
+        (b"content-length", str(len(body)).encode("latin-1")),
+        (b"content-type", JSON),
+        *validators,
+    )
+    return Rendered(body, etag, cache_control, validators, headers)
 
 
 def none_match(header: str, etag: str) -> bool:
@@ -78,38 +91,61 @@ def none_match(header: str, etag: str) -> bool:
 
 
 def answer(request: Request, body: Rendered) -> Response:
-    """200 with the bytes, or 304 when the request's If-None-Match names them. Reads the raw
-    header list instead of `request.headers`: this is the hot path."""
-    conditions = [value for name, value in request.scope["headers"] if name == b"if-none-match"]
-    validators = [
-        (b"etag", body.etag.encode("latin-1")),
-        (b"cache-control", body.cache_control.encode("latin-1")),
-    ]
+    """200 with the bytes, or 304 when the request's If-None-Match names them."""
+    response = Response(status_code=_status(request.scope, body))
+    response.raw_headers = _headers(response.status_code, body)
+    if response.status_code == 200:
+        response.body = body.body
+    return response
+
+
+async def send_answer(scope: Scope, send: Send, body: Rendered) -> None:
+    """What `answer` sends, sent straight: for the answers given without routing
+    (middleware/rendered_reads.py)."""
+    status_code = _status(scope, body)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status_code,
+            "headers": _headers(status_code, body),
+        }
+    )
+    await send({"type": "http.response.body", "body": body.body if status_code == 200 else b""})
+
+
+def _status(scope: Scope, body: Rendered) -> int:
+    # The raw header list, not a Headers object: this is the hot path.
+    conditions = [value for name, value in scope["headers"] if name == b"if-none-match"]
     # Several If-None-Match lines are one comma-separated list (RFC 9110 5.3).
     if conditions and none_match(b",".join(conditions).decode("latin-1"), body.etag):
-        # A 304 repeats the validators and caching directives a 200 would carry (15.4.5).
-        not_modified = Response(status_code=304)
-        not_modified.raw_headers = validators
-        return not_modified
-    response = Response(body.body)
-    response.raw_headers = [
-        (b"content-length", str(len(body.body)).encode("latin-1")),
-        (b"content-type", JSON),
-        *validators,
-    ]
-    return response
+        return 304
+    return 200
+
+
+def _headers(status_code: int, body: Rendered) -> list[tuple[bytes, bytes]]:
+    # A copy each time: the middleware outside adds to the list it is given (X-Request-ID).
+    # A 304 repeats the validators and caching directives a 200 would carry (15.4.5).
+    return list(body.headers if status_code == 200 else body.validators)
 
 
 K = TypeVar("K", bound=Hashable)
 
 
-class RenderedStore(Generic[K]):
-    """Least recently used rendered bodies, bounded by entries and by bytes."""
+class Sized(Protocol):
+    @property
+    def size(self) -> int: ...
+
+
+V = TypeVar("V", bound=Sized)
+
+
+class BoundedStore(Generic[K, V]):
+    """The least recently used values, bounded by entries and by their sizes in bytes."""
 
     def __init__(self, *, max_entries: int, max_bytes: int) -> None:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
-        self._entries: OrderedDict[K, Rendered] = OrderedDict()
+        self._entries: OrderedDict[K, V] = OrderedDict()
         self._bytes = 0
 
     def __len__(self) -> int:
@@ -119,20 +155,24 @@ class RenderedStore(Generic[K]):
     def bytes(self) -> int:
         return self._bytes
 
-    def get(self, key: K) -> Rendered | None:
+    def get(self, key: K) -> V | None:
         found = self._entries.get(key)
         if found is not None:
             self._entries.move_to_end(key)
         return found
 
-    def put(self, key: K, body: Rendered) -> None:
-        if body.size > self.max_bytes:
+    def put(self, key: K, value: V) -> None:
+        if value.size > self.max_bytes:
             return  # would evict everything else and still not fit
         previous = self._entries.pop(key, None)
         if previous is not None:
             self._bytes -= previous.size
-        self._entries[key] = body
-        self._bytes += body.size
+        self._entries[key] = value
+        self._bytes += value.size
         while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
             _, evicted = self._entries.popitem(last=False)
             self._bytes -= evicted.size
+
+
+class RenderedStore(BoundedStore[K, Rendered]):
+    """Least recently used rendered bodies, bounded by entries and by bytes."""

@@ -114,6 +114,7 @@ async def read_formula(formula_id: uuid.UUID, request: Request) -> Response:
         if found is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no formula {formula_id}")
         reads.rendered.put(formula_id, found)
+    request.app.state.rendered_reads.remember(request.scope, found)
     return answer(request, found)
 
 

@@ -82,6 +82,7 @@ async def read_ingredients(
     if found is None:
         found = await run_in_threadpool(catalogue.render_list, query)
         catalogue.keep(query, found)
+    request.app.state.rendered_reads.remember(request.scope, found)
     return answer(request, found)
 
 
@@ -104,4 +105,5 @@ async def read_ingredient(
     found = (await rendered_catalogue(request.app.state)).material(cas)
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no material with CAS {cas}")
+    request.app.state.rendered_reads.remember(request.scope, found)
     return answer(request, found)
