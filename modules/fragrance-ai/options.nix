@@ -340,13 +340,14 @@ in
         default = cfg.database.createLocally;
         defaultText = literalExpression "database.createLocally";
         description = ''
-          Run `fragrance-ai db backup` (pg_dump into dataDir/backups, keeping the last few)
-          before each migration run, so a failed upgrade can be undone with
-          `fragrance-ai-manage db restore FILE` (scripts/deploy does it). On by default for the
-          local database, which has no other backup on this host; off for an external one,
-          which usually has its own (snapshots, point-in-time recovery) and where a dump over
-          the network at every start would slow every restart. pg_dump comes from
-          services.postgresql.package and must not be older than the server.
+          Back the database up (pg_dump into dataDir/backups, keeping the last few) before a
+          start that migrates it (`fragrance-ai migrate --backup-if-pending`: only when a
+          migration is pending, so the restarts that migrate nothing dump nothing), so a failed
+          upgrade can be undone with `fragrance-ai-manage db restore FILE` (scripts/deploy does
+          it). On by default for the local database, which has no other backup on this host;
+          off for an external one, which usually has its own (snapshots, point-in-time
+          recovery). pg_dump comes from services.postgresql.package and must not be older than
+          the server.
         '';
       };
       url = mkOption {

@@ -59,7 +59,10 @@ def test_package_provides_every_command(evaluate: Evaluate) -> None:
         for name, unit in evaluated["services"].items()
         if name != "fragrance-ai-migrate"
     }
-    assert f"$({PACKAGE_BIN} migrate)" in service(evaluated, "fragrance-ai-migrate")["script"]
+    assert (
+        f"$({PACKAGE_BIN} migrate --backup-if-pending)"
+        in service(evaluated, "fragrance-ai-migrate")["script"]
+    )
     assert commands == {
         "fragrance-ai-api": f"{PACKAGE_BIN} serve",
         "fragrance-ai-worker-llm-1": f"{PACKAGE_BIN} worker llm --queue llm_inference",
@@ -619,4 +622,7 @@ def test_a_group_may_run_its_own_package(evaluate: Evaluate) -> None:
     assert llm.startswith("/nix/store/22222222222222222222222222222222-fa-cuda/bin/fragrance-ai ")
     for name in ("fragrance-ai-api", "fragrance-ai-worker-rl-1"):
         assert service(evaluated, name)["serviceConfig"]["ExecStart"].startswith(PACKAGE_BIN)
-    assert f"$({PACKAGE_BIN} migrate)" in service(evaluated, "fragrance-ai-migrate")["script"]
+    assert (
+        f"$({PACKAGE_BIN} migrate --backup-if-pending)"
+        in service(evaluated, "fragrance-ai-migrate")["script"]
+    )

@@ -70,63 +70,115 @@ def bash_syntax_ok(script: str) -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_migrate_retries_within_one_start(evaluate: Evaluate) -> None:
+MIGRATE = f"{PACKAGE_BIN} migrate"
+
+
+def test_migrate_is_retried_on_a_transient_failure_and_never_on_a_deterministic_one(
+    evaluate: Evaluate,
+) -> None:
     migrate = service(evaluate(), "fragrance-ai-migrate")
-    script = migrate["script"]
-    bash_syntax_ok(script)
-    # One start that retries: a failed oneshot would fail the start jobs of the units that
-    # Require it, and those are never retried.
-    assert 'until "$@"; do' in script
-    assert "retry migrated" in script
-    assert "delay * 2 > 30 ? 30 : delay * 2" in script
-    assert "Restart" not in migrate["serviceConfig"]
-    assert migrate["serviceConfig"]["TimeoutStartSec"] == "15min"
-    assert "> /var/lib/fragrance-ai/schema-revision.tmp" in script
+    bash_syntax_ok(migrate["script"])
+    config = migrate["serviceConfig"]
+    # Past the retries within one start, systemd tries again, backing off, for ever...
+    assert config["Restart"] == "on-failure"
+    assert (config["RestartSec"], config["RestartSteps"], config["RestartMaxDelaySec"]) == (
+        "10s",
+        5,
+        "5min",
+    )
+    assert migrate["startLimitIntervalSec"] == 0
+    assert "StartLimitIntervalSec=0\n" in migrate["unitFile"]
+    # ...except after exit status 2: a schema newer than this version stays refused.
+    assert config["RestartPreventExitStatus"] == 2
+    assert config["TimeoutStartSec"] == "15min"
+    # A late success starts the units whose start failed on it meanwhile.
+    assert config["ExecStartPost"] == f"+{SYSTEMCTL} start --no-block fragrance-ai.target"
+    for name in APP_UNITS:
+        unit = service(evaluate(), name)
+        assert "fragrance-ai-migrate.service" in unit["requires"], name
+        assert "fragrance-ai-migrate.service" in unit["after"], name
 
 
-def test_the_migrate_retry_loop_really_retries(evaluate: Evaluate, tmp_path: Path) -> None:
-    # The unit's script, run by bash with `fragrance-ai` failing twice before it succeeds and
-    # `sleep` recording the waits instead of waiting.
-    script = service(evaluate('dataDir = "/var/lib/fa";'), "fragrance-ai-migrate")["script"]
+def run_migrate_script(
+    evaluate: Evaluate, tmp_path: Path, statuses: list[int], options: str = ""
+) -> tuple[subprocess.CompletedProcess[str], list[str], Path]:
+    """The unit's script, run by bash (with -e, as NixOS runs it), with `fragrance-ai`
+    exiting with `statuses` one call after the other (then 0) and `sleep` recording the waits
+    and moving bash's clock instead of waiting. Returns the result, the calls and dataDir."""
+    script = service(evaluate(f'dataDir = "/var/lib/fa"; {options}'), "fragrance-ai-migrate")[
+        "script"
+    ]
     calls = tmp_path / "calls"
     fake = tmp_path / "fragrance-ai"
     fake.write_text(
         "#!/usr/bin/env bash\n"
         f'echo "$*" >> {calls}\n'
-        f"n=$(grep -c migrate {calls})\n"
-        "[[ $1 != migrate ]] || [[ $n -ge 3 ]] || exit 1\n"
-        'echo "database x is at revision 0007_seed"\n'
+        f"statuses=({' '.join(map(str, statuses))})\n"
+        f"status=${{statuses[$(($(wc -l < {calls}) - 1))]:-0}}\n"
+        '[[ $status -eq 0 ]] && echo "database x is at revision 0007_seed"\n'
+        'exit "$status"\n'
     )
     fake.chmod(0o755)
     data = tmp_path / "data"
     data.mkdir()
     script = script.replace(PACKAGE_BIN, str(fake)).replace("/var/lib/fa", str(data))
     result = subprocess.run(
-        ["bash", "-e", "-c", 'sleep() { echo "slept $1"; }\n' + script],
+        ["bash", "-e", "-c", 'sleep() { echo "slept $1"; SECONDS=$((SECONDS + $1)); }\n' + script],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
+    return result, calls.read_text().splitlines(), data
+
+
+def test_an_unreachable_database_is_tried_again_within_the_start(
+    evaluate: Evaluate, tmp_path: Path
+) -> None:
+    result, calls, data = run_migrate_script(evaluate, tmp_path, [75, 75, 0])
     assert result.returncode == 0, result.stderr
-    assert calls.read_text().split("\n")[:4] == ["db backup", "migrate", "migrate", "migrate"]
+    assert calls == ["migrate --backup-if-pending"] * 3
     waits = [line for line in result.stdout.split("\n") if line.startswith("slept")]
     assert waits == ["slept 1", "slept 2"]
+    assert "the database is not reachable yet; trying again in 1 s" in result.stderr
     assert (data / "schema-revision").read_text() == "0007_seed\n"
 
 
+def test_an_unreachable_database_fails_the_start_after_two_minutes(
+    evaluate: Evaluate, tmp_path: Path
+) -> None:
+    result, calls, data = run_migrate_script(evaluate, tmp_path, [75] * 50)
+    # 1 + 2 + 4 + 8 + 16 + 30 + 30 + 30 s of waits: then the unit fails, and Restart= goes on.
+    assert result.returncode == 75
+    assert len(calls) == 9
+    assert not (data / "schema-revision").exists()
+
+
+@pytest.mark.parametrize("status", [2, 1])
+def test_any_other_failure_fails_the_start_at_once(
+    evaluate: Evaluate, tmp_path: Path, status: int
+) -> None:
+    # 2: deterministic (not restarted: RestartPreventExitStatus=2); 1: systemd tries again.
+    result, calls, data = run_migrate_script(evaluate, tmp_path, [status])
+    assert result.returncode == status
+    assert calls == ["migrate --backup-if-pending"]
+    assert "slept" not in result.stdout
+    assert not (data / "schema-revision").exists()
+
+
 def test_backup_before_migrate_defaults_to_the_local_database(evaluate: Evaluate) -> None:
+    # Backed up by `migrate` itself when a migration is pending, never at every start.
     local = service(evaluate(), "fragrance-ai-migrate")
-    assert f"retry {PACKAGE_BIN} db backup\n" in local["script"]
-    assert local["script"].index("db backup") < local["script"].index(" migrate)")
+    assert f"$({MIGRATE} --backup-if-pending)" in local["script"]
+    assert "db backup" not in local["script"]
     # pg_dump from the local server's package.
     assert local["path"] == ["/nix/store/00000000000000000000000000000000-postgresql-17.7"]
     remote = service(evaluate(EXTERNAL), "fragrance-ai-migrate")
-    assert "db backup" not in remote["script"]
+    assert f"$({MIGRATE})" in remote["script"]
     assert remote["path"] == []
     forced_options = EXTERNAL + " database.backupBeforeMigrate = true;"
     forced = service(evaluate(forced_options), "fragrance-ai-migrate")
-    assert "db backup" in forced["script"]
+    assert f"$({MIGRATE} --backup-if-pending)" in forced["script"]
 
 
 # ---- fragrance-ai-manage ---------------------------------------------------------------------
