@@ -90,6 +90,39 @@ def _briefs(engine: Engine) -> dict[str, tuple[int, int]]:
         return {row[0]: (row[1], row[2]) for row in rows}
 
 
+# Objects of every kind that a newer migration might create beside its tables; the first two
+# are the ones that outlived the restore when it dropped only tables.
+_NEWER_SCHEMA_OBJECTS = (
+    "CREATE TYPE upgrade_mood AS ENUM ('fresh', 'warm')",
+    "CREATE SEQUENCE upgrade_numbers",
+    "CREATE DOMAIN upgrade_percent AS numeric CHECK (VALUE BETWEEN 0 AND 100)",
+    "CREATE TYPE upgrade_pair AS (low integer, high integer)",
+    "CREATE TABLE upgrade_moods (id serial PRIMARY KEY, mood upgrade_mood, share upgrade_percent)",
+    "CREATE VIEW upgrade_mood_view AS SELECT mood FROM upgrade_moods",
+    "CREATE MATERIALIZED VIEW upgrade_mood_counts AS SELECT count(*) FROM upgrade_moods",
+    "CREATE FUNCTION upgrade_twice(n integer) RETURNS integer LANGUAGE sql AS 'SELECT 2 * n'",
+    "CREATE PROCEDURE upgrade_nothing() LANGUAGE sql AS 'SELECT 1'",
+)
+
+
+def _schema_objects(engine: Engine) -> set[tuple[str, str]]:
+    """Every relation, routine, type and collation in the database's schema, by kind and name."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT 'relation ' || relkind::text, relname::text FROM pg_class"
+                " WHERE relnamespace = current_schema()::regnamespace"
+                " UNION ALL SELECT 'routine', oid::regprocedure::text FROM pg_proc"
+                " WHERE pronamespace = current_schema()::regnamespace"
+                " UNION ALL SELECT 'type ' || typtype::text, typname::text FROM pg_type"
+                " WHERE typnamespace = current_schema()::regnamespace"
+                " UNION ALL SELECT 'collation', collname::text FROM pg_collation"
+                " WHERE collnamespace = current_schema()::regnamespace"
+            )
+        )
+        return {(row[0], row[1]) for row in rows}
+
+
 def _upgrade_then_rollback(data_dir: Path, database_url: str | None) -> None:
     engine = _engine(data_dir, database_url)
     try:
@@ -101,6 +134,7 @@ def _upgrade_then_rollback(data_dir: Path, database_url: str | None) -> None:
         assert current_revision(engine) == PREVIOUS
         before = _briefs(engine)
         assert before == {"fresh citrus cologne for summer with a woody base": (2, 1)}
+        objects_before = _schema_objects(engine) if engine.dialect.name == "postgresql" else set()
 
         # The upgrade: a backup first, then the migration, then work the new version does.
         backed_up = _cli(data_dir, database_url, "db", "backup")
@@ -115,6 +149,10 @@ def _upgrade_then_rollback(data_dir: Path, database_url: str | None) -> None:
         with engine.begin() as connection:
             # What a newer version's migration might add: a table the backup never held.
             connection.execute(text("CREATE TABLE added_by_the_upgrade (id integer)"))
+            if engine.dialect.name == "postgresql":
+                # And what outlives dropping every table: a type, a sequence, a function...
+                for statement in _NEWER_SCHEMA_OBJECTS:
+                    connection.execute(text(statement))
 
         # The rollback.
         restored = _cli(data_dir, database_url, "db", "restore", str(backup))
@@ -126,6 +164,11 @@ def _upgrade_then_rollback(data_dir: Path, database_url: str | None) -> None:
         assert "seed" not in {column["name"] for column in schema.get_columns("briefs")}
         assert "added_by_the_upgrade" not in schema.get_table_names()
         assert _briefs(engine) == before
+        if engine.dialect.name == "postgresql":
+            objects_after = _schema_objects(engine)
+            assert ("type e", "upgrade_mood") not in objects_after
+            assert ("relation S", "upgrade_numbers") not in objects_after
+            assert objects_after == objects_before
 
         # The restored database takes the upgrade again.
         again = _cli(data_dir, database_url, "migrate")

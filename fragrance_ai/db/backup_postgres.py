@@ -21,14 +21,55 @@ from fragrance_ai.db.backup_errors import BackupFailed, NotABackup
 ARCHIVE_MAGIC = b"PGDMP"
 
 # Run in the restore's own transaction, before the archive: `pg_restore --clean` drops only
-# what the archive holds, so a table that a newer migration created would outlive the
-# rollback, and the next upgrade would stop on it ("relation already exists").
-_DROP_EVERY_TABLE = """
+# what the archive holds, so whatever a newer migration created (a table, an enum type, a
+# sequence, a function, a view) would outlive the rollback, and the next upgrade would stop on
+# it ("already exists"). So every object of the schema goes first, except those that come and
+# go with another (deptype 'i': array and row types, a range's constructors) and those of an
+# extension ('e': the archive's CREATE EXTENSION IF NOT EXISTS keeps them). The schema itself
+# stays, with its owner and grants: dropping and recreating it would need its owner, which on
+# PostgreSQL 14 and older is not the database's owner. The names are read before the first
+# DROP, and each DROP cascades, so order does not matter (IF EXISTS: gone with an earlier one).
+_DROP_EVERY_OBJECT = """
 DO $$
-DECLARE name text;
+DECLARE
+    statement text;
 BEGIN
-    FOR name IN SELECT tablename FROM pg_tables WHERE schemaname = current_schema() LOOP
-        EXECUTE format('DROP TABLE IF EXISTS %I CASCADE', name);
+    FOR statement IN SELECT unnest(ARRAY(
+        SELECT format('DROP %s IF EXISTS %s CASCADE', kind, name) FROM (
+            SELECT CASE c.relkind
+                       WHEN 'v' THEN 'VIEW'
+                       WHEN 'm' THEN 'MATERIALIZED VIEW'
+                       WHEN 'f' THEN 'FOREIGN TABLE'
+                       WHEN 'S' THEN 'SEQUENCE'
+                       ELSE 'TABLE'
+                   END AS kind,
+                   c.oid::regclass::text AS name, 'pg_class'::regclass AS catalog, c.oid AS object
+            FROM pg_class c
+            WHERE c.relnamespace = current_schema()::regnamespace
+              AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+            UNION ALL
+            SELECT 'ROUTINE', p.oid::regprocedure::text, 'pg_proc'::regclass, p.oid
+            FROM pg_proc p
+            WHERE p.pronamespace = current_schema()::regnamespace
+            UNION ALL
+            SELECT CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END,
+                   t.oid::regtype::text, 'pg_type'::regclass, t.oid
+            FROM pg_type t
+            WHERE t.typnamespace = current_schema()::regnamespace
+              AND t.typtype IN ('b', 'c', 'd', 'e', 'r')
+            UNION ALL
+            SELECT 'COLLATION', format('%I.%I', current_schema(), o.collname),
+                   'pg_collation'::regclass, o.oid
+            FROM pg_collation o
+            WHERE o.collnamespace = current_schema()::regnamespace
+        ) AS objects
+        WHERE NOT EXISTS (
+            SELECT FROM pg_depend d
+            WHERE d.classid = objects.catalog AND d.objid = objects.object AND d.objsubid = 0
+              AND d.deptype IN ('e', 'i')
+        )
+    )) LOOP
+        EXECUTE statement;
     END LOOP;
 END $$;
 """
@@ -73,7 +114,7 @@ def revision_in(archive: Path) -> str:
 
 
 def restore(url: str, archive: Path) -> None:
-    """Replaces every table of the database's schema with the archive's, in one
+    """Replaces every object of the database's schema with the archive's, in one
     transaction: on any error nothing has changed."""
     conninfo, environment = _libpq(url)
     script_command = ["pg_restore", "--clean", "--if-exists", "--no-owner", "--file=-"]
@@ -84,7 +125,7 @@ def restore(url: str, archive: Path) -> None:
         "--no-password",
         "--set=ON_ERROR_STOP=1",
         "--single-transaction",
-        f"--command={_DROP_EVERY_TABLE}",
+        f"--command={_DROP_EVERY_OBJECT}",
         "--file=-",
         f"--dbname={conninfo}",
     ]
