@@ -1,14 +1,31 @@
 """The one settings object, read once at start-up and handed to everything else.
 
+Every setting's default is written once, as the field's default below (`fragrance-ai config
+show` prints the effective values). The yaml files in the configuration directory
+(`configs/`, or `$FRAGRANCE_AI_CONFIG_DIR`) hold only what a profile changes, each file the
+sections named for it:
+
+- `llm_ensemble.yaml`: `llm` (the LLM ensemble: modes, roles, models, devices, timeouts...);
+- `service.yaml`: every other top-level setting (log level, queue, security and rate limits,
+  database backups, the API's address...);
+- `design.yaml`: `designer` and `optimizer` (the design search);
+- `training.yaml`: `rl` (learning from the perfumer's choices).
+
+Each file is a mapping with `profiles` (development, staging, production) and, for an
+operator's own directory, optional `defaults` shared by every profile. A directory that still
+has the single `llm_ensemble.yaml` of 0.2 (every section in one file) and none of the others is
+read as before.
+
 Precedence, highest first: environment variables, the profile's env file (`configs/dev.env`,
-`staging.env`, `prod.env`), the profile section of `configs/llm_ensemble.yaml`, that file's
-`defaults`. A bad value stops start-up with a `ConfigError` that names the key and where it
+`staging.env`, `prod.env`), the profile's section of the yaml files, their `defaults`, the
+defaults below. A bad value stops start-up with a `ConfigError` that names the key and where it
 came from, so an operator fixes the right file instead of reading a traceback.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
@@ -33,6 +50,16 @@ from pydantic_settings import (
 
 CONFIG_DIR_VARIABLE = "FRAGRANCE_AI_CONFIG_DIR"
 ENSEMBLE_FILE = "llm_ensemble.yaml"
+SERVICE_FILE = "service.yaml"
+DESIGN_FILE = "design.yaml"
+TRAINING_FILE = "training.yaml"
+# The top-level settings each yaml file holds; SERVICE_FILE holds every one not named here.
+FILE_SECTIONS: dict[str, frozenset[str]] = {
+    ENSEMBLE_FILE: frozenset({"llm"}),
+    DESIGN_FILE: frozenset({"designer", "optimizer"}),
+    TRAINING_FILE: frozenset({"rl"}),
+}
+CONFIG_FILES = (ENSEMBLE_FILE, SERVICE_FILE, DESIGN_FILE, TRAINING_FILE)
 
 
 class AppEnv(StrEnum):
@@ -78,8 +105,11 @@ class _Section(BaseModel):
 
 
 class QueueSettings(_Section):
+    # A brief's job takes seconds; a training run declares its own timeout.
     job_timeout_s: int = Field(600, gt=0)
+    # RQ's copy of a result; the database row is the real one.
     result_ttl_s: int = Field(86400, gt=0)
+    # One week (RQ's own default keeps failed jobs for a year).
     failure_ttl_s: int = Field(604800, gt=0)
     retry_intervals_s: list[int] = Field(default_factory=lambda: [5, 30, 120])
     # The reconciler in every RQ worker (fragrance_ai/worker/reconciler.py): how often it looks for
@@ -120,6 +150,9 @@ class SearchModeSettings(_Section):
 
 
 class OptimizerSettings(_Section):
+    """NSGA-II per mode (fragrance_ai/optimize, docs/optimize.md): the modes differ in how
+    wide and how long they search, and in what they optimise."""
+
     # Options shown to the perfumer per brief.
     options: int = Field(4, ge=3, le=5)
     modes: dict[InferenceMode, SearchModeSettings] = Field(
@@ -151,6 +184,8 @@ class OptimizerSettings(_Section):
 
 
 class BreakerSettings(_Section):
+    """Per role: open after `failure_threshold` failures in a row, try again after a rest."""
+
     failure_threshold: int = Field(5, gt=0)
     reset_after_s: float = Field(60, gt=0)
 
@@ -191,9 +226,36 @@ class DownshiftSettings(_Section):
     recover_after_s: float = Field(300, gt=0)
 
 
+def _ensemble_roles() -> dict[EnsembleRole, RoleSettings]:
+    """Every role without a model (the deterministic parser and rules stand in); the profiles
+    in configs/llm_ensemble.yaml name the models."""
+    return {
+        EnsembleRole.PARSER: RoleSettings(max_new_tokens=160),
+        EnsembleRole.VALIDATOR: RoleSettings(max_new_tokens=48, timeout_s=15),
+        EnsembleRole.CREATIVE_HINTS: RoleSettings(
+            max_new_tokens=120, temperature=0.7, timeout_s=30
+        ),
+    }
+
+
+def _ensemble_modes() -> dict[InferenceMode, list[EnsembleRole]]:
+    return {
+        InferenceMode.FAST: [EnsembleRole.PARSER],
+        InferenceMode.BALANCED: [EnsembleRole.PARSER, EnsembleRole.VALIDATOR],
+        InferenceMode.CREATIVE: [
+            EnsembleRole.PARSER,
+            EnsembleRole.VALIDATOR,
+            EnsembleRole.CREATIVE_HINTS,
+        ],
+    }
+
+
 class LLMSettings(_Section):
+    # `auto`: the LLM worker picks a mode from the brief's text.
     default_mode: RequestedMode = RequestedMode.BALANCED
+    # A role may override it.
     device: Device = "cpu"
+    # Parsed briefs in Redis, keyed by text, mode and model versions.
     cache_ttl_s: int = Field(86400, ge=0)
     # Briefs waiting together on llm_inference are parsed in one `generate` call.
     batch_size: int = Field(4, ge=1, le=64)
@@ -206,8 +268,9 @@ class LLMSettings(_Section):
     )
     breaker: BreakerSettings = BreakerSettings()
     downshift: DownshiftSettings = DownshiftSettings()
-    roles: dict[EnsembleRole, RoleSettings] = Field(default_factory=dict)
-    modes: dict[InferenceMode, list[EnsembleRole]] = Field(default_factory=dict)
+    roles: dict[EnsembleRole, RoleSettings] = Field(default_factory=_ensemble_roles)
+    # The roles each mode runs.
+    modes: dict[InferenceMode, list[EnsembleRole]] = Field(default_factory=_ensemble_modes)
 
 
 EntropySchedule = Literal["constant", "linear", "cosine"]
@@ -247,12 +310,15 @@ class RewardTermsSettings(_Section):
     """A step's reward: the change in the reward model's score, plus the change in brief
     fit, minus a penalty while the formula is not compliant."""
 
+    # Per unit of change in the reward model's score (its std over the stored formulas).
     preference_weight: float = Field(1.0, ge=0)
     brief_fit_weight: float = Field(1.0, ge=0)
     noncompliance_penalty: float = Field(0.5, ge=0)
 
 
 class RewardModelSettings(_Section):
+    """A Bradley-Terry ensemble fitted to the perfumer's choices."""
+
     members: int = Field(5, ge=1, le=32)
     epochs: int = Field(300, ge=1, le=100_000)
     learning_rate: float = Field(0.05, gt=0, le=10)
@@ -264,6 +330,7 @@ class RewardModelSettings(_Section):
 
 class CheckpointSettings(_Section):
     every_updates: int = Field(5, ge=1)
+    # Besides the best one, which is always kept.
     keep_last: int = Field(3, ge=1, le=1000)
 
 
@@ -285,6 +352,8 @@ class FaultDrillSettings(_Section):
 
 
 class RLSettings(_Section):
+    """Learning from choices (fragrance_ai/rl, docs/learning.md)."""
+
     ppo: PPOSettings = PPOSettings()
     reward: RewardTermsSettings = RewardTermsSettings()
     reward_model: RewardModelSettings = RewardModelSettings()
@@ -298,7 +367,8 @@ class RLSettings(_Section):
     max_variations: int = Field(8, ge=1, le=32)
     # Formulas the policy is evaluated on at each checkpoint (held out of training starts).
     eval_formulas: int = Field(32, ge=1, le=10_000)
-    # Relative paths are under data_dir.
+    # Relative paths are under data_dir: checkpoints and reward models; TensorBoard event
+    # files per run (None: none written).
     policies_dir: Path = Path("policies")
     scalars_dir: Path | None = Path("tensorboard")
     run_timeout_s: int = Field(3600, gt=0)
@@ -306,9 +376,10 @@ class RLSettings(_Section):
 
 class RateLimitSettings(_Section):
     """Per API key (per client address where keys are optional and none is sent), over every
-    /v1 request: a bucket of `burst` requests refilled at `requests_per_minute`."""
+    /v1 request: a bucket of `burst` requests refilled at `requests_per_minute`. Counted in
+    Redis when REDIS_URL is set, so every API process shares one bucket per key."""
 
-    # 0: no limit. configs/llm_ensemble.yaml sets one for staging and production.
+    # 0: no limit (a bare machine). configs/service.yaml sets one for staging and production.
     requests_per_minute: int = Field(0, ge=0)
     burst: int = Field(60, ge=1)
 
@@ -325,6 +396,7 @@ class SecuritySettings(_Section):
     idempotency_ttl_s: int = Field(86400, ge=60)
     # A key claimed this long ago without an answer (its process died) may be claimed again.
     idempotency_in_flight_timeout_s: int = Field(300, ge=1)
+    # 413 above it, counted while the body streams in.
     max_body_bytes: int = Field(1_048_576, ge=1024)
     # Origins allowed to call the API from a browser page served elsewhere; empty: none (the
     # workbench is same-origin). "*" only in development.
@@ -453,12 +525,27 @@ def load_settings() -> Settings:
     directory = config_dir()
     app_env = _read_app_env()
     env_file = directory / PROFILE_ENV_FILES[app_env]
-    ensemble_file = directory / ENSEMBLE_FILE
-    settings_class = _with_profile(_read_profile(ensemble_file, app_env))
+    profile, origins = read_profile(directory, app_env)
+    settings_class = _with_profile(deep_merge(default_values(), profile))
     try:
         return settings_class(_env_file=env_file if env_file.exists() else None)
     except ValidationError as error:
-        raise ConfigError(_describe(error, env_file, ensemble_file)) from None
+        raise ConfigError(_describe(error, env_file, origins, directory)) from None
+
+
+def default_values() -> dict[str, Any]:
+    """Every setting's default, the fields' own, spelt as the yaml files spell values; the
+    profiles are merged onto it, so a profile naming one role's model keeps that role's other
+    values and the other roles."""
+    return Settings.model_construct().model_dump(mode="json")
+
+
+def home_file(section: str) -> str:
+    """The yaml file that holds a top-level setting."""
+    for name, sections in FILE_SECTIONS.items():
+        if section in sections:
+            return name
+    return SERVICE_FILE
 
 
 def _read_app_env() -> AppEnv:
@@ -472,30 +559,85 @@ def _read_app_env() -> AppEnv:
         ) from None
 
 
-def _read_profile(path: Path, app_env: AppEnv) -> dict[str, Any]:
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: configuration file not found") from None
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML ({error})".replace("\n", " ")) from None
-    if not isinstance(document, dict):
-        raise ConfigError(f"{path}: expected a mapping with `defaults` and `profiles`")
-    unknown_top = set(document) - {"defaults", "profiles"}
-    if unknown_top:
-        raise ConfigError(f"{sorted(unknown_top)[0]} ({path}): unknown top-level key")
-    defaults = document.get("defaults") or {}
-    profiles = document.get("profiles") or {}
-    if not isinstance(defaults, dict) or not isinstance(profiles, dict):
-        raise ConfigError(f"{path}: `defaults` and `profiles` must be mappings")
-    unknown_profiles = set(profiles) - {env.value for env in AppEnv}
-    if unknown_profiles:
-        name = sorted(unknown_profiles)[0]
-        raise ConfigError(f"profiles.{name} ({path}): unknown profile")
-    overrides = profiles.get(app_env.value) or {}
-    if not isinstance(overrides, dict):
-        raise ConfigError(f"profiles.{app_env.value} ({path}): must be a mapping")
-    return deep_merge(defaults, overrides)
+class _YamlFile:
+    """One configuration file: its `defaults` and `profiles`, checked for shape."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: configuration file not found") from None
+        except yaml.YAMLError as error:
+            raise ConfigError(f"{path}: not valid YAML ({error})".replace("\n", " ")) from None
+        if document is None:
+            document = {}
+        if not isinstance(document, dict):
+            raise ConfigError(f"{path}: expected a mapping with `defaults` and `profiles`")
+        unknown_top = set(document) - {"defaults", "profiles"}
+        if unknown_top:
+            raise ConfigError(f"{sorted(unknown_top)[0]} ({path}): unknown top-level key")
+        defaults = document.get("defaults") or {}
+        profiles = document.get("profiles") or {}
+        if not isinstance(defaults, dict) or not isinstance(profiles, dict):
+            raise ConfigError(f"{path}: `defaults` and `profiles` must be mappings")
+        unknown_profiles = set(profiles) - {env.value for env in AppEnv}
+        if unknown_profiles:
+            name = sorted(unknown_profiles)[0]
+            raise ConfigError(f"profiles.{name} ({path}): unknown profile")
+        for name, overrides in profiles.items():
+            if overrides is not None and not isinstance(overrides, dict):
+                raise ConfigError(f"profiles.{name} ({path}): must be a mapping")
+        self.defaults: dict[str, Any] = defaults
+        self.profiles: dict[str, dict[str, Any]] = {
+            name: overrides or {} for name, overrides in profiles.items()
+        }
+
+    def sections(self) -> set[str]:
+        """The top-level settings named anywhere in the file, whichever the profile."""
+        named = set(self.defaults)
+        for overrides in self.profiles.values():
+            named |= set(overrides)
+        return named
+
+    def profile(self, app_env: AppEnv) -> dict[str, Any]:
+        return deep_merge(self.defaults, self.profiles.get(app_env.value, {}))
+
+
+def read_profile(directory: Path, app_env: AppEnv) -> tuple[dict[str, Any], dict[str, Path]]:
+    """What the yaml files in `directory` set for `app_env`, and the file each top-level
+    setting came from (for error messages)."""
+    ensemble = _YamlFile(directory / ENSEMBLE_FILE)
+    others = [name for name in CONFIG_FILES if name != ENSEMBLE_FILE]
+    foreign = sorted(
+        section
+        for section in ensemble.sections()
+        if section in Settings.model_fields and home_file(section) != ENSEMBLE_FILE
+    )
+    if foreign and not any((directory / name).exists() for name in others):
+        # The single file of 0.2, every section in llm_ensemble.yaml: read as it was.
+        profile = ensemble.profile(app_env)
+        return profile, dict.fromkeys(profile, ensemble.path)
+    merged: dict[str, Any] = {}
+    origins: dict[str, Path] = {}
+    for name in CONFIG_FILES:
+        if not (directory / name).exists():
+            files = ", ".join(CONFIG_FILES)
+            raise ConfigError(
+                f"{directory / name}: configuration file not found; {directory} needs "
+                f"{files} (copy the missing ones from the package's configs/)"
+            )
+        file = ensemble if name == ENSEMBLE_FILE else _YamlFile(directory / name)
+        for section in sorted(file.sections()):
+            if section in Settings.model_fields and home_file(section) != name:
+                raise ConfigError(
+                    f"{section} ({file.path}): belongs in {home_file(section)} in the same "
+                    f"directory; move the `{section}:` entries there"
+                )
+        profile = file.profile(app_env)
+        merged.update(profile)
+        origins.update(dict.fromkeys(profile, file.path))
+    return merged, origins
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -508,16 +650,21 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return merged
 
 
-def _describe(error: ValidationError, env_file: Path, ensemble_file: Path) -> str:
+def _describe(
+    error: ValidationError, env_file: Path, origins: Mapping[str, Path], directory: Path
+) -> str:
     first = error.errors()[0]
-    dotted = ".".join(str(part) for part in first["loc"])
-    variable = "__".join(str(part) for part in first["loc"]).upper()
+    loc = [str(part) for part in first["loc"]]
+    dotted = ".".join(loc)
+    variable = "__".join(loc).upper()
     if variable in {name.upper() for name in os.environ}:
         origin = f"environment variable {variable}"
     elif env_file.exists() and _mentions(env_file, variable):
         origin = str(env_file)
+    elif loc and loc[0] in origins:
+        origin = str(origins[loc[0]])
     else:
-        origin = str(ensemble_file)
+        origin = str(directory / home_file(loc[0] if loc else ""))
     extra = f" (and {len(error.errors()) - 1} more)" if len(error.errors()) > 1 else ""
     return f"{dotted} ({origin}): {first['msg']}{extra}"
 

@@ -25,7 +25,15 @@ from fragrance_ai.db.models import Brief, Formula, Job, JobKind, JobStatus
 from fragrance_ai.jobs.steps import parse_brief
 from fragrance_ai.queue import QueueName
 from fragrance_ai.runtime import Runtime
-from fragrance_ai.settings import OptimizerSettings, config_dir
+from fragrance_ai.settings import (
+    CONFIG_FILES,
+    DESIGN_FILE,
+    ENSEMBLE_FILE,
+    SERVICE_FILE,
+    TRAINING_FILE,
+    InferenceMode,
+    OptimizerSettings,
+)
 
 BRIEFS = [
     "fresh citrus cologne for summer with a woody base",
@@ -38,23 +46,26 @@ BRIEFS = [
 def fast_config_dir(
     directory: Path, *, search: dict[str, int] | None = None, **queue: object
 ) -> Path:
-    """The shipped configuration without its profiles (no model loads: every LLM role falls
-    back to the deterministic parser), a search small enough to take about a second (or
+    """The defaults without the shipped profiles (no model loads: every LLM role falls back
+    to the deterministic parser), a search small enough to take about a second (or
     `search`), and the reconciler looking every second."""
-    document = yaml.safe_load((config_dir() / "llm_ensemble.yaml").read_text())
-    defaults = document["defaults"]
-    for mode in defaults["optimizer"]["modes"].values():
-        mode.update(search or {"population": 8, "generations": 4})
-    defaults["queue"].update(
-        {
-            "retry_intervals_s": [1, 1],
-            "reconcile_interval_s": 1,
-            "worker_liveness_ttl_s": 1.5,
-            **queue,
-        }
-    )
+    step = search or {"population": 8, "generations": 4}
+    defaults: dict[str, dict[str, Any]] = {
+        ENSEMBLE_FILE: {},
+        SERVICE_FILE: {
+            "queue": {
+                "retry_intervals_s": [1, 1],
+                "reconcile_interval_s": 1,
+                "worker_liveness_ttl_s": 1.5,
+                **queue,
+            }
+        },
+        DESIGN_FILE: {"optimizer": {"modes": {mode.value: dict(step) for mode in InferenceMode}}},
+        TRAINING_FILE: {},
+    }
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "llm_ensemble.yaml").write_text(yaml.safe_dump({"defaults": defaults}))
+    for name in CONFIG_FILES:
+        (directory / name).write_text(yaml.safe_dump({"defaults": defaults[name]}))
     return directory
 
 
