@@ -52,14 +52,17 @@ RL_1 = "fragrance-ai-worker-rl-1.service"
 UNITS = (API, MIGRATE, LLM_1, LLM_2, RL_1)
 # What each unit looks like when healthy. Kind, Registered, RQSuffix and Crashloop are the
 # shims' own: the worker's kind, whether its process is registered with RQ, the suffix RQ's
-# name has after a reconnection, and whether it restarts between two looks.
+# name has after a reconnection, and whether it restarts between two looks. The LLM workers
+# have metrics ports, where they answer /ready; the RL worker has none.
 HEALTHY = {
     API: "ActiveState=active\nSubState=running\nNRestarts=0\nMainPID=1000\n",
     MIGRATE: "ActiveState=active\nSubState=exited\nNRestarts=0\nMainPID=0\n",
-    LLM_1: "ActiveState=active\nSubState=running\nNRestarts=0\nMainPID=2001\nKind=llm\n",
+    LLM_1: "ActiveState=active\nSubState=running\nNRestarts=0\nMainPID=2001\nKind=llm\n"
+    "Environment=APP_ENV=production API_HOST=0.0.0.0 WORKER_METRICS_PORT=9101\n",
     LLM_2: "ActiveState=active\nSubState=running\nNRestarts=0\nMainPID=2002\nKind=llm\n"
-    "RQSuffix=.1\n",
-    RL_1: "ActiveState=active\nSubState=running\nNRestarts=3\nMainPID=3001\nKind=rl\n",
+    "RQSuffix=.1\nEnvironment=APP_ENV=production WORKER_METRICS_PORT=9102 API_HOST=::1\n",
+    RL_1: "ActiveState=active\nSubState=running\nNRestarts=3\nMainPID=3001\nKind=rl\n"
+    "Environment=APP_ENV=production API_HOST=127.0.0.1\n",
 }
 
 # Each shim appends "name args..." to $DEPLOY_CALLS; state files live in $DEPLOY_STATE.
@@ -119,6 +122,14 @@ case "$1 ${2:-}" in
       echo
     done
     ;;
+  "show --property=Id,Environment")
+    shift 2
+    for unit in "${@:2}"; do
+      echo "Id=$unit"
+      grep '^Environment=' "$DEPLOY_STATE/units/$unit"
+      echo
+    done
+    ;;
   "start fragrance-ai-deploy-rollback.service")
     run_rollback
     ;;
@@ -169,8 +180,15 @@ esac
 """,
     "curl": LOG_CALL
     + """
-status=$(cat "$DEPLOY_STATE/ready-status")
+# The API's /ready answers ready-status; a worker's, on its port, ready-status-PORT (200).
+if [[ ${*: -1} == "$DEPLOY_READY_URL" ]]; then
+  status=$(cat "$DEPLOY_STATE/ready-status")
+else
+  [[ ${*: -1} =~ :([0-9]+)/ready$ ]]
+  status=$(cat "$DEPLOY_STATE/ready-status-${BASH_REMATCH[1]}" 2>/dev/null || echo 200)
+fi
 if [[ $status != 200 ]]; then
+  [[ $* != *--fail-with-body* ]] || echo '{"not loaded": {"reader": "no GPU visible"}}'
   echo "curl: (22) The requested URL returned error: $status" >&2
   exit 22
 fi
@@ -310,6 +328,7 @@ def host(tmp_path: Path) -> Host:
         "DEPLOY_STATE": str(state),
         "DEPLOY_DATA_DIR": str(data_dir),
         "DEPLOY_SYSTEMS": str(systems),
+        "DEPLOY_READY_URL": READY_URL,
     }
     return Host(data_dir, state, systems, tmp_path / "calls", env)
 
@@ -335,18 +354,25 @@ WORKERS_REGISTERED = [
     "fragrance-ai-manage healthcheck worker llm",
     "fragrance-ai-manage healthcheck worker rl",
 ]
+WORKERS_READY = [
+    f"systemctl show --property=Id,Environment -- {LLM_1} {LLM_2} {RL_1}",
+    "curl --silent --show-error --max-time 5 --fail-with-body http://127.0.0.1:9101/ready",
+    "curl --silent --show-error --max-time 5 --fail-with-body http://[::1]:9102/ready",
+]
 READY = f"curl --silent --show-error --fail --max-time 5 --output /dev/null {READY_URL}"
-# One whole health check: units up, workers registered, /ready, and no restart for 15 s.
+# One whole health check: units up, workers registered and ready, the API ready, and no
+# restart for 15 s.
 HEALTH_CHECK = [
     "systemctl show --property=Wants --value fragrance-ai.target",
     UNIT_STATES,
     *WORKERS_REGISTERED,
+    *WORKERS_READY,
     READY,
     "sleep 15",
     UNIT_STATES,
 ]
-# /ready failing at two looks 5 s apart: --ready-timeout 5 spent.
-UNREADY_TWICE = [*HEALTH_CHECK[:5], "sleep 5", *HEALTH_CHECK[:5]]
+# The API's /ready failing at two looks 5 s apart: --ready-timeout 5 spent.
+UNREADY_TWICE = [*HEALTH_CHECK[:8], "sleep 5", *HEALTH_CHECK[:8]]
 CONFIRM_AND_MAKE_BOOT_DEFAULT = [
     "systemctl stop fragrance-ai-deploy-rollback.timer",
     "nix-env --profile /nix/var/nix/profiles/system --set /nix/store/new-system",
@@ -407,20 +433,27 @@ def test_a_healthy_deploy_tests_proves_health_then_confirms_and_makes_it_the_boo
 
 
 @pytest.mark.parametrize(
-    ("unit", "unhealthy", "why"),
+    ("unit", "unhealthy", "why", "checked"),
     [
-        (LLM_2, "Crashloop=yes\n", f"{LLM_2} restarted within 15 s (NRestarts 1 -> 2"),
-        (LLM_1, "Registered=no\n", f"{LLM_1} (main PID 2001) has no live RQ worker"),
-        (RL_1, "", f"{RL_1} is activating (auto-restart)"),
+        # Active at each look: only the settle window sees the restarts.
+        (LLM_2, "Crashloop=yes\n", f"{LLM_2} restarted within 15 s (NRestarts 1 -> 2", 10),
+        (LLM_1, "Registered=no\n", f"{LLM_1} (main PID 2001) has no live RQ worker", 4),
+        (RL_1, "", f"{RL_1} is activating (auto-restart)", 2),
+        # Up and registered, but its model did not load: the CPU parser in its place.
+        (LLM_1, "model", f"{LLM_1} is not ready: http://127.0.0.1:9101/ready answers", 6),
     ],
-    ids=["crash-looping", "not-registered-with-rq", "restarting"],
+    ids=["crash-looping", "not-registered-with-rq", "restarting", "model-not-loaded"],
 )
 def test_an_unhealthy_worker_after_a_migration_is_rolled_back_and_the_database_restored(
-    host: Host, unit: str, unhealthy: str, why: str
+    host: Host, unit: str, unhealthy: str, why: str, checked: int
 ) -> None:
     host.set("migrates-to", "0002_new\n")
-    properties = HEALTHY[unit] + unhealthy
-    if not unhealthy:
+    properties = HEALTHY[unit]
+    if unhealthy == "model":
+        host.set("ready-status-9101", "503", after_rollback="200")
+    elif unhealthy:
+        properties += unhealthy
+    else:
         properties = properties.replace("SubState=running", "SubState=auto-restart")
         properties = properties.replace("ActiveState=active", "ActiveState=activating")
     host.set(f"units/{unit}", properties, after_rollback=HEALTHY[unit])
@@ -428,13 +461,10 @@ def test_an_unhealthy_worker_after_a_migration_is_rolled_back_and_the_database_r
     completed = host.deploy()
 
     assert completed.returncode == 1, completed.stderr
-    if unhealthy == "Crashloop=yes\n":
-        # Active at each look: only the settle window sees the restarts.
+    if checked == len(HEALTH_CHECK):
         unhealthy_checks = HEALTH_CHECK
-    elif unhealthy:
-        unhealthy_checks = [*HEALTH_CHECK[:4], "sleep 5", *HEALTH_CHECK[:4]]
     else:
-        unhealthy_checks = [*HEALTH_CHECK[:2], "sleep 5", *HEALTH_CHECK[:2]]
+        unhealthy_checks = [*HEALTH_CHECK[:checked], "sleep 5", *HEALTH_CHECK[:checked]]
     assert host.commands() == [
         *activation(),
         *unhealthy_checks,
@@ -506,7 +536,7 @@ def test_a_timer_that_fired_before_the_deploy_confirmed_wins(host: Host) -> None
     assert completed.returncode == 2, completed.stderr
     assert host.commands() == [
         *activation(),
-        *HEALTH_CHECK[:6],
+        *HEALTH_CHECK[:-1],
         *restore_then_previous_system(host.data_dir),
         UNIT_STATES,
     ]
