@@ -97,9 +97,7 @@ def test_openapi_names_the_result_of_each_kind_of_job(client: TestClient) -> Non
     assert {"BriefJobResult", "TrainingJobResult"} <= referenced
     brief = schemas["BriefJobResult"]
     assert {"brief_id", "brief_understood", "formula_ids"} <= set(brief["required"])
-    assert brief["properties"]["options"]["anyOf"][0]["items"]["$ref"].endswith(
-        "/DesignedOption"
-    )
+    assert brief["properties"]["options"]["anyOf"][0]["items"]["$ref"].endswith("/DesignedOption")
     assert schemas["JobView"]["properties"]["kind"]["$ref"].endswith("/JobKind")
 
 
