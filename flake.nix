@@ -149,6 +149,11 @@
           services.fragrance-ai.package =
             lib.mkDefault
               self.packages.${pkgs.stdenv.hostPlatform.system}.default;
+          # What GPU worker groups run; null where the flake builds no CUDA variant (aarch64),
+          # and the module's assertion then says what to set.
+          services.fragrance-ai.cudaPackage = lib.mkDefault (
+            self.packages.${pkgs.stdenv.hostPlatform.system}.fragrance-ai-cuda or null
+          );
         };
     };
 }

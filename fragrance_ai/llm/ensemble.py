@@ -126,7 +126,10 @@ class BriefEnsemble:
             except ModelUnavailable as error:
                 role.loaded, role.unavailable = None, str(error)
                 log.warning("llm role %s unavailable: %s", name.value, error)
-            LLM_MODEL_LOADED.labels(name.value).set(1 if role.loaded else 0)
+            # A role configured without a model is the deterministic parser by design and
+            # exports no sample: 0 means a model that should be there is not (an alert).
+            if role.settings.model_path is not None:
+                LLM_MODEL_LOADED.labels(name.value).set(1 if role.loaded else 0)
             versions[name] = role.version
         return versions
 

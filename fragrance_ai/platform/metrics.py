@@ -109,7 +109,8 @@ LLM_FALLBACKS = Counter(
 )
 LLM_MODEL_LOADED = Gauge(
     "fragrance_llm_model_loaded",
-    "1 when the role's model is loaded in this worker, 0 when the role is unavailable.",
+    "1 when the role's model is loaded in this worker, 0 when its configured model did not "
+    "load; no sample for a role configured without a model.",
     ["role"],
     multiprocess_mode="mostrecent",
 )

@@ -10,18 +10,19 @@ import socket
 import time
 from collections.abc import Sequence
 from enum import StrEnum
+from functools import partial
 from types import FrameType
 
-from prometheus_client import start_http_server
 from redis.client import Pipeline
 from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
 from rq.exceptions import StopRequested
 
-from fragrance_ai.platform.systemd import HealthNotifier, Heartbeat
+from fragrance_ai.platform.systemd import HealthCheck, HealthNotifier, Heartbeat
 from fragrance_ai.queue import QueueName, RedisJobQueue
 from fragrance_ai.runtime import build_runtime, install_runtime
 from fragrance_ai.settings import ConfigError, Settings
+from fragrance_ai.worker.probes import serve_probes, worker_readiness
 from fragrance_ai.worker.reconciler import ReconcilerThread
 
 log = logging.getLogger(__name__)
@@ -60,21 +61,32 @@ def run_worker(
     assert isinstance(runtime.queue, RedisJobQueue)
     # Load what every job needs before the first one arrives, and keep it loaded.
     _ = runtime.catalogue
-    if kind is WorkerKind.LLM:
-        _ = runtime.brief_ensemble
+    # The LLM worker's models: its /ready names any that the configuration names and that did
+    # not load (fragrance_ai/worker/probes.py).
+    models = runtime.brief_ensemble if kind is WorkerKind.LLM else None
     if kind is WorkerKind.RL:
         # The optimiser (DEAP, NumPy) is imported by the design job; import it now.
         import fragrance_ai.optimize.design  # noqa: F401
+    # Beaten by the worker's loop (below): what feeds systemd's watchdog and /health.
+    liveness = Heartbeat()
     if settings.worker_metrics_port is not None:
-        # Job durations are recorded in this process, so it serves them itself.
-        start_http_server(settings.worker_metrics_port, addr=settings.api_host)
-        log.info("worker metrics on %s:%d", settings.api_host, settings.worker_metrics_port)
+        # Job durations are recorded in this process, so it serves them itself, with /health
+        # and /ready beside them.
+        probes: dict[str, HealthCheck] = {
+            "/health": liveness.check,
+            "/ready": partial(worker_readiness, settings, liveness.check, models),
+        }
+        serve_probes(settings.api_host, settings.worker_metrics_port, probes)
+        log.info(
+            "worker metrics, /health and /ready on %s:%d",
+            settings.api_host,
+            settings.worker_metrics_port,
+        )
     names = [name.value for name in (queues or [QUEUES_OF[kind]])]
     prefix = f"{worker_name_prefix(kind, socket.gethostname())}{os.getpid()}"
     # Under systemd: ready once RQ has registered the worker (its first heartbeat), alive while
     # the worker's loop beats: RQ's heartbeats, and the waits for Redis after RQ gave up on it.
     # A Redis outage is not a hang, and a restart would not end it; a loop that stops is one.
-    liveness = Heartbeat()
     notifier = HealthNotifier(liveness.check).start()
     restarts = 0
     while True:

@@ -84,6 +84,18 @@ in
       assertion = worker.gpuDevices != null -> worker.gpu;
       message = "services.fragrance-ai.workers.${name}.gpuDevices is set but gpu is false.";
     }) enabledWorkers
+    # A GPU group on the CPU build loads no model and reads every brief with the deterministic
+    # parser, healthy-looking; say what to set instead. (Derivations compare by their outPath.)
+    ++ lib.mapAttrsToList (name: worker: {
+      assertion = worker.gpu -> worker.package != cfg.package || cfg.cudaPackage == cfg.package;
+      message = "services.fragrance-ai.workers.${name}: gpu = true, but its package is services.fragrance-ai.package, the CPU build, on which no model loads. Set services.fragrance-ai.cudaPackage to the CUDA build (the flake's packages.x86_64-linux.fragrance-ai-cuda, which its nixosModules.default sets on x86_64-linux) or workers.${name}.package; if services.fragrance-ai.package is itself a CUDA build, set cudaPackage to it too.";
+    }) enabledWorkers
+    ++ lib.mapAttrsToList (name: worker: {
+      assertion = worker.gpuDevices == null || worker.replicas <= lib.length worker.gpuDevices;
+      message = "services.fragrance-ai.workers.${name}: replicas = ${toString worker.replicas}, but gpuDevices declares ${
+        toString (lib.length worker.gpuDevices)
+      }: each replica needs an entry of its own (its GPUs, which only it may open); add entries to gpuDevices or lower replicas.";
+    }) enabledWorkers
     ++ [
       {
         # systemd refuses the socket unit (and so the API never starts) on a name.

@@ -4,18 +4,12 @@
 #   limits   the per-unit resource limits of the API and of each worker group
 #   health   Type=notify with a watchdog, and the restart policy, of the API and the workers
 #   worker   the two exceptions torch needs, for every worker
-#   gpu      the NVIDIA devices, for GPU workers only
+#   gpu      a replica's own NVIDIA devices, for GPU workers only
 # Imported by api.nix, workers.nix, migrate.nix and manage.nix:
 # `hardening = import ./hardening.nix { inherit lib common; };`.
 { lib, common }:
 let
   inherit (common) cfg redisServer stateDir stateDirectoryName;
-
-  # NVIDIA device classes, matched by systemd with fnmatch against the names in /proc/devices:
-  # nvidia-frontend (/dev/nvidia0..N, /dev/nvidiactl), nvidia-uvm (unified memory, which CUDA
-  # needs), nvidia-caps (MIG), nvidia-nvswitch, ... (nixpkgs' ollama module lists the first three
-  # by name). With DevicePolicy=closed nothing else beyond /dev/null and friends is reachable.
-  nvidiaDevices = [ "char-nvidia*" ];
 in
 {
   service = {
@@ -122,9 +116,24 @@ in
     ];
   };
 
-  # Only GPU workers see devices beyond the minimal /dev: the NVIDIA ones, by class.
-  gpu = {
+  # Only GPU workers see devices beyond the minimal /dev, and each replica only its own GPUs
+  # (`indices`, as in /dev/nvidia<index>) and what CUDA needs beside them: the control device,
+  # unified memory and its tools device. Named by path, not by class (nixpkgs' ollama module
+  # allows "char-nvidia-frontend", the class of /dev/nvidiactl and of every /dev/nvidia<N>
+  # alike): systemd resolves the paths to device numbers when the unit starts, so the NVIDIA
+  # driver (hardware.nvidia, whose udev rules create them, nvidia-uvm included) must be loaded
+  # by then, as NixOS does at boot. nvidia-caps, read-only, is by class: MIG's capability
+  # devices (/dev/nvidia-caps/*), which a MIG slice needs, and which give no other GPU.
+  # With DevicePolicy=closed nothing else beyond /dev/null and friends is reachable.
+  gpu = indices: {
     PrivateDevices = false;
-    DeviceAllow = nvidiaDevices;
+    DeviceAllow =
+      map (index: "/dev/nvidia${index} rw") indices
+      ++ [
+        "/dev/nvidiactl rw"
+        "/dev/nvidia-uvm rw"
+        "/dev/nvidia-uvm-tools rw"
+        "char-nvidia-caps r"
+      ];
   };
 }

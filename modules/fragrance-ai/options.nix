@@ -116,9 +116,14 @@ let
         };
         package = mkOption {
           type = types.package;
-          default = cfg.package;
-          defaultText = literalExpression "config.services.fragrance-ai.package";
-          description = "The package these workers run, e.g. a CUDA build for GPU workers while the API keeps the CPU one.";
+          default = if config.gpu && cfg.cudaPackage != null then cfg.cudaPackage else cfg.package;
+          defaultText = literalExpression "if gpu && cudaPackage != null then config.services.fragrance-ai.cudaPackage else config.services.fragrance-ai.package";
+          description = ''
+            The package these workers run. A GPU group (gpu = true) runs
+            {option}`services.fragrance-ai.cudaPackage` by default, and is refused by an
+            assertion while that is null and this is the CPU build: the CPU build would leave
+            every model unloaded and read briefs with the deterministic parser.
+          '';
         };
         queues = mkOption {
           type = types.listOf (types.enum queueNames);
@@ -137,20 +142,31 @@ let
           type = types.bool;
           default = false;
           description = ''
-            Give these workers the NVIDIA devices (DevicePolicy=closed with DeviceAllow= for the
-            char-nvidia* classes, PrivateDevices=false for these units only) and run the models
-            on CUDA (LLM__DEVICE=cuda unless `settings.llm.device` says otherwise). The host needs
-            the driver: see docs/deployment.md.
+            Run these workers' models on CUDA, with the CUDA package
+            ({option}`services.fragrance-ai.cudaPackage`) and LLM__DEVICE=cuda unless
+            `settings.llm.device` says otherwise. Each replica sees only its own GPUs
+            (see gpuDevices): DevicePolicy=closed with DeviceAllow= for its /dev/nvidia<index>,
+            /dev/nvidiactl, /dev/nvidia-uvm and /dev/nvidia-uvm-tools, PrivateDevices=false for
+            these units only, and CUDA_DEVICE_ORDER=PCI_BUS_ID with CUDA_VISIBLE_DEVICES. The
+            host needs the driver: see docs/deployment.md.
           '';
         };
         gpuDevices = mkOption {
-          type = types.nullOr (types.nonEmptyListOf types.str);
+          type = types.nullOr (types.nonEmptyListOf (types.strMatching "[0-9]+(,[0-9]+)*"));
           default = null;
           example = [
             "0"
             "1"
+            "2,3"
           ];
-          description = "GPU indices or UUIDs handed round-robin to the replicas as CUDA_VISIBLE_DEVICES (an entry may list several, \"0,1\"); null: one GPU per replica, replica i on GPU i-1, so replicas never pile onto GPU 0.";
+          description = ''
+            The GPUs of each replica, by index, one entry per replica (replica i gets entry i;
+            an entry may list several, "2,3"); more replicas than entries are refused. An index
+            is nvidia-smi's, which with CUDA_DEVICE_ORDER=PCI_BUS_ID is CUDA's too, and names
+            the device node the replica may open, /dev/nvidia<index> (nvidia-smi -q shows each
+            GPU's "Minor Number"; they agree on common hosts). Not UUIDs: the device nodes are
+            named by index. null: one GPU per replica, replica i on GPU i-1.
+          '';
         };
 
         # Monitoring and environment
@@ -186,6 +202,18 @@ in
     package = mkOption {
       type = types.package;
       description = "The fragrance-ai package; the flake's nixosModules.default sets its own.";
+    };
+
+    cudaPackage = mkOption {
+      type = types.nullOr types.package;
+      default = null;
+      defaultText = literalExpression "the flake's packages.<system>.fragrance-ai-cuda where it has one (x86_64-linux), else null";
+      description = ''
+        The fragrance-ai package built on CUDA torch, which GPU worker groups (gpu = true) run
+        unless their own `package` is set; the flake's nixosModules.default sets its
+        fragrance-ai-cuda. On the CPU build a GPU group would load no model (torch sees no
+        GPU) and read every brief with the deterministic parser, so an assertion refuses that.
+      '';
     };
 
     user = mkOption {

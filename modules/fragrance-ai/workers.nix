@@ -1,6 +1,6 @@
 # The RQ workers: each enabled group of `workers` runs `replicas` units
 # fragrance-ai-worker-<name>-<i> (named units, as nixpkgs' mastodon module does, not
-# templates), GPU groups with the NVIDIA devices and one GPU per replica; and the host's
+# templates), GPU groups on the CUDA package with each replica's own GPUs only; and the host's
 # graphics driver libraries when a group uses the GPU.
 {
   config,
@@ -24,6 +24,13 @@ let
   workerUnit =
     name: worker: index:
     let
+      # Each replica loads its own copy of the models onto its own GPUs: replica i on GPU i-1,
+      # or on gpuDevices' entry i (assertions.nix refuses more replicas than entries).
+      devices =
+        if worker.gpuDevices == null then
+          toString (index - 1)
+        else
+          lib.elemAt worker.gpuDevices (lib.mod (index - 1) (lib.length worker.gpuDevices));
       gpuEnvironment = lib.optionalAttrs worker.gpu (
         {
           # CUDA's JIT cache would go to ~/.nv; keep it with the other caches.
@@ -31,12 +38,10 @@ let
         }
         // lib.optionalAttrs (!((cfg.settings.llm or { }) ? device)) { LLM__DEVICE = "cuda"; }
         // {
-          # Each replica loads its own copy of the models: one device each, unless told.
-          CUDA_VISIBLE_DEVICES =
-            if worker.gpuDevices == null then
-              toString (index - 1)
-            else
-              lib.elemAt worker.gpuDevices (lib.mod (index - 1) (lib.length worker.gpuDevices));
+          # CUDA numbers GPUs fastest first unless told; in PCI bus order its indices are
+          # nvidia-smi's, and the device nodes' that DeviceAllow= opens.
+          CUDA_DEVICE_ORDER = "PCI_BUS_ID";
+          CUDA_VISIBLE_DEVICES = devices;
         }
       );
     in
@@ -63,7 +68,7 @@ let
           KillSignal = "SIGTERM";
         }
         // hardening.worker
-        // lib.optionalAttrs worker.gpu hardening.gpu;
+        // lib.optionalAttrs worker.gpu (hardening.gpu (lib.splitString "," devices));
     };
 
   workerUnits = lib.concatMapAttrs (

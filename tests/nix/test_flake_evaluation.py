@@ -20,12 +20,13 @@ let
     self = outputs // { rev = "0000000"; };
     inherit nixpkgs;
   };
-  # The NixOS module's default for services.fragrance-ai.package, on a host of <system>.
-  modulePackage = system:
+  # The NixOS module's defaults for services.fragrance-ai, on a host of <system>.
+  moduleDefaults = system:
     (outputs.nixosModules.default {
       pkgs = nixpkgs.legacyPackages.${system};
       inherit (nixpkgs) lib;
-    }).services.fragrance-ai.package;
+    }).services.fragrance-ai;
+  modulePackage = system: (moduleDefaults system).package;
 in
 """
 
@@ -63,6 +64,20 @@ def test_the_nixos_modules_default_package_is_the_flakes(system: str) -> None:
         ]"""
     )
     assert package == default
+
+
+def test_gpu_workers_default_to_the_flakes_cuda_package_where_it_builds_one() -> None:
+    # x86_64-linux: GPU worker groups run fragrance-ai-cuda (services.fragrance-ai.cudaPackage).
+    package, cuda = nix_eval(
+        FLAKE
+        + """map (p: p.drvPath) [
+          (moduleDefaults "x86_64-linux").cudaPackage
+          outputs.packages.x86_64-linux.fragrance-ai-cuda
+        ]"""
+    )
+    assert package == cuda
+    # aarch64-linux builds no CUDA variant: null, and the module's assertion says what to set.
+    assert nix_eval(FLAKE + '(moduleDefaults "aarch64-linux").cudaPackage') is None
 
 
 def test_every_output_is_evaluated_here() -> None:

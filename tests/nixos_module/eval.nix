@@ -209,6 +209,10 @@ let
     outPath = "/nix/store/00000000000000000000000000000000-fragrance-ai-0.1.0";
     meta.mainProgram = "fragrance-ai";
   };
+  cudaPackage = package // {
+    name = "fragrance-ai-cuda-0.1.0";
+    outPath = "/nix/store/cccccccccccccccccccccccccccccccc-fragrance-ai-cuda-0.1.0";
+  };
 
   evaluated = lib.evalModules {
     modules = [
@@ -216,7 +220,9 @@ let
       ../../modules/fragrance-ai
       {
         _module.args.pkgs = pkgs;
+        # As the flake's nixosModules.default sets them on x86_64-linux.
         services.fragrance-ai.package = lib.mkDefault package;
+        services.fragrance-ai.cudaPackage = lib.mkDefault cudaPackage;
       }
       userConfig
     ];

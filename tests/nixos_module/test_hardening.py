@@ -1,5 +1,6 @@
 """The evaluated units, rendered as NixOS renders them, scored by `systemd-analyze security
---offline=yes`: exposure at most 2.0 for the API and CPU workers, 3.0 for GPU workers."""
+--offline=yes`: exposure at most 2.0 for the migration, the API and CPU workers, 3.0 for GPU
+workers (every replica, each with its own GPUs)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,15 @@ TARGETS = {
     "fragrance-ai-migrate": 2.0,
     "fragrance-ai-api": 2.0,
     "fragrance-ai-worker-rl-1": 2.0,
-    "fragrance-ai-worker-llm-1": 3.0,  # gpu = true below
+    "fragrance-ai-worker-rl-2": 2.0,
+    # gpu = true below: each replica with its own GPUs.
+    "fragrance-ai-worker-llm-1": 3.0,
+    "fragrance-ai-worker-llm-2": 3.0,
 }
+HOST = (
+    'workers.llm = { gpu = true; replicas = 2; gpuDevices = [ "0" "1,2" ]; }; '
+    "workers.rl.replicas = 2; api.workers = 2;"
+)
 
 
 def exposure(unit_file: Path) -> float:
@@ -44,7 +52,8 @@ def analyzer() -> str:
 
 @pytest.mark.usefixtures("analyzer")
 def test_exposure_meets_the_targets(evaluate: Evaluate, tmp_path: Path) -> None:
-    evaluated = evaluate("workers.llm.gpu = true; api.workers = 2;")
+    evaluated = evaluate(HOST)
+    assert sorted(evaluated["services"]) == sorted(TARGETS)
     figures = {}
     for name, target in TARGETS.items():
         unit_file = tmp_path / f"{name}.service"

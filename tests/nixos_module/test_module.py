@@ -395,29 +395,45 @@ def test_cpu_workers_see_no_devices(evaluate: Evaluate) -> None:
         assert config["DevicePolicy"] == "closed", name
         assert "DeviceAllow" not in config, name
         assert "LLM__DEVICE" not in unit["environment"], name
+        assert "CUDA_VISIBLE_DEVICES" not in unit["environment"], name
     assert evaluated["hardware"]["graphics"]["enable"] is False
 
 
-def test_gpu_workers_get_the_nvidia_devices_and_nobody_else(evaluate: Evaluate) -> None:
+CUDA_BIN = "/nix/store/cccccccccccccccccccccccccccccccc-fragrance-ai-cuda-0.1.0/bin/fragrance-ai"
+# What CUDA needs beside a replica's own GPUs (hardening.nix's gpu).
+CUDA_COMMON = [
+    "/dev/nvidiactl rw",
+    "/dev/nvidia-uvm rw",
+    "/dev/nvidia-uvm-tools rw",
+    "char-nvidia-caps r",
+]
+
+
+def test_gpu_replicas_each_see_only_their_own_gpu_and_nobody_else_sees_any(
+    evaluate: Evaluate,
+) -> None:
     evaluated = evaluate("workers.llm = { gpu = true; replicas = 2; };")
-    for name in ("fragrance-ai-worker-llm-1", "fragrance-ai-worker-llm-2"):
-        unit = service(evaluated, name)
-        assert unit["serviceConfig"]["PrivateDevices"] is False
-        assert unit["serviceConfig"]["DevicePolicy"] == "closed"
-        assert unit["serviceConfig"]["DeviceAllow"] == ["char-nvidia*"]
-        assert unit["environment"]["LLM__DEVICE"] == "cuda"
-        assert unit["environment"]["CUDA_CACHE_PATH"] == "/var/cache/fragrance-ai/nv"
-    # One GPU per replica by default: replicas never all load onto device 0.
-    visible = [
-        service(evaluated, f"fragrance-ai-worker-llm-{i}")["environment"]["CUDA_VISIBLE_DEVICES"]
-        for i in (1, 2)
-    ]
-    assert visible == ["0", "1"]
-    assert (
-        "CUDA_VISIBLE_DEVICES" not in service(evaluated, "fragrance-ai-worker-rl-1")["environment"]
-    )
+    for index in (1, 2):
+        unit = service(evaluated, f"fragrance-ai-worker-llm-{index}")
+        config = unit["serviceConfig"]
+        assert config["PrivateDevices"] is False
+        assert config["DevicePolicy"] == "closed"
+        # One GPU per replica by default, replica i on GPU i-1: never all on device 0, and
+        # none may open another's device node.
+        assert config["DeviceAllow"] == [f"/dev/nvidia{index - 1} rw", *CUDA_COMMON]
+        environment = unit["environment"]
+        assert environment["CUDA_VISIBLE_DEVICES"] == str(index - 1)
+        assert environment["CUDA_DEVICE_ORDER"] == "PCI_BUS_ID"
+        assert environment["LLM__DEVICE"] == "cuda"
+        assert environment["CUDA_CACHE_PATH"] == "/var/cache/fragrance-ai/nv"
+        assert f"DeviceAllow=/dev/nvidia{index - 1} rw\n" in unit["unitFile"]
+    rl = service(evaluated, "fragrance-ai-worker-rl-1")
+    assert "CUDA_VISIBLE_DEVICES" not in rl["environment"]
+    assert "CUDA_DEVICE_ORDER" not in rl["environment"]
     for name in ("fragrance-ai-api", "fragrance-ai-worker-rl-1", "fragrance-ai-migrate"):
-        assert service(evaluated, name)["serviceConfig"]["PrivateDevices"] is True
+        config = service(evaluated, name)["serviceConfig"]
+        assert config["PrivateDevices"] is True, name
+        assert "DeviceAllow" not in config, name
     assert evaluated["hardware"]["graphics"]["enable"] is True
 
 
@@ -427,18 +443,72 @@ def test_an_explicit_device_setting_wins(evaluate: Evaluate) -> None:
     assert environment["LLM__DEVICE"] == "auto"
 
 
-def test_gpu_devices_go_round_robin_to_replicas(evaluate: Evaluate) -> None:
-    evaluated = evaluate('workers.llm = { gpu = true; replicas = 3; gpuDevices = [ "0" "1" ]; };')
-    visible = [
-        service(evaluated, f"fragrance-ai-worker-llm-{i}")["environment"]["CUDA_VISIBLE_DEVICES"]
-        for i in (1, 2, 3)
+def test_gpu_devices_give_each_replica_its_entry(evaluate: Evaluate) -> None:
+    evaluated = evaluate(
+        'workers.llm = { gpu = true; replicas = 3; gpuDevices = [ "1" "0" "2,3" ]; };'
+    )
+    units = [service(evaluated, f"fragrance-ai-worker-llm-{i}") for i in (1, 2, 3)]
+    assert [u["environment"]["CUDA_VISIBLE_DEVICES"] for u in units] == ["1", "0", "2,3"]
+    assert [u["serviceConfig"]["DeviceAllow"][:-4] for u in units] == [
+        ["/dev/nvidia1 rw"],
+        ["/dev/nvidia0 rw"],
+        ["/dev/nvidia2 rw", "/dev/nvidia3 rw"],
     ]
-    assert visible == ["0", "1", "0"]
+
+
+def test_more_replicas_than_declared_gpus_are_refused(evaluate_raw: EvaluateRaw) -> None:
+    messages = failed_assertions(
+        evaluate_raw, 'workers.llm = { gpu = true; replicas = 3; gpuDevices = [ "0" "1" ]; };'
+    )
+    assert any(
+        m.startswith("services.fragrance-ai.workers.llm: replicas = 3, but gpuDevices declares 2")
+        for m in messages
+    ), messages
+
+
+@pytest.mark.parametrize("entry", ["GPU-8a5e4c2f", "0,", "cuda:0", ""])
+def test_gpu_devices_are_indices(evaluate: Evaluate, entry: str) -> None:
+    # A UUID names no device node, so it could not be the only one the replica opens.
+    message = refused(evaluate, f'workers.llm = {{ gpu = true; gpuDevices = [ "{entry}" ]; }};')
+    assert "gpuDevices" in message
+    assert "is not of type" in message
 
 
 def test_gpu_devices_need_gpu(evaluate_raw: EvaluateRaw) -> None:
     messages = failed_assertions(evaluate_raw, 'workers.llm.gpuDevices = [ "0" ];')
     assert any("gpuDevices is set but gpu is false" in m for m in messages), messages
+
+
+def test_a_gpu_group_runs_the_cuda_package(evaluate: Evaluate) -> None:
+    # eval.nix sets cudaPackage as the flake's nixosModules.default does on x86_64-linux.
+    evaluated = evaluate("workers.llm.gpu = true;")
+    command = service(evaluated, "fragrance-ai-worker-llm-1")["serviceConfig"]["ExecStart"]
+    assert command == f"{CUDA_BIN} worker llm --queue llm_inference"
+    for name in ("fragrance-ai-api", "fragrance-ai-worker-rl-1"):
+        assert service(evaluated, name)["serviceConfig"]["ExecStart"].startswith(PACKAGE_BIN)
+
+
+def test_a_gpu_group_on_the_cpu_build_is_refused_with_what_to_set(
+    evaluate_raw: EvaluateRaw,
+) -> None:
+    # aarch64, or a module imported without the flake's: no CUDA build to default to.
+    messages = failed_assertions(evaluate_raw, "cudaPackage = null; workers.llm.gpu = true;")
+    (message,) = [m for m in messages if "gpu = true" in m]
+    assert message.startswith("services.fragrance-ai.workers.llm: gpu = true, but its package")
+    assert "Set services.fragrance-ai.cudaPackage" in message
+    assert failed_assertions(evaluate_raw, "cudaPackage = null;") == []
+
+
+def test_a_cuda_build_as_the_package_of_everything_is_accepted_when_named(
+    evaluate_raw: EvaluateRaw,
+) -> None:
+    cuda = (
+        '{ type = "derivation"; name = "fa-cuda"; '
+        'outPath = "/nix/store/22222222222222222222222222222222-fa-cuda"; }'
+    )
+    options = f"package = {cuda}; workers.llm.gpu = true;"
+    assert failed_assertions(evaluate_raw, options + " cudaPackage = null;") != []
+    assert failed_assertions(evaluate_raw, options + f" cudaPackage = {cuda};") == []
 
 
 # ---- database and Redis ----------------------------------------------------------------------

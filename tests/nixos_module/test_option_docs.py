@@ -36,7 +36,8 @@ def test_every_option_is_documented_with_a_rendered_default() -> None:
     group = ["enable", "environment", "gpu", "gpuDevices", "metricsPort", "package", "queues"]
     group += ["replicas"]
     assert names == {
-        *("enable", "package", "profile", "settings", "secretsFile", "openFirewall", "workers"),
+        *("enable", "package", "cudaPackage", "profile", "settings", "secretsFile"),
+        *("openFirewall", "workers"),
         *("user", "group", "dataDir"),
         *(f"api.{name}" for name in ["host", "port", "workers", "socketActivation", *unit]),
         *(f"workers.<name>.{name}" for name in group + unit),
