@@ -77,3 +77,16 @@ def sleeps_3_s(job_id: str) -> None:
             return
         time.sleep(3)
         finish(job, JobStatus.FINISHED)
+
+
+def sleeps_20_s(job_id: str) -> None:
+    """Long enough for a test to signal the worker twice, a second apart, in the middle of it."""
+    _count_delivery(job_id)
+    with (
+        current_runtime().sessions() as session,
+        running_step(session, job_id, "sleeps_20_s", 0.1) as job,
+    ):
+        if job is None:
+            return
+        time.sleep(20)
+        finish(job, JobStatus.FINISHED)
