@@ -5,37 +5,34 @@
   runCommand,
   closureInfo,
   python3,
-  # the package set the application is built from (the lock's packages over nixpkgs')
-  pythonPackages,
   contract,
-  # the full application and the variant without ML libraries
+  # the full application (null where only the api builds: aarch64-linux) and the variant
+  # without ML libraries
   fragrance-ai,
   fragrance-ai-api,
+  # What each output holds in Python (nix/holds.nix), for the lock-drift check.
+  held,
 }:
 let
   packageFor = spec: if spec.ml then fragrance-ai else fragrance-ai-api;
-
-  # The version Nix builds of <attr>, or null when it has none (an alias that throws, a null
-  # placeholder or no attribute at all).
-  nixVersion =
-    attr:
-    let
-      found = builtins.tryEval (
-        let
-          value = pythonPackages.${attr} or null;
-        in
-        if builtins.isAttrs value && value ? version then value.version else null
-      );
-    in
-    if found.success then found.value else null;
-
-  lockRows = map (row: row // { nix = nixVersion row.attr; }) (
-    import ./lock-versions.nix { lockText = builtins.readFile ../requirements-lock.txt; }
+  # The images this system builds: all on x86_64, the api's alone on aarch64.
+  images = builtins.filter (name: packageFor contract.images.${name} != null) (
+    builtins.attrNames contract.images
   );
+
+  # The locks an output may name, by the name it gives them.
+  locks = {
+    "requirements-lock.txt" = ../requirements-lock.txt;
+    "requirements-models.txt" = ../requirements-models.txt;
+    "requirements-dev-lock.txt" = ../requirements-dev-lock.txt;
+    "requirements-cuda-lock.txt" = ../requirements-cuda-lock.txt;
+  };
 in
-{
+lib.optionalAttrs (fragrance-ai != null) {
   # The builds run the unit tests (pytestCheckHook).
   package = fragrance-ai;
+}
+// {
   package-api = fragrance-ai-api;
 
   # The api image is built from fragrance-ai-api; torch and friends must not reach it.
@@ -64,29 +61,43 @@ in
         ${lib.escapeShellArgs ([ program ] ++ spec.command ++ [ "--help" ])} >/dev/null
         ${lib.escapeShellArgs ([ program ] ++ spec.healthcheck ++ [ "--help" ])} >/dev/null
       ''
-    ) (builtins.attrNames contract.images)
+    ) images
     + ''
       touch "$out"
     ''
   );
 
-  # requirements-lock.txt against what Nix builds: a direct dependency whose major.minor
-  # differs, or which Nix lacks, fails; transitive drift is reported. The report is the
-  # output (`nix build .#checks.<system>.lock-drift`).
+  # Each output's Python packages against the locks it is built from (nix/lock_drift.py
+  # --check): the CPU package, the api package, the CUDA package and the dev shell. A direct
+  # dependency whose major.minor differs, that the output lacks or no lock holds, two versions
+  # of one package, or another interpreter than the locks' fails; transitive differences are
+  # reported. The report is the output (`nix build .#checks.<system>.lock-drift`). Built from
+  # names and versions alone (nix/holds.nix), so it builds none of the packages it judges.
   lock-drift =
     runCommand "fragrance-ai-lock-drift"
       {
         nativeBuildInputs = [ python3 ];
-        rows = builtins.toJSON lockRows;
-        passAsFile = [ "rows" ];
+        # Names and versions only; discarding the context keeps it so, whatever a version
+        # string were made of.
+        held = builtins.unsafeDiscardStringContext (builtins.toJSON held);
+        passAsFile = [ "held" ];
       }
-      ''
-        if python3 ${./lock_drift.py} "$rowsPath" ${../requirements-lock.txt} >report.txt; then
-          cat report.txt
-          cp report.txt "$out"
-        else
-          cat report.txt
-          exit 1
-        fi
-      '';
+      (
+        "mkdir locks\n"
+        + lib.concatMapStrings (
+          name:
+          lib.optionalString (builtins.any (output: builtins.elem name output.locks) held) ''
+            cp ${locks.${name}} locks/${name}
+          ''
+        ) (builtins.attrNames locks)
+        + ''
+          if python3 ${./lock_drift.py} --check "$heldPath" --root locks >report.txt; then
+            cat report.txt
+            cp report.txt "$out"
+          else
+            cat report.txt
+            exit 1
+          fi
+        ''
+      );
 }

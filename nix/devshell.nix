@@ -1,11 +1,14 @@
 # `nix develop`: the Python environment with the dev tools, PostgreSQL and Redis
-# (callPackage'd by flake.nix). `fragrance-ai` here runs the working tree's code, so
+# (callPackage'd by flake.nix). The Python is the locks' (nix/dev-python.nix: both locks'
+# packages from their pins, and the models, as ./scripts/bootstrap --dev puts them in .venv;
+# ruff, mypy and pytest included). `fragrance-ai` here runs the working tree's code, so
 # `nix develop -c fragrance-ai dev` serves what you are editing.
 {
   mkShell,
   writeShellApplication,
-  python3,
-  ruff,
+  # python3.11.withPackages of the locks' packages (nix/dev-python.nix)
+  python,
+  pythonVersion,
   nixfmt,
   actionlint,
   postgresql,
@@ -13,14 +16,6 @@
   git,
 }:
 let
-  python = python3.withPackages (
-    ps:
-    let
-      deps = import ./python-deps.nix ps;
-    in
-    deps.runtime ++ deps.ml ++ deps.test ++ deps.dev ++ [ ps.setuptools ]
-  );
-
   # The repository root, so the commands work from any subdirectory.
   findRoot = ''
     root=$(git rev-parse --show-toplevel 2>/dev/null || pwd)
@@ -83,7 +78,6 @@ mkShell {
     python
     fragrance-ai
     services
-    ruff
     nixfmt
     actionlint
     postgresql
@@ -94,7 +88,7 @@ mkShell {
     # The working tree's package for python, pytest and mypy; never ./.venv's.
     export PYTHONPATH="$(git rev-parse --show-toplevel 2>/dev/null || pwd)''${PYTHONPATH:+:$PYTHONPATH}"
     cat >&2 <<'EOF'
-    Fragrance AI dev shell (Python ${python3.pythonVersion})
+    Fragrance AI dev shell (Python ${pythonVersion}, the locks' packages)
       fragrance-ai dev                 API and both workers: SQLite under ./var, in-process queue
       fragrance-ai-services start      PostgreSQL and Redis on 127.0.0.1 (state in ./var/services)
         export DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres

@@ -9,14 +9,13 @@
   withML ? true,
   # Model files packaged as data (nix/models.nix), for the workers' development profile.
   models ? [ ],
-  # requirements-lock.txt's packages (nix/lock-packages.nix). null builds on nixpkgs' own
-  # versions instead: only the CUDA variant does, until a CUDA lock exists (nix/README.md).
-  lockPackages ? null,
+  # The locks' packages (nix/lock-packages.nix): requirements-lock.txt's, or those with the
+  # CUDA lock's torch and CUDA wheels laid over them (the CUDA variant).
+  lockPackages,
 }:
 let
   project = (builtins.fromTOML (builtins.readFile ../pyproject.toml)).project;
-  onLock = lockPackages != null;
-  deps = import ./python-deps.nix (python3Packages // lib.optionalAttrs onLock lockPackages);
+  deps = import ./python-deps.nix (python3Packages // lockPackages);
 in
 python3Packages.buildPythonApplication {
   pname = if withML then "fragrance-ai" else "fragrance-ai-api";
@@ -27,10 +26,7 @@ python3Packages.buildPythonApplication {
   build-system = [ python3Packages.setuptools ];
   dependencies = deps.runtime ++ lib.optionals withML (deps.ml ++ models);
 
-  # On the lock every requirement of pyproject.toml holds as written. On nixpkgs' versions
-  # (the CUDA variant) rq 2, torch 2.9 and others miss pyproject's bounds, so they are relaxed
-  # there, and only there.
-  pythonRelaxDeps = !onLock;
+  # On the locks every requirement of pyproject.toml holds as written: nothing is relaxed.
 
   nativeCheckInputs = [ python3Packages.pytestCheckHook ] ++ deps.test;
   # Unit tests only: integration and e2e need the real PostgreSQL and Redis (they would
@@ -55,7 +51,7 @@ python3Packages.buildPythonApplication {
     "fragrance_ai.cli"
   ];
 
-  passthru = { inherit withML onLock; };
+  passthru = { inherit withML; };
 
   meta = {
     inherit (project) description;

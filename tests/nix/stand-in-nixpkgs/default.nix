@@ -74,6 +74,12 @@ let
       }:
       mkDerivation { inherit name url hash; };
     autoPatchelfHook = tool "auto-patchelf-hook";
+    # pkgs/by-name/ad/addDriverRunpath: a setup hook whose driverLink is NixOS's driver path.
+    addDriverRunpath = tool "add-driver-runpath-hook" // {
+      driverLink = "/run/opengl-driver";
+    };
+    zlib = tool "zlib";
+    rdma-core = tool "rdma-core";
     runCommand =
       name: env: text:
       mkDerivation (env // { inherit name text; });

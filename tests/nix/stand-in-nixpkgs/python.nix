@@ -63,9 +63,35 @@ let
       }
     ));
 
+  # python-packages-base.nix: a module built for this interpreter, and the modules a list
+  # of derivations brings, the interpreter first, each once (nixpkgs' lib.unique keeps the
+  # first of equal values; derivations are equal when their outPaths are).
+  hasPythonModule = drv: drv ? pythonModule && drv.pythonModule == python;
+  unique = builtins.foldl' (
+    kept: drv: if builtins.elem drv kept then kept else kept ++ [ drv ]
+  ) [ ];
+  requiredPythonModules =
+    drvs:
+    let
+      modules = builtins.filter hasPythonModule drvs;
+    in
+    unique (
+      [ python ]
+      ++ modules
+      ++ builtins.concatLists (builtins.catAttrs "requiredPythonModules" modules)
+    );
+  # toPythonModule: the interpreter it is for, and the modules it propagates.
+  toPythonModule =
+    drv:
+    drv
+    // {
+      pythonModule = python;
+      requiredPythonModules = requiredPythonModules (drv.propagatedBuildInputs or [ ]);
+    };
+
   buildPythonPackage = mkPythonDerivation {
     namePrefix = "python${version}-";
-    toPythonModule = drv: drv // { pythonModule = python; };
+    inherit toPythonModule;
   };
   buildPythonApplication = mkPythonDerivation {
     namePrefix = "";
@@ -91,7 +117,14 @@ let
       }) (import ./python-packages.nix)
     )
     // {
-      inherit python buildPythonPackage buildPythonApplication;
+      inherit
+        buildPythonPackage
+        buildPythonApplication
+        hasPythonModule
+        requiredPythonModules
+        ;
+      # As nixpkgs' set has it: the interpreter, itself a module of its set.
+      python = toPythonModule python;
     };
 in
 {
