@@ -249,7 +249,7 @@ in
         "production"
       ];
       default = "production";
-      description = "APP_ENV: which profile of configs/llm_ensemble.yaml and which env file apply.";
+      description = "APP_ENV: which profile of the yaml files in configs/ and which env file apply.";
     };
 
     settings = mkOption {
