@@ -21,8 +21,8 @@ from typing import Generic, TypeVar
 import numpy as np
 from sqlalchemy.orm import Session
 
-from fragrance_ai.db.learning import active_policy, latest_reward_model
 from fragrance_ai.db.models import Policy, RewardModel
+from fragrance_ai.db.training import active_policy, latest_reward_model
 from fragrance_ai.platform.metrics import RL_ACTIVE_POLICY_VERSION
 from fragrance_ai.rl.actions import action_names
 from fragrance_ai.rl.exported import ExportedPolicy, ExportedReward

@@ -15,8 +15,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from fragrance_ai.db.learning import add_training_run, lock_training_runs, unfinished_training_run
 from fragrance_ai.db.models import Job, JobStatus
+from fragrance_ai.db.training import add_training_run, lock_training_runs, unfinished_training_run
 from fragrance_ai.jobs.lifecycle import begin, fail, finish
 from fragrance_ai.jobs.results import TrainingJobResult, stored
 from fragrance_ai.platform.logs import job_context

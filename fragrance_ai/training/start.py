@@ -13,13 +13,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from fragrance_ai.api.schemas.training import MAX_RUN_SEED
-from fragrance_ai.db.learning import (
+from fragrance_ai.db.models import TrainingRun
+from fragrance_ai.db.training import (
     add_training_run,
     lock_training_runs,
     preferences_since_last_run,
     unfinished_training_run,
 )
-from fragrance_ai.db.models import TrainingRun
 from fragrance_ai.jobs.lifecycle import record_failure
 from fragrance_ai.jobs.submit import enqueue_training
 from fragrance_ai.queue.base import QueueUnavailable

@@ -20,7 +20,6 @@ from sqlalchemy import func, select
 
 import fragrance_ai.api.routes.feedback as feedback_route
 from fragrance_ai.api.app import create_app
-from fragrance_ai.db.learning import save_choice
 from fragrance_ai.db.migrate import upgrade_to_head
 from fragrance_ai.db.models import (
     Choice,
@@ -31,6 +30,7 @@ from fragrance_ai.db.models import (
     Preference,
     TrainingRun,
 )
+from fragrance_ai.db.training import save_choice
 from fragrance_ai.rl.actions import action_names
 from fragrance_ai.rl.features import state_feature_names
 from fragrance_ai.rl.materials import material_table

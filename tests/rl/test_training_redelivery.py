@@ -16,9 +16,9 @@ from sqlalchemy import select
 
 from bench.perfumer import WOODY_NOT_SWEET, Perfumer
 from fragrance_ai.api.app import create_app
-from fragrance_ai.db.learning import activate_policy, add_training_run
 from fragrance_ai.db.migrate import upgrade_to_head
 from fragrance_ai.db.models import Job, JobStatus, Policy, RewardModel, Rollback, TrainingRun
+from fragrance_ai.db.training import activate_policy, add_training_run
 from fragrance_ai.domain.catalogue import Catalogue
 from fragrance_ai.jobs.steps import train_policy
 from fragrance_ai.rl.ppo import UpdateMetrics

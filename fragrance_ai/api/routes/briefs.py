@@ -22,9 +22,9 @@ from fragrance_ai.api.schemas.design import (
     Links,
 )
 from fragrance_ai.api.schemas.training import Problem
-from fragrance_ai.db.learning import choice_for
 from fragrance_ai.db.models import Brief, Formula, JobStatus, VariationSet
 from fragrance_ai.db.repositories import formulas_for_brief
+from fragrance_ai.db.training import choice_for
 from fragrance_ai.domain.brief import CreativeBrief
 from fragrance_ai.domain.brief_correction import BriefEdits, correct_brief, vocabulary
 from fragrance_ai.domain.catalogue import Catalogue

@@ -19,7 +19,8 @@ from fragrance_ai.api.schemas.training import (
     Problem,
     TrainingRunRef,
 )
-from fragrance_ai.db.learning import (
+from fragrance_ai.db.models import Brief, Choice, JobStatus, TrainingRun
+from fragrance_ai.db.training import (
     auto_run_of,
     brief_option_ids,
     choice_for,
@@ -28,7 +29,6 @@ from fragrance_ai.db.learning import (
     rejected_ids,
     save_choice,
 )
-from fragrance_ai.db.models import Brief, Choice, JobStatus, TrainingRun
 from fragrance_ai.platform.metrics import RL_PREFERENCES
 from fragrance_ai.runtime import Runtime
 from fragrance_ai.training.start import start_auto_run

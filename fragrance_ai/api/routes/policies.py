@@ -19,8 +19,8 @@ from fragrance_ai.api.schemas.training import (
     PolicyView,
     Problem,
 )
-from fragrance_ai.db.learning import activate_policy, active_policy, list_policies
 from fragrance_ai.db.models import Policy
+from fragrance_ai.db.training import activate_policy, active_policy, list_policies
 from fragrance_ai.platform.metrics import RL_ACTIVE_POLICY_VERSION
 from fragrance_ai.rl.materials import material_table
 from fragrance_ai.runtime import Runtime

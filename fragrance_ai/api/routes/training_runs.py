@@ -26,8 +26,8 @@ from fragrance_ai.api.schemas.training import (
     TrainingRunSummary,
     TrainingRunView,
 )
-from fragrance_ai.db.learning import list_training_runs, read_training_run
 from fragrance_ai.db.models import JobStatus, TrainingRun
+from fragrance_ai.db.training import list_training_runs, read_training_run
 from fragrance_ai.queue.base import QueueUnavailable
 from fragrance_ai.runtime import Runtime
 from fragrance_ai.training.start import (

@@ -26,14 +26,14 @@ from fragrance_ai.api.schemas.training import (
     VariationSetView,
     VariationView,
 )
-from fragrance_ai.db.learning import (
+from fragrance_ai.db.models import Formula, Policy, RewardModel, VariationSet
+from fragrance_ai.db.repositories import as_domain_formula
+from fragrance_ai.db.training import (
     choice_for,
     formulas_by_id,
     read_variation_set,
     save_variation_set,
 )
-from fragrance_ai.db.models import Formula, Policy, RewardModel, VariationSet
-from fragrance_ai.db.repositories import as_domain_formula
 from fragrance_ai.domain.brief import CreativeBrief
 from fragrance_ai.rl.features import BriefContext
 from fragrance_ai.rl.materials import material_table

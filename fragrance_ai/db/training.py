@@ -1,19 +1,21 @@
 """Rows of learning from choices: variation sets, choices and their preferences, training runs,
-policies and reward models. Queries and inserts only; commits stay with the caller."""
+policies and reward models, and what a training run reads and writes (fragrance_ai.training
+is the orchestration). Queries and inserts only; commits stay with the caller."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session, selectinload
 
 from fragrance_ai.db.keyset import Cursor, Page, newest_first
 from fragrance_ai.db.models import (
+    Brief,
     Choice,
     Formula,
     Job,
@@ -125,7 +127,11 @@ def read_variation_set(session: Session, set_id: uuid.UUID) -> VariationSet | No
     return session.get(VariationSet, set_id, options=[selectinload(VariationSet.members)])
 
 
-def formulas_by_id(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Formula]:
+def read_formula(session: Session, formula_id: uuid.UUID) -> Formula | None:
+    return session.get(Formula, formula_id)
+
+
+def formulas_by_id(session: Session, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Formula]:
     statement = select(Formula).where(Formula.id.in_(ids)).options(selectinload(Formula.lines))
     return {row.id: row for row in session.scalars(statement)}
 
@@ -202,6 +208,10 @@ def save_choice(
     return choice, rejected
 
 
+def brief_exists(session: Session, brief_id: uuid.UUID) -> bool:
+    return session.get(Brief, brief_id) is not None
+
+
 def rejected_ids(session: Session, choice_id: uuid.UUID) -> list[uuid.UUID]:
     statement = (
         select(Preference.rejected_formula_id)
@@ -213,6 +223,14 @@ def rejected_ids(session: Session, choice_id: uuid.UUID) -> list[uuid.UUID]:
 
 def active_policy(session: Session) -> Policy | None:
     return session.scalar(select(Policy).where(Policy.active.is_(True)))
+
+
+def read_policy(session: Session, policy_id: uuid.UUID) -> Policy | None:
+    return session.get(Policy, policy_id)
+
+
+def read_reward_model(session: Session, reward_model_id: uuid.UUID) -> RewardModel | None:
+    return session.get(RewardModel, reward_model_id)
 
 
 def latest_reward_model(session: Session) -> RewardModel | None:
@@ -331,3 +349,189 @@ def read_training_run(session: Session, run_id: uuid.UUID) -> TrainingRunRecord 
         .order_by(Rollback.at_update, Rollback.id)
     )
     return TrainingRunRecord(run, reward_model, list(policies), list(rollbacks))
+
+
+# ------------------------------------------------------------------ what a training run reads
+
+
+def training_run_of_job(session: Session, job_id: uuid.UUID) -> TrainingRun | None:
+    return session.scalar(select(TrainingRun).where(TrainingRun.job_id == job_id))
+
+
+def preference_pairs(session: Session, user_ref: str | None) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """(chosen, rejected) formula ids of every stored preference, or of one perfumer's, in
+    the order they were stored."""
+    query = select(Preference.chosen_formula_id, Preference.rejected_formula_id).order_by(
+        Preference.id
+    )
+    if user_ref is not None:
+        query = query.where(Preference.user_ref == user_ref)
+    return [(chosen, rejected) for chosen, rejected in session.execute(query)]
+
+
+def parsed_briefs(session: Session, brief_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    """The stored reading of each brief that has one."""
+    if not brief_ids:
+        return {}
+    rows = session.execute(select(Brief.id, Brief.parsed).where(Brief.id.in_(brief_ids)))
+    return {brief_id: parsed for brief_id, parsed in rows if parsed is not None}
+
+
+def newest_formulas(session: Session, at_least: int) -> list[Formula]:
+    """The `at_least` newest stored formulas and every other one created at the same time as
+    the oldest of them (in no particular order: the caller orders them); every formula when
+    there are fewer."""
+    cutoff = session.scalar(
+        select(Formula.created_at).order_by(Formula.created_at.desc()).offset(at_least - 1).limit(1)
+    )
+    query = select(Formula)
+    if cutoff is not None:
+        query = query.where(Formula.created_at >= cutoff)
+    return list(session.scalars(query))
+
+
+# ------------------------------------------------------------------ what a training run writes
+
+
+def next_reward_model_version(session: Session) -> int:
+    return (session.scalar(select(func.max(RewardModel.version))) or 0) + 1
+
+
+def add_reward_model(
+    session: Session,
+    run: TrainingRun,
+    *,
+    version: int,
+    path: str,
+    sha256: str,
+    preferences: int,
+    heldout_accuracy: float | None,
+    heldout_pairs: int,
+    members: int,
+    metrics: dict[str, Any],
+) -> RewardModel:
+    row = RewardModel(
+        id=uuid.uuid4(),
+        version=version,
+        training_run_id=run.id,
+        user_ref=run.user_ref,
+        preferences=preferences,
+        heldout_accuracy=heldout_accuracy,
+        heldout_pairs=heldout_pairs,
+        members=members,
+        path=path,
+        sha256=sha256,
+        metrics=metrics,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def next_policy_version(session: Session) -> int:
+    return (session.scalar(select(func.max(Policy.version))) or 0) + 1
+
+
+def add_checkpoint(
+    session: Session,
+    run: TrainingRun,
+    *,
+    version: int,
+    parent_id: uuid.UUID | None,
+    reward_model_id: uuid.UUID,
+    at_update: int,
+    path: str,
+    sha256: str,
+    metrics: dict[str, Any],
+    evaluation: dict[str, Any],
+) -> Policy:
+    policy = Policy(
+        id=uuid.uuid4(),
+        version=version,
+        training_run_id=run.id,
+        parent_id=parent_id,
+        reward_model_id=reward_model_id,
+        at_update=at_update,
+        path=path,
+        sha256=sha256,
+        metrics=metrics,
+        evaluation=evaluation,
+    )
+    session.add(policy)
+    session.flush()
+    return policy
+
+
+def kept_checkpoints(session: Session, run: TrainingRun) -> list[Policy]:
+    """The run's checkpoints whose files are kept, in the order they were written."""
+    statement = (
+        select(Policy)
+        .where(Policy.training_run_id == run.id, Policy.kept.is_(True))
+        .order_by(Policy.at_update)
+    )
+    return list(session.scalars(statement))
+
+
+def add_rollback(
+    session: Session,
+    run: TrainingRun,
+    *,
+    at_update: int,
+    to_policy_id: uuid.UUID | None,
+    reason: str,
+    metrics: dict[str, Any],
+) -> None:
+    session.add(
+        Rollback(
+            training_run_id=run.id,
+            at_update=at_update,
+            to_policy_id=to_policy_id,
+            reason=reason,
+            metrics=metrics,
+        )
+    )
+
+
+# ------------------------------------------------------------------ a training job delivered again
+
+
+def checkpoints_of_run(session: Session, run: TrainingRun) -> list[Policy]:
+    return list(session.scalars(select(Policy).where(Policy.training_run_id == run.id)))
+
+
+def reward_models_of_run(session: Session, run: TrainingRun) -> list[RewardModel]:
+    return list(session.scalars(select(RewardModel).where(RewardModel.training_run_id == run.id)))
+
+
+def rollback_count(session: Session, run: TrainingRun) -> int:
+    """How many rollbacks the run recorded."""
+    statement = select(func.count()).select_from(Rollback).where(Rollback.training_run_id == run.id)
+    return session.scalar(statement) or 0
+
+
+def discard_attempt(
+    session: Session, run: TrainingRun, reward_models: Sequence[RewardModel]
+) -> list[RewardModel]:
+    """Removes the rollbacks and checkpoints an earlier attempt of `run` wrote, and those of
+    its `reward_models` no variation set was proposed with; returns the reward models
+    removed. Their files, and the checkpoints', are the caller's to remove once committed."""
+    # Rollbacks point at checkpoints, checkpoints at each other and at the reward model,
+    # the run at the reward model: removed in that order.
+    session.execute(delete(Rollback).where(Rollback.training_run_id == run.id))
+    session.execute(update(Policy).where(Policy.training_run_id == run.id).values(parent_id=None))
+    session.execute(delete(Policy).where(Policy.training_run_id == run.id))
+    run.reward_model_id = None
+    session.flush()
+    # A reward model the API already proposed variations with (it serves the newest one) is
+    # on record in those variation sets: it stays.
+    referenced = set(
+        session.scalars(
+            select(VariationSet.reward_model_id).where(
+                VariationSet.reward_model_id.in_([reward.id for reward in reward_models])
+            )
+        )
+    )
+    removed = [reward for reward in reward_models if reward.id not in referenced]
+    for reward in removed:
+        session.delete(reward)
+    return removed
