@@ -12,7 +12,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from fragrance_ai.api.schemas.training import MAX_RUN_SEED
 from fragrance_ai.db.models import TrainingRun
 from fragrance_ai.db.training import (
     add_training_run,
@@ -27,6 +26,9 @@ from fragrance_ai.runtime import Runtime
 from fragrance_ai.settings import RLSettings
 
 log = logging.getLogger(__name__)
+
+# The trainer seeds torch generators with multiples of a run's seed: kept well below 2**64.
+MAX_RUN_SEED = 2**31 - 1
 
 # Within one process the check "no run is queued" and the insert that follows must not
 # interleave; lock_training_runs does the same across processes on PostgreSQL.

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
-import fragrance_ai.api.routes.feedback as feedback_route
+import fragrance_ai.training.choices as choices_use_case
 from fragrance_ai.api.app import create_app
 from fragrance_ai.db.migrate import upgrade_to_head
 from fragrance_ai.db.models import (
@@ -654,7 +654,7 @@ def test_two_different_choices_at_once_for_one_set_keep_exactly_the_first(
             answer = propose(client, parent_id, n=2)
             set_id = answer["variation_set_id"]
             candidates = [v["formula_id"] for v in answer["variations"]]
-            monkeypatch.setattr(feedback_route, "save_choice", save_when_both_are_ready)
+            monkeypatch.setattr(choices_use_case, "save_choice", save_when_both_are_ready)
             with ThreadPoolExecutor(2) as pool:
                 responses = list(
                     pool.map(

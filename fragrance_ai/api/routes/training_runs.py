@@ -8,7 +8,6 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
-from sqlalchemy.orm import Session
 
 from fragrance_ai.api.deps import DatabaseDep, RuntimeDep
 from fragrance_ai.api.middleware.auth import READ_OR_TRAIN
@@ -27,9 +26,11 @@ from fragrance_ai.api.schemas.training import (
     TrainingRunView,
 )
 from fragrance_ai.db.models import JobStatus, TrainingRun
-from fragrance_ai.db.training import list_training_runs, read_training_run
+from fragrance_ai.db.training import TrainingRunRecord
 from fragrance_ai.queue.base import QueueUnavailable
 from fragrance_ai.runtime import Runtime
+from fragrance_ai.training import history
+from fragrance_ai.training.history import NoSuchRun
 from fragrance_ai.training.start import (
     RunInProgress,
     draw_seed,
@@ -59,7 +60,21 @@ async def start_run(
     returned Location (or its job)."""
     config = _config(runtime, body)
     seed = body.seed if body.seed is not None else draw_seed()
-    run = await database.run(lambda session: _start(session, runtime, body, seed, config))
+    try:
+        run = await database.run(
+            lambda session: start_training_run(
+                session, runtime, seed=seed, user_ref=body.user, config=config
+            )
+        )
+    except RunInProgress as busy:
+        # "training run <id> is <status>", read while the session was open.
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=f"{busy}; one run at a time") from None
+    except QueueUnavailable as error:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail=f"the job queue is unavailable ({error}); the run was saved as failed, "
+            "retry later",
+        ) from error
     url = f"/v1/training-runs/{run.id}"
     response.headers["Location"] = url
     return TrainingRunAccepted(
@@ -93,28 +108,6 @@ def _request_field(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
     return ("total_updates",) if loc == ("ppo", "total_updates") else loc
 
 
-def _start(
-    session: Session,
-    runtime: Runtime,
-    body: TrainingRunRequest,
-    seed: int,
-    config: dict[str, Any],
-) -> TrainingRun:
-    try:
-        return start_training_run(session, runtime, seed=seed, user_ref=body.user, config=config)
-    except RunInProgress as busy:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            detail=f"training run {busy.run.id} is {busy.run.status}; one run at a time",
-        ) from None
-    except QueueUnavailable as error:
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            detail=f"the job queue is unavailable ({error}); the run was saved as failed, "
-            "retry later",
-        ) from error
-
-
 def _job_id(run: TrainingRun) -> uuid.UUID:
     assert run.job_id is not None  # every run the API starts has its job
     return run.job_id
@@ -130,7 +123,7 @@ async def read_runs(
     """Training runs, latest first. Walk the list with `next_cursor`."""
     after = page_start(cursor, offset)
     page = await database.run(
-        lambda session: list_training_runs(session, limit=limit, after=after, offset=offset)
+        lambda session: history.runs(session, limit=limit, after=after, offset=offset)
     )
     return TrainingRunPage(
         items=[TrainingRunSummary(**_summary(row)) for row in page.rows],
@@ -149,16 +142,13 @@ async def read_runs(
 async def read_run(run_id: uuid.UUID, database: DatabaseDep) -> TrainingRunView:
     """A run's progress and outcome: every PPO update's figures, the reward model it fitted,
     the policies it wrote and the rollbacks it made."""
-    view = await database.run(lambda session: _view(session, run_id))
-    if view is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no training run {run_id}")
-    return view
+    try:
+        return await database.run(lambda session: _view(history.run_record(session, run_id)))
+    except NoSuchRun as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(error)) from None
 
 
-def _view(session: Session, run_id: uuid.UUID) -> TrainingRunView | None:
-    record = read_training_run(session, run_id)
-    if record is None:
-        return None
+def _view(record: TrainingRunRecord) -> TrainingRunView:
     run, reward = record.run, record.reward_model
     return TrainingRunView(
         **_summary(run),

@@ -3,18 +3,12 @@ from (POST /v1/feedback records the choice)."""
 
 from __future__ import annotations
 
-import logging
 import secrets
 import uuid
-from typing import TypeVar
 
-import numpy as np
 from fastapi import APIRouter, HTTPException, Response, status
 from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
-from sqlalchemy.orm import Session
 
-from fragrance_ai.api.active_models import ActiveModels
 from fragrance_ai.api.deps import ActiveModelsDep, DatabaseDep, RuntimeDep
 from fragrance_ai.api.middleware.auth import READ_OR_WRITE
 from fragrance_ai.api.request_types import MAX_SEED
@@ -26,23 +20,16 @@ from fragrance_ai.api.schemas.training import (
     VariationSetView,
     VariationView,
 )
-from fragrance_ai.db.models import Formula, Policy, RewardModel, VariationSet
-from fragrance_ai.db.repositories import as_domain_formula
-from fragrance_ai.db.training import (
-    choice_for,
-    formulas_by_id,
-    read_variation_set,
-    save_variation_set,
+from fragrance_ai.db.models import Policy, RewardModel
+from fragrance_ai.training import variations
+from fragrance_ai.training.variations import (
+    NoSuchFormula,
+    NoSuchVariationSet,
+    NoVariation,
+    ProposedSet,
 )
-from fragrance_ai.domain.brief import CreativeBrief
-from fragrance_ai.rl.features import BriefContext
-from fragrance_ai.rl.materials import material_table
-from fragrance_ai.rl.proposals import propose_variations
-from fragrance_ai.runtime import Runtime
 
 router = APIRouter(tags=["learning"], dependencies=[READ_OR_WRITE])
-log = logging.getLogger(__name__)
-M = TypeVar("M", Policy, RewardModel)
 
 
 @router.post(
@@ -84,77 +71,28 @@ async def propose(
                 }
             ]
         )
-    view = await database.run(lambda session: _propose(session, runtime, models, formula_id, body))
+    # Drawn when not given, and answered: the same seed draws the same variations again.
+    seed = body.seed if body.seed is not None else secrets.randbelow(MAX_SEED + 1)
+    try:
+        view = await database.run(
+            lambda session: _view(
+                variations.propose(
+                    session,
+                    runtime,
+                    models,
+                    formula_id,
+                    count=body.n,
+                    include_parent=body.include_parent,
+                    seed=seed,
+                )
+            )
+        )
+    except NoSuchFormula as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(error)) from None
+    except NoVariation as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(error)) from None
     response.headers["Location"] = f"/v1/variation-sets/{view.variation_set_id}"
     return view
-
-
-def _propose(
-    session: Session,
-    runtime: Runtime,
-    models: ActiveModels,
-    formula_id: uuid.UUID,
-    body: VariationRequest,
-) -> VariationSetView:
-    parent = session.get(Formula, formula_id)
-    if parent is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no formula {formula_id}")
-    catalogue = runtime.catalogue
-    outside = [line.name for line in parent.lines if line.cas not in catalogue]
-    if outside:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            detail="variations are proposed for catalogue formulas only; not in the "
-            f"catalogue: {', '.join(outside)}",
-        )
-    table = material_table(catalogue)
-    served = models.current(session, table)
-    seed = body.seed if body.seed is not None else secrets.randbelow(MAX_SEED + 1)
-    proposals = propose_variations(
-        table,
-        as_domain_formula(parent),
-        BriefContext.of(table, _brief_of(parent)),
-        count=body.n,
-        rng=np.random.default_rng(seed),
-        policy=served.policy.model,
-        reward=served.reward.model,
-        exploration=runtime.settings.rl.exploration,
-    )
-    if not proposals:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            detail=f"formula {formula_id} allows no variation: no edit of it leads to a "
-            "new compliant formula",
-        )
-    variation_set = save_variation_set(
-        session,
-        parent=parent,
-        proposals=proposals,
-        catalogue=catalogue,
-        policy=None
-        if served.policy.used_id is None
-        else session.get(Policy, served.policy.used_id),
-        reward_model=(
-            None
-            if served.reward.used_id is None
-            else session.get(RewardModel, served.reward.used_id)
-        ),
-        parent_offered=body.include_parent,
-        seed=seed,
-    )
-    session.commit()
-    return set_view(session, variation_set, warnings=served.problems)
-
-
-def _brief_of(parent: Formula) -> CreativeBrief | None:
-    if parent.brief is None or parent.brief.parsed is None:
-        return None
-    try:
-        return CreativeBrief.model_validate(parent.brief.parsed)
-    except ValidationError as error:
-        # A brief stored by an older release: its variations are still worth proposing.
-        log.warning("brief %s no longer validates (%s); varied without it", parent.brief_id, error)
-        return None
 
 
 @router.get(
@@ -163,27 +101,19 @@ def _brief_of(parent: Formula) -> CreativeBrief | None:
     responses={404: {"model": Problem, "description": "No such variation set."}},
 )
 async def read_set(set_id: uuid.UUID, database: DatabaseDep) -> VariationSetView:
-    view = await database.run(lambda session: _read(session, set_id))
-    if view is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no variation set {set_id}")
-    return view
+    try:
+        return await database.run(lambda session: _view(variations.read_set(session, set_id)))
+    except NoSuchVariationSet as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(error)) from None
 
 
-def _read(session: Session, set_id: uuid.UUID) -> VariationSetView | None:
-    variation_set = read_variation_set(session, set_id)
-    return None if variation_set is None else set_view(session, variation_set)
-
-
-def set_view(
-    session: Session, variation_set: VariationSet, *, warnings: list[str] | None = None
-) -> VariationSetView:
-    rows = formulas_by_id(session, [member.formula_id for member in variation_set.members])
-    choice = choice_for(session, variation_set_id=variation_set.id, brief_id=None)
-    variations = []
+def _view(proposed: ProposedSet) -> VariationSetView:
+    variation_set = proposed.variation_set
+    views = []
     for member in variation_set.members:
-        row = rows[member.formula_id]
+        row = proposed.formulas[member.formula_id]
         search = row.search or {}
-        variations.append(
+        views.append(
             VariationView(
                 formula_id=row.id,
                 action=member.action,
@@ -206,18 +136,14 @@ def set_view(
         variation_set_id=variation_set.id,
         parent_id=variation_set.parent_formula_id,
         parent_offered=variation_set.parent_offered,
-        policy=_ref(_get(session, Policy, variation_set.policy_id)),
-        reward_model=_ref(_get(session, RewardModel, variation_set.reward_model_id)),
+        policy=_ref(proposed.policy),
+        reward_model=_ref(proposed.reward_model),
         seed=variation_set.seed,
-        variations=variations,
-        warnings=warnings or [],
-        chosen_id=None if choice is None else choice.chosen_formula_id,
+        variations=views,
+        warnings=proposed.warnings,
+        chosen_id=proposed.chosen_id,
         created_at=variation_set.created_at,
     )
-
-
-def _get(session: Session, model: type[M], row_id: uuid.UUID | None) -> M | None:
-    return None if row_id is None else session.get(model, row_id)
 
 
 def _ref(row: Policy | RewardModel | None) -> ModelRef | None:

@@ -19,9 +19,8 @@ from pydantic import (
 from fragrance_ai.api.request_types import MAX_SEED, NotBlank, not_a_bool
 from fragrance_ai.api.schemas.design import FormulaLineView, Links
 from fragrance_ai.db.models import JobStatus
+from fragrance_ai.training.start import MAX_RUN_SEED
 
-# The trainer seeds torch generators with multiples of a run's seed: kept well below 2**64.
-MAX_RUN_SEED = 2**31 - 1
 MAX_NOTE_CHARS = 2000
 MAX_USER_CHARS = 128
 
