@@ -4,8 +4,8 @@ runs carries it (fragrance_ai.platform.logs), and the response returns it."""
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -25,7 +25,9 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _incoming_id(scope) or uuid.uuid4().hex
+        # 128 random bits in hex, as long as uuid4().hex, without building a UUID object:
+        # that cost some 2 us, about a tenth of a remembered read's time in the app.
+        request_id = _incoming_id(scope) or os.urandom(16).hex()
         # Not reset afterwards: the server runs each request in a task of its own, whose
         # context ends with it, and its own lines after the app returns (the access line, an
         # "Exception in ASGI application") should carry the id too.
