@@ -82,6 +82,9 @@ class WrkResult:
     p99_ms: float
     bad_statuses: int
     socket_errors: str | None
+    # The server process's CPU time per request answered during the run: on a host shared
+    # with other work it moves far less than requests/s and latency do.
+    cpu_us_per_request: float | None = None
 
 
 @dataclass(frozen=True)
@@ -105,11 +108,15 @@ class Row:
         return self.app.requests_per_s / self.bare.requests_per_s
 
 
-def run_wrk(url: str, *, seconds: float, connections: int, threads: int) -> WrkResult:
+def run_wrk(
+    url: str, *, seconds: float, connections: int, threads: int, server_pid: int | None = None
+) -> WrkResult:
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--latency", url]
+    cpu_before = _cpu_s(server_pid)
     finished = subprocess.run(
         command, capture_output=True, text=True, timeout=seconds + 60, check=False
     )
+    cpu_after = _cpu_s(server_pid)
     if finished.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} exited {finished.returncode}: {finished.stderr}")
     output = finished.stdout
@@ -118,8 +125,13 @@ def run_wrk(url: str, *, seconds: float, connections: int, threads: int) -> WrkR
         for share, value, unit in re.findall(r"^\s+(\d+)%\s+([\d.]+)(us|ms|s|m)\s*$", output, re.M)
     }
     rate = re.search(r"^Requests/sec:\s+([\d.]+)", output, re.M)
-    if rate is None or 99 not in percentiles:
+    answered = re.search(r"^\s+(\d+) requests in ", output, re.M)
+    if rate is None or answered is None or 99 not in percentiles:
         raise RuntimeError(f"cannot read wrk's output:\n{output}")
+    requests = int(answered.group(1))
+    cpu_us = None
+    if cpu_before is not None and cpu_after is not None and requests:
+        cpu_us = (cpu_after - cpu_before) / requests * 1e6
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     errors = re.search(r"Socket errors: (.*)$", output, re.M)
     return WrkResult(
@@ -129,7 +141,21 @@ def run_wrk(url: str, *, seconds: float, connections: int, threads: int) -> WrkR
         p99_ms=percentiles[99],
         bad_statuses=int(bad.group(1)) if bad else 0,
         socket_errors=errors.group(1) if errors else None,
+        cpu_us_per_request=cpu_us,
     )
+
+
+def _cpu_s(pid: int | None) -> float | None:
+    """User and system CPU seconds of a process so far (Linux's /proc), or None."""
+    if pid is None:
+        return None
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Fields 14 and 15, counted after the command name, which may hold spaces.
+    fields = stat.rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def seed_formulas(settings: Settings) -> list[str]:
@@ -167,8 +193,14 @@ def _version_of(package: str) -> str:
     return "(stdlib)" if package == "asyncio" else version(package)
 
 
+@dataclass(frozen=True)
+class Server:
+    base_url: str
+    pid: int
+
+
 @contextmanager
-def uvicorn_server(app_factory: str, environment: dict[str, str]) -> Iterator[str]:
+def uvicorn_server(app_factory: str, environment: dict[str, str]) -> Iterator[Server]:
     """One uvicorn worker; its exit code is checked when it stops. The real app and the bare
     one get the same command line but for the factory."""
     port = free_port()
@@ -189,7 +221,7 @@ def uvicorn_server(app_factory: str, environment: dict[str, str]) -> Iterator[st
     try:
         with httpx.Client(base_url=base_url) as client:
             wait_until_answering(client, process, HEALTH)
-        yield base_url
+        yield Server(base_url, process.pid)
     finally:
         process.terminate()
         code = process.wait(timeout=60)
@@ -262,28 +294,30 @@ def measure_database(label: str, database_url: str | None, args: argparse.Namesp
             environment["DATABASE_URL"] = database_url
         paths = {e: e.replace("{id}", formula_id) for e in ENDPOINTS}
         rounds: dict[tuple[str, str], list[WrkResult]] = {}
-        with uvicorn_server(REAL_APP, environment) as app_url:
-            write_answers(data_dir / "bare", fetch_answers(app_url, paths))
+        with uvicorn_server(REAL_APP, environment) as app:
+            write_answers(data_dir / "bare", fetch_answers(app.base_url, paths))
             bare_environment = {**environment, BARE_ANSWERS_ENV: str(data_dir / "bare")}
-            with uvicorn_server(BARE_APP, bare_environment) as bare_url:
-                servers = {"bare": bare_url, "app": app_url}
-                urls = {
-                    (endpoint, server): base + path
-                    for endpoint, path in paths.items()
-                    for server, base in servers.items()
-                }
-                for url in urls.values():
-                    run_wrk(url, seconds=1, connections=args.connections, threads=args.threads)
+            with uvicorn_server(BARE_APP, bare_environment) as bare:
+                servers = {"bare": bare, "app": app}
+                targets = [(endpoint, name) for endpoint in paths for name in servers]
+                for endpoint, name in targets:
+                    run_wrk(
+                        servers[name].base_url + paths[endpoint],
+                        seconds=1,
+                        connections=args.connections,
+                        threads=args.threads,
+                    )
                 # Rounds in turn, so that a burst of load elsewhere on the host hits every
                 # endpoint and both apps alike; each one's best round is its figure.
                 for _ in range(args.rounds):
-                    for key, url in urls.items():
-                        rounds.setdefault(key, []).append(
+                    for endpoint, name in targets:
+                        rounds.setdefault((endpoint, name), []).append(
                             run_wrk(
-                                url,
+                                servers[name].base_url + paths[endpoint],
                                 seconds=args.seconds,
                                 connections=args.connections,
                                 threads=args.threads,
+                                server_pid=servers[name].pid,
                             )
                         )
         best = {key: max(r, key=lambda result: result.requests_per_s) for key, r in rounds.items()}
@@ -298,15 +332,16 @@ def measure_database(label: str, database_url: str | None, args: argparse.Namesp
 def report(rows: list[Row]) -> None:
     print(f"\n{server_stack()}; load average now {_load()}")
     print(
-        f"{'endpoint':<40}{'database':<12}{'bare req/s':>11}{'bare p99':>9}"
-        f"{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'x bare':>8}{'bad':>5}"
+        f"{'endpoint':<38}{'database':<11}{'bare req/s':>11}{'p99 ms':>8}{'cpu us':>8}"
+        f"{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'cpu us':>8}{'x bare':>8}{'bad':>5}"
     )
     for row in rows:
         ratio = "-" if row.ratio is None else f"{row.ratio:.2f}"
         print(
-            f"{row.endpoint:<40}{row.database:<12}{row.bare.requests_per_s:>11.0f}"
-            f"{row.bare.p99_ms:>9.2f}{row.app.requests_per_s:>8.0f}{row.app.p50_ms:>8.2f}"
-            f"{row.app.p99_ms:>8.2f}{ratio:>8}{row.app.bad_statuses + row.bare.bad_statuses:>5}"
+            f"{row.endpoint:<38}{row.database:<11}{row.bare.requests_per_s:>11.0f}"
+            f"{row.bare.p99_ms:>8.2f}{_cpu(row.bare):>8}{row.app.requests_per_s:>8.0f}"
+            f"{row.app.p50_ms:>8.2f}{row.app.p99_ms:>8.2f}{_cpu(row.app):>8}{ratio:>8}"
+            f"{row.app.bad_statuses + row.bare.bad_statuses:>5}"
         )
         for result in (row.bare, row.app):
             if result.socket_errors:
@@ -316,6 +351,10 @@ def report(rows: list[Row]) -> None:
             print(goal_line(row))
     formula = next(row for row in rows if row.endpoint == FORMULA)
     print("command: " + " ".join(formula.app.command))
+
+
+def _cpu(result: WrkResult) -> str:
+    return "-" if result.cpu_us_per_request is None else f"{result.cpu_us_per_request:.0f}"
 
 
 def goal_line(row: Row) -> str:

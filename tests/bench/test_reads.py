@@ -25,11 +25,12 @@ def test_the_reads_bench_measures_every_endpoint_against_the_bare_app() -> None:
     assert finished.returncode == 0, finished.stderr
     answered = 0
     for endpoint in ENDPOINTS:
-        # The bare app's requests/s and p99, the real app's requests/s, p50 and p99, the
-        # ratio ("-" when the bare app got none in time), and no answer other than 2xx or 3xx.
+        # The bare app's requests/s, p99 and CPU per request, the real app's requests/s,
+        # p50, p99 and CPU per request, the ratio ("-" when the bare app got none in time),
+        # and no answer other than 2xx or 3xx.
         line = re.search(
-            rf"^{re.escape(endpoint)}\s+SQLite\s+(\d+)\s+[\d.]+\s+(\d+)\s+[\d.]+\s+[\d.]+"
-            r"\s+([\d.]+|-)\s+0$",
+            rf"^{re.escape(endpoint)}\s+SQLite\s+(\d+)\s+[\d.]+\s+\d+\s+(\d+)\s+[\d.]+"
+            r"\s+[\d.]+\s+\d+\s+([\d.]+|-)\s+0$",
             finished.stdout,
             re.M,
         )
