@@ -12,7 +12,9 @@ with the same uvicorn command line, so the same event loop and HTTP implementati
 and httptools where installed, as `fragrance-ai serve` picks them), and answers those bytes
 with the same content type. "x bare" is the share of what the framework and the server can
 do that the real app keeps; the goal (issue 23) is 0.7 for a formula and for the catalogue
-summary, with a formula's p99 at most 10 ms.
+summary, with a formula's p99 at most 10 ms. "cpu us" is the server process's CPU time per
+request answered, which a host shared with other work moves far less than requests/s and
+p99. The figures before and after issue 23 are in README.md's Benchmarks.
 
 Every endpoint gets a one-second warm-up on both servers (the first read of a formula
 renders it); with --rounds N the endpoints take N turns, bare app then real app each time,
