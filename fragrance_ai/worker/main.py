@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import socket
+import threading
 import time
 from collections.abc import Sequence
 from enum import StrEnum
@@ -222,6 +223,24 @@ class _Worker(SimpleWorker):
         self._in_loop = False
         super().teardown()  # type: ignore[no-untyped-call]
 
+    def unsubscribe(self) -> None:
+        """RQ's own, bounded. It sends UNSUBSCRIBE on the connection its pubsub thread reads
+        from, then closes it; after a Redis restart the two race on that connection (redis-py's
+        thread dies on the reply with a KeyError), and one CI run's worker then never got past
+        its teardown. The channel goes with the connection anyway: a stop waits for it at most
+        _UNSUBSCRIBE_WAIT_S."""
+        unsubscribing = threading.Thread(
+            target=super().unsubscribe, name="rq-unsubscribe", daemon=True
+        )
+        unsubscribing.start()
+        unsubscribing.join(timeout=_UNSUBSCRIBE_WAIT_S)
+        if unsubscribing.is_alive():
+            log.warning(
+                "worker %s: RQ's pubsub did not close in %.0f s; leaving it to the process's end",
+                self.name,
+                _UNSUBSCRIBE_WAIT_S,
+            )
+
     def execute_job(self, job: RQJob, queue: Queue) -> None:
         self._running_job = job.id
         try:
@@ -270,6 +289,9 @@ class _Worker(SimpleWorker):
             self.liveness.beat(ttl_s, f"{self.name}: RQ heartbeat live")
         super().heartbeat(timeout, pipeline)
 
+
+# RQ's unsubscribe waits 1 s for its pubsub thread, then closes a socket: seconds at most.
+_UNSUBSCRIBE_WAIT_S = 10.0
 
 # Longer than the longest wait between two tries (10 s) plus a ping's own timeout.
 _WAIT_BEAT_TTL_S = 60.0
