@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from fragrance_ai.db.models import JobKind
+
 
 class DesignedOption(BaseModel):
     """One option of a brief, in the order the perfumer is shown them."""
@@ -96,5 +98,5 @@ def read_stored(kind: str, stored_result: dict[str, Any] | None) -> JobResult | 
     """A row's result as the model of its job's kind."""
     if stored_result is None:
         return None
-    model = TrainingJobResult if kind == "train_policy" else BriefJobResult
+    model = TrainingJobResult if kind == JobKind.TRAIN_POLICY.value else BriefJobResult
     return model.model_validate(stored_result)

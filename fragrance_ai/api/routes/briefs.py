@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import logging
 import uuid
 
 from fastapi import APIRouter, HTTPException, Response, status
@@ -32,7 +31,6 @@ from fragrance_ai.domain.products import ProductType
 from fragrance_ai.jobs.submit import BriefSubmission, NoSuchBrief, NotQueued, accept_brief
 
 router = APIRouter(prefix="/v1/briefs", tags=["briefs"], dependencies=[READ_OR_WRITE])
-log = logging.getLogger(__name__)
 
 
 @router.get("/vocabulary", response_model=BriefVocabulary)
