@@ -56,6 +56,24 @@ def test_notify_to_a_vanished_socket_fails_quietly(tmp_path: Path) -> None:
     assert not notify("READY=1", environ={"NOTIFY_SOCKET": str(tmp_path / "gone")})
 
 
+# Without a send timeout the first notify past the full queue would block for good (one
+# clean-clone CI run: a worker's STOPPING=1 hung its exit); the timeout marker fails it then.
+@pytest.mark.timeout(60)
+def test_notify_to_a_reader_that_has_fallen_behind_gives_up_instead_of_blocking(
+    notify_socket: NotifySocket,
+) -> None:
+    environ = systemd_env(notify_socket)
+    sent = 0
+    while notify("WATCHDOG=1", environ=environ):
+        sent += 1
+        assert sent < 10_000, "the reader's queue never filled"
+    assert sent >= 1
+    assert notify_socket.pending()[:1] == [["WATCHDOG=1"]]
+    # Read again, the reader gets the next message.
+    assert notify("STOPPING=1", environ=environ)
+    assert ["STOPPING=1"] in notify_socket.pending()
+
+
 def test_watchdog_interval_is_half_of_watchdog_usec() -> None:
     assert watchdog_interval_s({"WATCHDOG_USEC": "30000000"}) == 15.0
     assert watchdog_interval_s({"WATCHDOG_USEC": "30000000", "WATCHDOG_PID": str(os.getpid())})

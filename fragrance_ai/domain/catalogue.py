@@ -9,6 +9,7 @@ import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 
 _CAS_SHAPE = re.compile(r"^(\d{2,7})-(\d{2})-(\d)$")
@@ -98,6 +99,18 @@ class EuLimit:
     source: str
     uncertain: bool = False
     note: str = ""
+    # The act that set this figure ("Regulation (EU) 2026/909"), and the dates from which a
+    # product breaking it may no longer be placed on the market (new products) and made
+    # available (every product). None: in force since before any date the engine is asked.
+    act: str = ""
+    placing_on_market_from: date | None = None
+    making_available_from: date | None = None
+    # Our product types (ProductType values) the figure covers, from the reviewed mapping of
+    # the Annex's "Product type, body parts"; when given it replaces `scope`.
+    products: tuple[str, ...] = ()
+    # The figure applies only to the substance added as such, not to its natural content in
+    # an essential oil or extract (methyl eugenol: Annex II bans it except as such content).
+    only_added_as_such: bool = False
 
     @property
     def allowed_percent(self) -> float:
@@ -156,6 +169,15 @@ class Substance:
     phototoxic: bool = False
     eu_limits: tuple[EuLimit, ...] = ()
     cmr: CmrClass | None = None
+    # The IFRA Standard's key in IFRA's overview ("IFRA_STD_160") and its implementation
+    # deadlines: for new creations, then for existing creations.
+    ifra_key: str = ""
+    ifra_new_creations_from: date | None = None
+    ifra_existing_creations_from: date | None = None
+    # Conditions a specification Standard (or the specification part of a restriction) sets
+    # on the material's quality, printed on the report and the certificate as they are:
+    # "Oakmoss extracts: atranol and chloroatranol each below 100 ppm".
+    conditions: tuple[str, ...] = ()
 
     def limit_for(self, category: str) -> IfraLimit | None:
         return self._limits_by_category.get(category)

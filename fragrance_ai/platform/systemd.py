@@ -27,6 +27,7 @@ HealthCheck = Callable[[], tuple[bool, str]]
 
 _UNREADY_POLL_S = 1.0
 _LOOP_ANSWER_TIMEOUT_S = 5.0
+_SEND_TIMEOUT_S = 1.0
 
 
 def notify(*assignments: str, environ: Mapping[str, str] | None = None) -> bool:
@@ -38,6 +39,11 @@ def notify(*assignments: str, environ: Mapping[str, str] | None = None) -> bool:
         return False  # unset, or a transport we do not speak (vsock)
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+            # A datagram to a reader that has fallen behind blocks once its queue is full (ten
+            # datagrams on Linux by default): a process must never hang on telling systemd
+            # something, least of all STOPPING=1 on its way out. A message that cannot go in
+            # _SEND_TIMEOUT_S is dropped; a watchdog ping so lost is one systemd missed anyway.
+            sock.settimeout(_SEND_TIMEOUT_S)
             sock.connect(address)
             sock.sendall("\n".join(assignments).encode())
     except OSError as error:

@@ -241,6 +241,33 @@ class _Worker(SimpleWorker):
                 _UNSUBSCRIBE_WAIT_S,
             )
 
+    def stop_scheduler(self) -> None:
+        """RQ's own, bounded. RQ sends the scheduler's process SIGTERM and joins it with no
+        timeout; the scheduler is forked from this process while its threads run (RQ restarts
+        it once Redis is back after an outage), and a fork can inherit a lock another thread
+        held, so the child may never reach its signal check. In one clean-clone CI run a
+        worker was still tearing down a minute after its SIGTERM, once Redis had restarted.
+        Its locks expire on their own (interval + 60 s): after _SCHEDULER_STOP_WAIT_S the
+        scheduler is killed."""
+        scheduler = self.scheduler
+        process = scheduler._process if scheduler is not None else None
+        if process is None or not process.pid:
+            return
+        try:
+            os.kill(process.pid, signal.SIGTERM)
+        except OSError:
+            pass
+        process.join(timeout=_SCHEDULER_STOP_WAIT_S)
+        if process.is_alive():
+            log.warning(
+                "worker %s: RQ's scheduler (pid %s) did not stop in %.0f s; killed",
+                self.name,
+                process.pid,
+                _SCHEDULER_STOP_WAIT_S,
+            )
+            process.kill()
+            process.join(timeout=_SCHEDULER_STOP_WAIT_S)
+
     def execute_job(self, job: RQJob, queue: Queue) -> None:
         self._running_job = job.id
         try:
@@ -292,6 +319,9 @@ class _Worker(SimpleWorker):
 
 # RQ's unsubscribe waits 1 s for its pubsub thread, then closes a socket: seconds at most.
 _UNSUBSCRIBE_WAIT_S = 10.0
+
+# The scheduler checks for a stop after each second's sleep: a few seconds on a busy machine.
+_SCHEDULER_STOP_WAIT_S = 10.0
 
 # Longer than the longest wait between two tries (10 s) plus a ping's own timeout.
 _WAIT_BEAT_TTL_S = 60.0
