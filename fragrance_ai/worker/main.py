@@ -4,6 +4,7 @@ torch op (pytorch issues 41197, 89693); in-process also keeps models loaded betw
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -253,10 +254,8 @@ class _Worker(SimpleWorker):
         process = scheduler._process if scheduler is not None else None
         if process is None or not process.pid:
             return
-        try:
+        with contextlib.suppress(OSError):  # already gone
             os.kill(process.pid, signal.SIGTERM)
-        except OSError:
-            pass
         process.join(timeout=_SCHEDULER_STOP_WAIT_S)
         if process.is_alive():
             log.warning(
