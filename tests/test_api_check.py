@@ -3,6 +3,7 @@ compliance, labelling, cost and pyramid out; bad input is a 422 naming the field
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
@@ -326,3 +327,23 @@ def test_a_regulated_substance_outside_the_catalogue_is_checked_as_itself(
     report = check(client, lines=lines, product="EDP")["compliance"]
     assert report["verdict"] == "not_compliant"
     assert [v["substance"] for v in report["violations"]] == ["Estragole"]
+
+
+@pytest.mark.parametrize("as_of", ["next tuesday", "2026-02-30", "2019-12-31", 20270101])
+def test_an_as_of_that_is_not_a_date_from_2020_on_is_a_422_naming_it(
+    client: TestClient, as_of: object
+) -> None:
+    lines = [{"name": "Hedione", "percent": 100}]
+    body = {"lines": lines, "product": "EDP", "as_of": as_of}
+    response = client.post("/v1/formulas/check", json=body)
+    assert response.status_code == 422, response.text
+    assert [error["loc"] for error in response.json()["detail"]] == [["body", "as_of"]]
+
+
+def test_the_report_says_the_date_its_rules_were_read_for(client: TestClient) -> None:
+    lines = [{"name": "Hedione", "percent": 100}]
+    dated = check(client, lines=lines, product="EDP", as_of="2027-03-01")["compliance"]
+    assert dated["as_of"] == "2027-03-01"
+    assert "2027-03-01" in dated["rule_set"]
+    today = check(client, lines=lines, product="EDP")["compliance"]
+    assert today["as_of"] == date.today().isoformat()

@@ -18,7 +18,8 @@ The verdict is never falsely reassuring:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 from operator import attrgetter
 
@@ -27,6 +28,7 @@ from fragrance_ai.domain.formula import Formula, FormulaLine
 from fragrance_ai.domain.products import ProductProfile, ProductType
 from fragrance_ai.domain.rounding import round6
 from fragrance_ai.domain.rules import (
+    DEFAULT_HORIZON_DAYS,
     AppliedLimit,
     RuleBook,
     SubstanceRule,
@@ -127,6 +129,16 @@ class ComplianceReport:
     allergens: list[AllergenLine]
     checked_substances: int
     notes: list[str]
+    # The date the rules were read for (None: every rule the data holds, adopted or in force)
+    # and which rule set that is, in words.
+    as_of: date | None = None
+    rule_set: str = ""
+    # Rules adopted but not yet binding on `as_of` (within the horizon) that the formula would
+    # break: each with the date it starts to bind in its rule's words.
+    upcoming_violations: list[Violation] = field(default_factory=list)
+    # Quality conditions of the materials present (IFRA specifications, EU conditions), as
+    # the certificate prints them: "Oakmoss extracts: atranol and chloroatranol ...".
+    conditions: list[str] = field(default_factory=list)
 
     @property
     def allergens_to_declare(self) -> list[str]:
@@ -186,6 +198,10 @@ def _levels(
             if exposure is None:
                 exposures[substance_id] = Exposure(rule, name, level)
             else:
+                if rule.added_as_such and not exposure.rule.added_as_such:
+                    # The substance added as such beside its natural content: the stricter
+                    # rule as such (a superset of the other) judges the whole level.
+                    exposure.rule = rule
                 exposure.level += level
                 material_shares = exposure.contributions
                 material_shares[name] = material_shares.get(name, 0.0) + level
@@ -198,11 +214,16 @@ def check_compliance(
     *,
     own_materials: dict[str, Ingredient] | None = None,
     unassessable: dict[str, str] | None = None,
+    as_of: date | None = None,
+    horizon_days: int = DEFAULT_HORIZON_DAYS,
 ) -> ComplianceReport:
     """The verdict on one formula. `own_materials` are a perfumer's materials outside the
     catalogue, by CAS, with their declared composition; `unassessable` maps the CAS of a
-    line that cannot be assessed at all (no composition given) to why."""
-    book = rule_book(catalogue, formula.product)
+    line that cannot be assessed at all (no composition given) to why. `as_of` is the date
+    the rules are read for: a rule binds from its date for new products, and one adopted to
+    bind within `horizon_days` is reported in `upcoming_violations`; None reads every rule
+    the data holds as binding."""
+    book = rule_book(catalogue, formula.product, as_of, horizon_days)
     profile = book.profile
     category = profile.ifra_category
     own = own_materials or {}
@@ -243,6 +264,13 @@ def check_compliance(
         if review or unknown
         else Verdict.COMPLIANT
     )
+    upcoming = findings.upcoming_violations(exposures)
+    for violation in upcoming:
+        reasons.append(
+            f"From {violation.rule}: {violation.substance} at "
+            f"{violation.level_percent_in_product:.6g} % of the product would be over its "
+            f"{violation.limit_percent_in_product:g} % limit."
+        )
     return ComplianceReport(
         verdict=verdict,
         reasons=reasons,
@@ -259,6 +287,23 @@ def check_compliance(
         allergens=allergens,
         checked_substances=len(exposures),
         notes=notes,
+        as_of=as_of,
+        rule_set=rule_set_words(as_of),
+        upcoming_violations=upcoming,
+        conditions=findings.conditions(exposures),
+    )
+
+
+def rule_set_words(as_of: date | None) -> str:
+    """Which rules a report applied, in words."""
+    when = (
+        f"as binding on {as_of.isoformat()} for a new product"
+        if as_of is not None
+        else "every rule adopted, whatever the date it binds from"
+    )
+    return (
+        "IFRA Standards of the 51st Amendment and EU Regulation (EC) No 1223/2009 as the "
+        f"Commission's CosIng annexes give it, with CLP / REACH for other products: {when}."
     )
 
 
@@ -345,7 +390,7 @@ class _Findings:
                 substance=substance.name,
                 cas=substance.label_cas,
                 level_percent_in_product=reported,
-                limit_percent_in_product=binding.allowed_percent,
+                limit_percent_in_product=binding.figure_percent,
                 rule=binding.rule,
                 limit_source=binding.source,
                 limit_uncertain=binding.uncertain,
@@ -389,6 +434,42 @@ class _Findings:
             self.violations.append(_phototoxic_violation(terms, total, category))
         return total
 
+    def upcoming_violations(self, exposures: list[Exposure]) -> list[Violation]:
+        """The rules not binding yet but within the horizon that a level would break: rare,
+        so looked for once, after the check."""
+        found: list[Violation] = []
+        for exposure in exposures:
+            rule = exposure.rule
+            if not rule.upcoming or exposure.level <= 0:
+                continue
+            for limit in rule.upcoming:
+                if limit.prohibited or exposure.level > limit.allowed_percent + TOLERANCE_PERCENT:
+                    when = limit.binding_from.isoformat() if limit.binding_from else "?"
+                    substance = exposure.substance
+                    found.append(
+                        Violation(
+                            substance=substance.name,
+                            cas=substance.label_cas,
+                            level_percent_in_product=round6(exposure.level),
+                            limit_percent_in_product=limit.figure_percent,
+                            rule=f"{when}, {limit.rule}",
+                            limit_source=limit.source,
+                            limit_uncertain=limit.uncertain,
+                            materials=list(exposure.contributions),
+                            contributions=_contributions(exposure.contributions),
+                        )
+                    )
+        return found
+
+    @staticmethod
+    def conditions(exposures: list[Exposure]) -> list[str]:
+        seen: dict[str, None] = {}
+        for exposure in exposures:
+            if exposure.level > 0:
+                for condition in exposure.substance.conditions:
+                    seen[condition] = None
+        return list(seen)
+
     def notes(self) -> list[str]:
         notes = []
         if self.uncertain_applied:
@@ -408,6 +489,8 @@ class _Findings:
 def _limit_words(limit: AppliedLimit) -> str:
     if limit.prohibited:
         return "a prohibition"
+    if limit.stated_percent is not None:
+        return f"its limit (less than {limit.stated_percent:g} %)"
     return f"its {limit.allowed_percent:g} % limit"
 
 
@@ -454,12 +537,13 @@ def max_percent_in_concentrate(
     book = rule_book(catalogue, product)
     cap = 100.0
     for substance, fraction in material.contributions:
-        rule = book.rule_for(substance.id)
+        rule = book.as_such_rules.get(substance.id) if material.cas in substance.cas else None
+        rule = rule or book.rule_for(substance.id)
         if rule is None or fraction <= 0:
             continue
         if rule.missing_reason:
             return 0.0
-        binding = rule.binding
+        binding = rule.design_binding
         if binding is None:
             continue
         if binding.prohibited:

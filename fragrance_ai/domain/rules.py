@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import NamedTuple
 
 import numpy as np
@@ -49,6 +50,16 @@ class AppliedLimit:
     uncertain: bool
     # "ifra", "eu_cosmetics" or "eu_clp_reach".
     authority: str
+    # The date from which the rule binds a new product (IFRA: new creations; EU: placing on
+    # the market); None when it has bound since before any date the engine is asked about.
+    binding_from: date | None = None
+    # The figure as the rule states it, where `allowed_percent` differs from it: a limit
+    # that a level may not reach ("at or above"), which the check reads as "over".
+    stated_percent: float | None = None
+
+    @property
+    def figure_percent(self) -> float:
+        return self.allowed_percent if self.stated_percent is None else self.stated_percent
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,10 @@ class SubstanceRule:
     missing_reason: str
     # The IFRA limit counts in the phototoxic additive rule.
     phototoxic_limit_percent: float | None
+    # Rules that do not bind yet on the rule book's date but will within its horizon.
+    upcoming: tuple[AppliedLimit, ...] = ()
+    # The rule of the substance added as such, where that differs (`RuleBook.as_such_rules`).
+    added_as_such: bool = False
 
     # What a report says of this substance whatever the formula: computed once per rule
     # book, because the check runs on every candidate an optimiser scores.
@@ -102,6 +117,15 @@ class SubstanceRule:
             return None
         return min(self.limits, key=lambda limit: limit.allowed_percent)
 
+    @functools.cached_property
+    def design_binding(self) -> AppliedLimit | None:
+        """The strictest rule binding now or within the horizon: what a formula designed
+        today must meet so that it is not obsolete when an adopted rule starts to bind."""
+        every = self.limits + self.upcoming
+        if not every:
+            return None
+        return min(every, key=lambda limit: limit.allowed_percent)
+
 
 class Share(NamedTuple):
     """A substance a material brings, as a fraction of the material, with its rule here."""
@@ -114,7 +138,16 @@ class Share(NamedTuple):
 @dataclass(frozen=True)
 class RuleBook:
     profile: ProductProfile
+    # The date the rules are read for (None: every rule the data holds binds, whatever its
+    # date), and the end of the horizon within which a rule adopted but not yet binding is
+    # reported as upcoming.
+    as_of: date | None
+    horizon_end: date | None
     rules: dict[str, SubstanceRule]
+    # A substance's rule when a material IS the substance (added as such), where that differs
+    # from its rule as a constituent of a natural: methyl eugenol is banned in cosmetics except
+    # as the natural content of an essence (Annex II), so its rule as such is a prohibition.
+    as_such_rules: dict[str, SubstanceRule]
     # Each catalogue material's substances with their rules, by CAS: the compliance check
     # reads a line's shares in one lookup instead of one rule lookup per substance.
     shares: dict[str, tuple[Share, ...]]
@@ -138,7 +171,11 @@ class RuleBook:
     def shares_of(self, material: Ingredient) -> tuple[Share, ...]:
         """`shares` for any material: a perfumer's own too, whose declared substances may
         be outside the catalogue's list."""
-        return _shares(material, self.rules, self.profile)
+        return _shares(material, self.rules, self.as_such_rules, self.profile, self._dates)
+
+    @property
+    def _dates(self) -> tuple[date | None, date | None]:
+        return self.as_of, self.horizon_end
 
 
 def amendment_label(amendment: str) -> str:
@@ -150,36 +187,58 @@ def amendment_label(amendment: str) -> str:
     return amendment
 
 
-@functools.lru_cache(maxsize=64)
-def rule_book(catalogue: Catalogue, product: ProductType) -> RuleBook:
+DEFAULT_HORIZON_DAYS = 365
+AS_SUCH = "#as_such"
+
+
+@functools.lru_cache(maxsize=256)
+def rule_book(
+    catalogue: Catalogue,
+    product: ProductType,
+    as_of: date | None = None,
+    horizon_days: int = DEFAULT_HORIZON_DAYS,
+) -> RuleBook:
+    """The rules for one product on one date. `as_of` None reads every rule the data holds
+    as binding, adopted or in force: the strictest reading, which the designer uses so that
+    no option it offers breaks a rule already adopted."""
     profile = product_profile(product)
+    horizon_end = as_of + timedelta(days=horizon_days) if as_of is not None else None
+    dates = (as_of, horizon_end)
     rules = {
-        substance.id: _substance_rule(substance, profile)
+        substance.id: _substance_rule(substance, profile, dates, as_such=False)
         for substance in catalogue.substances.values()
     }
-    substance_ids = tuple(rules)
-    column = {substance_id: index for index, substance_id in enumerate(substance_ids)}
+    as_such_rules = {
+        substance.id: _substance_rule(substance, profile, dates, as_such=True)
+        for substance in catalogue.substances.values()
+        if any(eu.only_added_as_such for eu in substance.eu_limits)
+    }
     materials = list(catalogue)
-    fractions = np.zeros((len(materials), len(substance_ids)))
-    for row, material in enumerate(materials):
-        for substance, fraction in material.contributions:
-            if substance.id in column:
-                fractions[row, column[substance.id]] += fraction
+    substance_ids, fractions = _substance_matrix(materials, as_such_rules)
     limit_vector = np.full(len(substance_ids), math.inf)
     missing_vector = np.zeros(len(substance_ids), dtype=bool)
     phototoxic_vector = np.full(len(substance_ids), math.inf)
     for index, substance_id in enumerate(substance_ids):
-        rule = rules[substance_id]
-        binding = rule.binding
+        if substance_id.endswith(AS_SUCH):
+            rule = as_such_rules[substance_id.removesuffix(AS_SUCH)]
+        else:
+            rule = rules[substance_id]
+        binding = rule.design_binding
         if binding is not None:
             limit_vector[index] = binding.allowed_percent
         missing_vector[index] = bool(rule.missing_reason)
-        if rule.phototoxic_limit_percent is not None:
+        if rule.phototoxic_limit_percent is not None and not substance_id.endswith(AS_SUCH):
             phototoxic_vector[index] = rule.phototoxic_limit_percent
     return RuleBook(
         profile=profile,
+        as_of=as_of,
+        horizon_end=horizon_end,
         rules=rules,
-        shares={material.cas: _shares(material, rules, profile) for material in materials},
+        as_such_rules=as_such_rules,
+        shares={
+            material.cas: _shares(material, rules, as_such_rules, profile, dates)
+            for material in materials
+        },
         material_cas=tuple(material.cas for material in materials),
         substance_ids=substance_ids,
         fractions=fractions,
@@ -189,20 +248,59 @@ def rule_book(catalogue: Catalogue, product: ProductType) -> RuleBook:
     )
 
 
+def _substance_matrix(
+    materials: list[Ingredient], as_such_rules: dict[str, SubstanceRule]
+) -> tuple[tuple[str, ...], npt.NDArray[np.float64]]:
+    """The columns (substance ids; `id#as_such` for a substance a material is itself, where
+    its rule as such differs) and each material's fractions in them. Only the substances some
+    catalogue material brings get a column: the data lists every substance of IFRA's and the
+    EU's lists, most of which no material brings, and the population check multiplies by this
+    matrix for every generation."""
+    brought: dict[str, None] = {}
+    for material in materials:
+        for substance, fraction in material.contributions:
+            if fraction > 0:
+                brought[substance.id] = None
+                if substance.id in as_such_rules and material.cas in substance.cas:
+                    brought[substance.id + AS_SUCH] = None
+    substance_ids = tuple(brought)
+    column = {substance_id: index for index, substance_id in enumerate(substance_ids)}
+    fractions = np.zeros((len(materials), len(substance_ids)))
+    for row, material in enumerate(materials):
+        for substance, fraction in material.contributions:
+            if substance.id in column:
+                fractions[row, column[substance.id]] += fraction
+            as_such_column = column.get(substance.id + AS_SUCH)
+            if as_such_column is not None and material.cas in substance.cas:
+                fractions[row, as_such_column] += fraction
+    return substance_ids, fractions
+
+
 def _shares(
-    material: Ingredient, rules: dict[str, SubstanceRule], profile: ProductProfile
+    material: Ingredient,
+    rules: dict[str, SubstanceRule],
+    as_such_rules: dict[str, SubstanceRule],
+    profile: ProductProfile,
+    dates: tuple[date | None, date | None],
 ) -> tuple[Share, ...]:
     shares = []
     for substance, fraction in material.contributions:
-        rule = rules.get(substance.id)
+        as_such = material.cas in substance.cas and substance.id in as_such_rules
+        rule = (as_such_rules if as_such else rules).get(substance.id)
         if rule is None or rule.substance is not substance:
             # A substance declared with a perfumer's own material.
-            rule = _substance_rule(substance, profile)
+            rule = _substance_rule(substance, profile, dates, as_such=as_such)
         shares.append(Share(substance.id, rule, fraction))
     return tuple(shares)
 
 
-def _substance_rule(substance: Substance, profile: ProductProfile) -> SubstanceRule:
+def _substance_rule(
+    substance: Substance,
+    profile: ProductProfile,
+    dates: tuple[date | None, date | None],
+    *,
+    as_such: bool,
+) -> SubstanceRule:
     category = profile.ifra_category
     limits: list[AppliedLimit] = []
     missing = ""
@@ -224,6 +322,7 @@ def _substance_rule(substance: Substance, profile: ProductProfile) -> SubstanceR
                 source=ifra.source,
                 uncertain=ifra.uncertain,
                 authority="ifra",
+                binding_from=substance.ifra_new_creations_from,
             )
         )
         if substance.phototoxic and not ifra.prohibited:
@@ -233,39 +332,74 @@ def _substance_rule(substance: Substance, profile: ProductProfile) -> SubstanceR
             AppliedLimit(
                 allowed_percent=eu.allowed_percent,
                 prohibited=eu.prohibited,
-                rule=f"EU Regulation (EC) No 1223/2009, {eu.rule}",
+                rule=f"EU Regulation (EC) No 1223/2009, {eu.rule}"
+                + (f" as amended by {eu.act}" if eu.act else ""),
                 source=eu.source,
                 uncertain=eu.uncertain,
                 authority="eu_cosmetics",
+                binding_from=eu.placing_on_market_from,
             )
             for eu in substance.eu_limits
-            if _eu_scope_applies(eu, profile)
+            if _eu_scope_applies(eu, profile) and (as_such or not eu.only_added_as_such)
         )
     elif substance.cmr is not None and substance.cmr.public_mixture_limit_percent is not None:
-        # Not a cosmetic: REACH Annex XVII forbids supplying the public a mixture holding a
-        # CMR 1A/1B at or above its limit. Modelled as "must stay below".
+        # Not a cosmetic: REACH Annex XVII entries 28-30 forbid supplying the public a mixture
+        # holding a CMR 1A/1B AT OR ABOVE its limit; the check flags a level over the limit,
+        # so the limit is the largest level still below it.
         limits.append(
             AppliedLimit(
-                allowed_percent=substance.cmr.public_mixture_limit_percent,
+                allowed_percent=_just_below(substance.cmr.public_mixture_limit_percent),
                 prohibited=False,
                 rule=(
                     f"EU CLP {substance.cmr.classification} (REACH Annex XVII, mixtures "
-                    "supplied to the general public)"
+                    "supplied to the general public: at or above "
+                    f"{substance.cmr.public_mixture_limit_percent:g} % is not allowed)"
                 ),
                 source=substance.cmr.source,
                 uncertain=substance.cmr.uncertain,
                 authority="eu_clp_reach",
+                stated_percent=substance.cmr.public_mixture_limit_percent,
             )
         )
+    binding, upcoming = _by_date(limits, dates)
     return SubstanceRule(
         substance=substance,
-        limits=tuple(limits),
+        limits=binding,
         missing_reason=missing,
         phototoxic_limit_percent=phototoxic,
+        upcoming=upcoming,
+        added_as_such=as_such,
     )
 
 
+def _by_date(
+    limits: list[AppliedLimit], dates: tuple[date | None, date | None]
+) -> tuple[tuple[AppliedLimit, ...], tuple[AppliedLimit, ...]]:
+    """The rules that bind on the date, and those that will within the horizon; a rule
+    adopted to bind later still is left out (the designer, with no date, reads them all)."""
+    as_of, horizon_end = dates
+    if as_of is None or horizon_end is None:
+        return tuple(limits), ()
+    binding = tuple(
+        limit for limit in limits if limit.binding_from is None or limit.binding_from <= as_of
+    )
+    upcoming = tuple(
+        limit
+        for limit in limits
+        if limit.binding_from is not None and as_of < limit.binding_from <= horizon_end
+    )
+    return binding, upcoming
+
+
+def _just_below(limit_percent: float) -> float:
+    """The largest level that is still below `limit_percent`, as a comparison "over" reads
+    it: the check's tolerance is subtracted so that exactly the limit is over."""
+    return limit_percent - 2e-9
+
+
 def _eu_scope_applies(limit: EuLimit, profile: ProductProfile) -> bool:
+    if limit.products:
+        return profile.product.value in limit.products
     fine_fragrance = profile.ifra_category == "4"
     match limit.scope:
         case EuScope.EAU_DE_TOILETTE:

@@ -238,6 +238,10 @@ def test_the_report_serialises_to_the_api_json_objects_in_field_order() -> None:
         "allergens",
         "checked_substances",
         "notes",
+        "as_of",
+        "rule_set",
+        "upcoming_violations",
+        "conditions",
     ]
     assert document["verdict"] == "not_compliant"
     assert document["product"] == "EDP"

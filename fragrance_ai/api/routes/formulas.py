@@ -148,7 +148,11 @@ async def check_formula(body: FormulaCheckRequest, catalogue: CatalogueDep) -> F
     checked = _checked_formula(body, catalogue)
     formula = checked.formula
     report = check_compliance(
-        formula, catalogue, own_materials=checked.own, unassessable=checked.unassessable
+        formula,
+        catalogue,
+        own_materials=checked.own,
+        unassessable=checked.unassessable,
+        as_of=body.as_of or date.today(),
     )
     COMPLIANCE_VERDICTS.labels("check", report.verdict.value).inc()
     repair = None

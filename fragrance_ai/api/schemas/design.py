@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -25,6 +25,9 @@ from fragrance_ai.jobs.results import BriefJobResult, TrainingJobResult
 from fragrance_ai.settings import RequestedMode
 
 MAX_BRIEF_CHARS = 4000
+# The engine's rules are dated from the IFRA 49th Amendment (2020) on; an earlier date would
+# read today's rules as if they had bound then.
+EARLIEST_AS_OF = date(2020, 1, 1)
 
 
 # Measured as sent, then stripped: the schema's maxLength and the server agree.
@@ -362,8 +365,25 @@ class FormulaCheckRequest(BaseModel):
         "dosage when omitted.",
     )
     repair: bool = Field(False, description="Also return the nearest compliant formula.")
+    as_of: date | None = Field(
+        None,
+        description="The date the rules are read for (a new product placed on the market "
+        "that day), today when omitted. A rule adopted to bind within 12 months of it is "
+        "reported under compliance.upcoming_violations.",
+        examples=["2027-01-01"],
+    )
 
     _numbers = field_validator("dosage_percent", mode="before")(not_a_bool)
+
+    @field_validator("as_of")
+    @classmethod
+    def _after_2020(cls, as_of: date | None) -> date | None:
+        if as_of is not None and as_of < EARLIEST_AS_OF:
+            raise ValueError(
+                f"the rules are known from {EARLIEST_AS_OF.isoformat()} on; "
+                f"{as_of.isoformat()} is earlier"
+            )
+        return as_of
 
     @field_validator("lines")
     @classmethod
