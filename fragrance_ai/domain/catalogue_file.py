@@ -29,6 +29,13 @@ from fragrance_ai.domain.catalogue import (
     Volatility,
     is_valid_cas,
 )
+from fragrance_ai.domain.ifra_register import (
+    IFRA_OVERVIEW_FILE,
+    LEVEL_UNKNOWN_SUFFIX,
+    level_unknown,
+    link_ifra_standards,
+    parse_ifra_overview,
+)
 from fragrance_ai.domain.products import IFRA_CATEGORIES
 
 # Read through the fragrance_ai package so data/ needs no __init__.py of its own.
@@ -41,7 +48,14 @@ _SUBSTANCE_ID = re.compile(r"^[a-z0-9_]+$")
 @functools.cache
 def load_catalogue() -> Catalogue:
     text = resources.files(DATA_PACKAGE).joinpath("data", DATA_FILE).read_text(encoding="utf-8")
-    return parse_catalogue(text, source=DATA_FILE)
+    return parse_catalogue(text, source=DATA_FILE, ifra_overview=load_ifra_overview())
+
+
+@functools.cache
+def load_ifra_overview() -> str:
+    """IFRA's overview of every Standard (CSV), merged into the catalogue's substances."""
+    overview = resources.files(DATA_PACKAGE).joinpath("data", "regulatory", IFRA_OVERVIEW_FILE)
+    return overview.read_text(encoding="utf-8")
 
 
 def load_catalogue_from(path: str | Path) -> Catalogue:
@@ -50,7 +64,9 @@ def load_catalogue_from(path: str | Path) -> Catalogue:
     return parse_catalogue(file.read_text(encoding="utf-8"), source=str(file))
 
 
-def parse_catalogue(text: str, *, source: str = "<text>") -> Catalogue:
+def parse_catalogue(
+    text: str, *, source: str = "<text>", ifra_overview: str | None = None
+) -> Catalogue:
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as error:
@@ -70,6 +86,9 @@ def parse_catalogue(text: str, *, source: str = "<text>") -> Catalogue:
         if substance.id in by_id:
             raise CatalogueError(f"{source}: duplicate substance id {substance.id!r}")
         by_id[substance.id] = substance
+    if ifra_overview is not None:  # every IFRA Standard, linked (ifra_register)
+        linked = link_ifra_standards(list(by_id.values()), parse_ifra_overview(ifra_overview))
+        by_id = {substance.id: substance for substance in linked}
     rows = [
         _Row(raw, index=index, source=source, kind="row")
         for index, raw in enumerate(document["materials"], start=1)
@@ -267,13 +286,22 @@ def _parse_constituents(row: _Row, substances: dict[str, Substance]) -> tuple[Co
         substance = substances.get(str(raw.get("substance")))
         if substance is None:
             raise row.fail(f"{field_name}.substance", f"unknown substance {raw.get('substance')!r}")
-        percent = row.number(raw.get("percent"), f"{field_name}.percent")
+        if raw.get("percent") == "unknown":
+            # Present at a level nobody gave: counted at the material's own level, under
+            # limits that read as unreadable, so the verdict is cannot_certify (ifra_register).
+            substance = substances.setdefault(
+                substance.id + LEVEL_UNKNOWN_SUFFIX, level_unknown(substance)
+            )
+            percent = 100.0
+        else:
+            percent = row.number(raw.get("percent"), f"{field_name}.percent")
         if not 0 < percent <= 100:
-            raise row.fail(f"{field_name}.percent", "must be in (0, 100]")
+            raise row.fail(f"{field_name}.percent", "must be in (0, 100] or unknown")
         source = row.text_in(raw, "source", f"{field_name}.source", "every figure needs a source")
         uncertain = row.flag("uncertain", raw)
         constituents.append(Constituent(substance, percent, source, uncertain))
-    if sum(c.percent for c in constituents) > 100 + 1e-9:
+    known = (c for c in constituents if not c.substance.id.endswith(LEVEL_UNKNOWN_SUFFIX))
+    if sum(c.percent for c in known) > 100 + 1e-9:
         raise row.fail("constituents", "percentages add up to more than 100")
     return tuple(constituents)
 

@@ -9,7 +9,12 @@ from importlib import resources
 import yaml
 
 from fragrance_ai.domain.catalogue import Catalogue
-from fragrance_ai.domain.catalogue_file import DATA_FILE, DATA_PACKAGE, parse_catalogue
+from fragrance_ai.domain.catalogue_file import (
+    DATA_FILE,
+    DATA_PACKAGE,
+    load_ifra_overview,
+    parse_catalogue,
+)
 
 
 def catalogue_withholding(*substance_ids: str) -> Catalogue:
@@ -22,4 +27,6 @@ def catalogue_withholding(*substance_ids: str) -> Catalogue:
             substance["ifra"] = {"no_figure_found": "withheld by the test"}
             withheld.discard(substance["id"])
     assert not withheld, f"no such substances: {sorted(withheld)}"
-    return parse_catalogue(yaml.safe_dump(document), source="withheld copy")
+    return parse_catalogue(
+        yaml.safe_dump(document), source="withheld copy", ifra_overview=load_ifra_overview()
+    )

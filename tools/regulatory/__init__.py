@@ -1,0 +1,1 @@
+"""Tools that turn regulators' own files into fragrance_ai/data/regulatory."""
