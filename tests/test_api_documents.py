@@ -123,3 +123,31 @@ def test_documents_of_a_stored_formula(client: TestClient) -> None:
     assert missing.status_code == 404
     bad_format = client.get(f"/v1/formulas/{formula_id}/ifra-certificate", params={"format": "pdf"})
     assert bad_format.status_code == 422
+
+
+def test_the_declaration_names_each_annex_entry_with_its_2023_dates(client: TestClient) -> None:
+    # Rose absolute, bergamot FCF and distilled lemon are Annex III entries themselves (366,
+    # 352, 353, added by Regulation (EU) 2023/1545), not only carriers of their constituents.
+    lines = [
+        {"name": "Rose absolute", "percent": 1},
+        {"name": "Bergamot oil FCF", "percent": 10},
+        {"name": "Lemon oil distilled", "percent": 8},
+        {"name": "Hedione", "percent": 81},
+    ]
+    response = client.post(
+        "/v1/formulas/check/allergen-declaration",
+        json={"lines": lines, "product": "body_lotion", "dosage_percent": 0.5},
+    )
+    assert response.status_code == 200
+    declaration = response.json()
+    by_inci = {line["inci"]: line for line in declaration["lines"]}
+    for inci in (
+        "Rose Flower Oil/Extract",
+        "Citrus Aurantium Bergamia Peel Oil",
+        "Citrus Limon Peel Oil",
+    ):
+        assert by_inci[inci]["declare"] is True
+        assert by_inci[inci]["labelled_on_new_products_from"] == "2026-07-31"
+        assert by_inci[inci]["labelled_on_all_products_from"] == "2028-07-31"
+        assert inci.upper() in declaration["label_text"]
+    assert by_inci["Linalool"]["labelled_on_new_products_from"] is None

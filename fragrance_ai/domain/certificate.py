@@ -7,11 +7,16 @@ limit / level_in_concentrate x 100`, and the substance that sets it. A substance
 restriction with no figure in a category makes that category uncertifiable (no maximum is
 printed, the reason is); a prohibited one present makes it 0. Phototoxic substances add up:
 their joint maximum is `100 / sum(level_in_concentrate / limit)`.
+
+The declaration names each Annex III entry once, by the name the Annex prints: several of
+the data's substances may be one entry (lavender and lavandin oils are both "Lavandula
+Oil/Extract"), and the 0.001 % / 0.01 % threshold applies to the entry's total.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, replace
 from datetime import date
 
 from pydantic import BaseModel, ConfigDict
@@ -77,10 +82,18 @@ class IfraCertificate(BaseModel):
     conditions: list[str]
 
 
+# Regulation (EU) 2023/1545, Article 2: a product naming its new Annex III entries is required
+# when placed on the market from this date, and of every product made available from the next.
+LABELLED_2023_ON_NEW_PRODUCTS_FROM = date(2026, 7, 31)
+LABELLED_2023_ON_ALL_PRODUCTS_FROM = date(2028, 7, 31)
+
+
 class DeclarationLine(BaseModel):
     model_config = ConfigDict(frozen=True)
 
+    # The name the Annex prints, to go on the label.
     inci: str
+    # The data's substances that are this entry, and their CAS numbers.
     substance: str
     cas: str
     percent_in_concentrate: float
@@ -88,6 +101,11 @@ class DeclarationLine(BaseModel):
     declare: bool
     added_2023: bool
     materials: list[str]
+    # An entry added by Regulation (EU) 2023/1545: from when a product placed on the market
+    # must name it, and from when every product made available must. None for the older
+    # entries, labelled since 2005.
+    labelled_on_new_products_from: date | None = None
+    labelled_on_all_products_from: date | None = None
 
 
 class AllergenDeclaration(BaseModel):
@@ -126,6 +144,115 @@ def _concentrate_levels(
     return levels, unassessed
 
 
+class _AnnexEntry:
+    """One Annex III allergen entry of a formula: the substances of the data that are it, and
+    their summed level in the concentrate."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.substances: list[Substance] = []
+        self.level = 0.0
+        self.materials: dict[str, None] = {}
+        self.added_2023 = False
+
+
+def _annex_entries(
+    levels: dict[str, tuple[Substance, float, dict[str, float]]],
+) -> list[_AnnexEntry]:
+    entries: dict[str, _AnnexEntry] = {}
+    for substance, level, shares in levels.values():
+        allergen = substance.allergen
+        if allergen is None:
+            continue
+        label = allergen.inci or substance.name
+        entry = entries.setdefault(_label_key(label), _AnnexEntry(label))
+        entry.substances.append(substance)
+        entry.level += level
+        entry.materials.update(dict.fromkeys(shares))
+        entry.added_2023 = entry.added_2023 or allergen.added_2023
+    return list(entries.values())
+
+
+def _day(day: date) -> str:
+    return f"{day.day} {day:%B %Y}"
+
+
+def _label_key(label: str) -> str:
+    return " ".join(label.casefold().replace("/ ", "/").split())
+
+
+@dataclass(frozen=True)
+class _Cap:
+    """The most of the concentrate one category allows, and the rule that sets it."""
+
+    maximum: float
+    limited_by: str = "no restricted substance"
+    limit_percent: float | None = None
+    amendment: str = ""
+    source: str = ""
+
+
+_PHOTOTOXIC_SUM = _Cap(
+    maximum=math.inf,
+    limited_by="IFRA additive rule for phototoxic ingredients (sum of level / limit)",
+    limit_percent=1.0,
+    amendment="IFRA Guidance for the use of IFRA Standards",
+    source="IFRA Guidance for the use of IFRA Standards, section 1.6.1",
+)
+
+
+def _category_cap(
+    levels: dict[str, tuple[Substance, float, dict[str, float]]], category: str
+) -> _Cap:
+    """The substance whose limit caps the concentrate lowest in the category, counting its
+    level from every material that brings it (as itself or as a constituent); the phototoxic
+    substances' joint maximum where it is lower still. A tie goes to the first name in
+    alphabetical order, so that the certificate reads the same every time."""
+    caps = [_Cap(maximum=math.inf)]
+    phototoxic_load = 0.0
+    for substance, level, _ in levels.values():
+        limit = substance.limit_for(category)
+        if limit is None or limit.unrestricted or limit.unreadable or level <= 0:
+            continue
+        if limit.prohibited:
+            caps.append(
+                _Cap(0.0, substance.name, 0.0, amendment_label(limit.amendment), limit.source)
+            )
+            continue
+        if substance.phototoxic:
+            phototoxic_load += level / limit.allowed_percent
+        caps.append(
+            _Cap(
+                limit.allowed_percent / level * 100,
+                substance.name,
+                limit.allowed_percent,
+                amendment_label(limit.amendment),
+                limit.source,
+            )
+        )
+    lowest = min(caps, key=lambda cap: (cap.maximum, cap.limited_by))
+    # The sum binds only below every single substance's own cap: with one phototoxic
+    # substance it equals that substance's cap, which is then named.
+    if phototoxic_load > 0 and 100 / phototoxic_load < lowest.maximum * (1 - 1e-9):
+        lowest = replace(_PHOTOTOXIC_SUM, maximum=100 / phototoxic_load)
+    if lowest.maximum >= 100:
+        # Even the neat concentrate meets every limit: no substance sets the maximum.
+        return _Cap(maximum=100.0)
+    return lowest
+
+
+def _quality_conditions(
+    levels: dict[str, tuple[Substance, float, dict[str, float]]],
+) -> list[str]:
+    """What the specification Standards (and the EU's conditions) demand of the grade of
+    the materials present, as the data words it."""
+    seen: dict[str, None] = {}
+    for substance, level, _ in levels.values():
+        if level > 0:
+            seen.update(dict.fromkeys(substance.conditions))
+    return list(seen)
+
+
 def ifra_certificate(
     formula: Formula,
     catalogue: Catalogue,
@@ -138,52 +265,47 @@ def ifra_certificate(
     amendments: set[str] = set()
     categories = []
     for category in IFRA_CATEGORIES:
-        best = math.inf
-        limited_by, limit_value, amendment, source = "no restricted substance", None, "", ""
-        missing: list[str] = []
-        phototoxic_load = 0.0
-        for substance, level, _ in levels.values():
-            if substance.lacks_figure_for(category):
-                missing.append(substance.name)
-                continue
-            limit = substance.limit_for(category)
-            if limit is None or limit.unrestricted:
-                continue
-            allowed = 0.0 if limit.prohibited else limit.allowed_percent / level * 100
-            if substance.phototoxic and not limit.prohibited:
-                phototoxic_load += level / limit.allowed_percent
-            if allowed < best:
-                best = allowed
-                limited_by = substance.name
-                limit_value = 0.0 if limit.prohibited else limit.allowed_percent
-                amendment, source = amendment_label(limit.amendment), limit.source
-        if phototoxic_load > 0 and 100 / phototoxic_load < best:
-            best = 100 / phototoxic_load
-            limited_by = "IFRA additive rule for phototoxic ingredients (sum of level / limit)"
-            limit_value, amendment = 1.0, "IFRA Guidance for the use of IFRA Standards"
-            source = "IFRA Guidance for the use of IFRA Standards, section 1.6.1"
-        if amendment:
-            amendments.add(amendment)
-        reason = ""
+        cap = _category_cap(levels, category)
+        missing = sorted(
+            substance.name
+            for substance, _, _ in levels.values()
+            if substance.lacks_figure_for(category)
+        )
+        if cap.amendment:
+            amendments.add(cap.amendment)
         if missing or unassessed:
+            # The category cannot be certified: what stops it is named, never a substance
+            # that merely has the lowest of the figures the data does hold.
             parts = []
             if missing:
-                parts.append("no IFRA figure in the data for " + ", ".join(sorted(missing)))
+                parts.append("no IFRA figure in the data for " + ", ".join(missing))
             if unassessed:
                 parts.append("materials not assessed: " + ", ".join(unassessed))
-            reason = "; ".join(parts)
+            categories.append(
+                CategoryMaximum(
+                    category=category,
+                    label=CATEGORY_LABELS[category],
+                    max_percent_of_concentrate=None,
+                    limited_by="cannot certify: " + "; ".join(parts),
+                    limit_percent_in_product=None,
+                    amendment="",
+                    source="",
+                    cannot_certify="; ".join(parts),
+                )
+            )
+            continue
         categories.append(
             CategoryMaximum(
                 category=category,
                 label=CATEGORY_LABELS[category],
-                max_percent_of_concentrate=None
-                if reason
-                else round(min(best, 100.0), 4 if best < 1 else 2),
-                limited_by=limited_by,
-                limit_percent_in_product=limit_value,
-                amendment=amendment,
-                source=source,
-                cannot_certify=reason,
+                max_percent_of_concentrate=round(
+                    min(cap.maximum, 100.0), 4 if cap.maximum < 1 else 2
+                ),
+                limited_by=cap.limited_by,
+                limit_percent_in_product=cap.limit_percent,
+                amendment=cap.amendment,
+                source=cap.source,
+                cannot_certify="",
             )
         )
     return IfraCertificate(
@@ -198,6 +320,7 @@ def ifra_certificate(
             "maximum is shown, the category cannot be certified and the reason is given."
         ),
         conditions=[
+            *_quality_conditions(levels),
             "Figures as recorded in the data with their amendment and source; figures from "
             "the 49th or 50th Amendment or from a secondary source are marked in the "
             "catalogue and must be confirmed against the current Amendment before release.",
@@ -225,23 +348,27 @@ def allergen_declaration(
         else RINSE_OFF_LABEL_THRESHOLD_PERCENT
     )
     lines = []
-    for substance, level, shares in levels.values():
-        if substance.allergen is None:
-            continue
-        in_product = level * formula.dosage_percent / 100
+    for entry in _annex_entries(levels):
+        in_product = entry.level * formula.dosage_percent / 100
         lines.append(
             DeclarationLine(
-                inci=substance.allergen.inci or substance.name,
-                substance=substance.name,
-                cas=substance.label_cas,
-                percent_in_concentrate=round(level, 6),
+                inci=entry.label,
+                substance="; ".join(s.name for s in entry.substances),
+                cas=", ".join(dict.fromkeys(s.label_cas for s in entry.substances if s.cas)),
+                percent_in_concentrate=round(entry.level, 6),
                 percent_in_product=round(in_product, 6),
                 declare=threshold is not None and in_product > threshold,
-                added_2023=substance.allergen.added_2023,
-                materials=list(shares),
+                added_2023=entry.added_2023,
+                materials=list(entry.materials),
+                labelled_on_new_products_from=LABELLED_2023_ON_NEW_PRODUCTS_FROM
+                if entry.added_2023
+                else None,
+                labelled_on_all_products_from=LABELLED_2023_ON_ALL_PRODUCTS_FROM
+                if entry.added_2023
+                else None,
             )
         )
-    lines.sort(key=lambda line: -line.percent_in_product)
+    lines.sort(key=lambda line: (-line.percent_in_product, line.inci))
     notes = []
     if threshold is None:
         notes.append(
@@ -254,11 +381,14 @@ def allergen_declaration(
             f"{threshold:g} % of the finished product are named on the label (Regulation (EC) "
             "No 1223/2009, Annex III)."
         )
-    if any(line.added_2023 for line in lines):
+    new_entries = [line.inci for line in lines if line.added_2023 and line.declare]
+    if new_entries:
         notes.append(
-            "Entries added by Regulation (EU) 2023/1545 must be labelled on products placed "
-            "on the market from 31 July 2026 and on every product made available from 31 July "
-            "2028."
+            "Added to Annex III by Regulation (EU) 2023/1545, so named on the label of a "
+            f"product placed on the market from {_day(LABELLED_2023_ON_NEW_PRODUCTS_FROM)} and "
+            f"of every product made available from {_day(LABELLED_2023_ON_ALL_PRODUCTS_FROM)}: "
+            + ", ".join(new_entries)
+            + "."
         )
     if unassessed:
         notes.append(
