@@ -127,12 +127,17 @@ def test_unknown_materials_make_the_verdict_cannot_certify_and_the_rest_is_check
     lines = [
         {"name": "Meteorite", "percent": 40},
         {"name": "Oakmoss absolute", "percent": 20},
-        {"cas": "50-00-0", "percent": 40},
+        # Water: on no list, and no composition given (formaldehyde, 50-00-0, which this
+        # test used, is now known as Annex II entry 1577's prohibition).
+        {"cas": "7732-18-5", "percent": 40},
     ]
     compliance = check(client, lines=lines, product="EDP")["compliance"]
     # Oakmoss is still checked: 20 % x 18 % is over its Category 4 limit.
     assert compliance["verdict"] == "not_compliant"
-    assert compliance["unknown_materials"] == ["Meteorite (own:1)", "Material 50-00-0 (50-00-0)"]
+    assert compliance["unknown_materials"] == [
+        "Meteorite (own:1)",
+        "Material 7732-18-5 (7732-18-5)",
+    ]
     below = [{"name": "Meteorite", "percent": 60}, {"name": "Hedione", "percent": 40}]
     compliance = check(client, lines=below, product="EDP")["compliance"]
     assert compliance["verdict"] == "cannot_certify"
@@ -164,11 +169,12 @@ def test_a_perfumers_own_material_is_checked_on_its_declared_composition(
     assert check(client, lines=within, product="EDT")["compliance"]["verdict"] == "compliant"
     clean = [own(5, "none_known"), {"name": "Hedione", "percent": 95}]
     assert check(client, lines=clean, product="EDT")["compliance"]["verdict"] == "compliant"
-    # A constituent whose CAS the data does not know leaves the line uncertifiable.
-    unknown = [own(5, [{"cas": "50-00-0", "percent": 5}]), {"name": "Hedione", "percent": 95}]
+    # A constituent whose CAS the data does not know leaves the line uncertifiable (not
+    # formaldehyde, 50-00-0, any more: Annex II bans it, so the EU register knows it).
+    unknown = [own(5, [{"cas": "7732-18-5", "percent": 5}]), {"name": "Hedione", "percent": 95}]
     report = check(client, lines=unknown, product="EDT")["compliance"]
     assert report["verdict"] == "cannot_certify"
-    assert any("50-00-0" in reason for reason in report["reasons"])
+    assert any("7732-18-5" in reason for reason in report["reasons"])
 
 
 @pytest.mark.parametrize(
@@ -347,3 +353,20 @@ def test_the_report_says_the_date_its_rules_were_read_for(client: TestClient) ->
     assert "2027-03-01" in dated["rule_set"]
     today = check(client, lines=lines, product="EDP")["compliance"]
     assert today["as_of"] == date.today().isoformat()
+
+
+def test_a_cas_shared_by_two_grades_is_a_422_naming_the_line_and_the_candidates(
+    client: TestClient,
+) -> None:
+    lines = [{"name": "Hedione", "percent": 98}, {"cas": "8008-26-2", "percent": 2}]
+    response = client.post("/v1/formulas/check", json={"lines": lines, "product": "EDP"})
+    assert response.status_code == 422, response.text
+    [error] = response.json()["detail"]
+    assert error["type"] == "ambiguous_material"
+    assert error["loc"] == ["body", "lines", 1, "cas"]
+    assert "Lime oil expressed" in error["msg"]
+    assert "Lime oil distilled" in error["msg"]
+    named = [{"name": "Hedione", "percent": 98}, {"name": "Lime oil", "percent": 2}]
+    response = client.post("/v1/formulas/check", json={"lines": named, "product": "EDP"})
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["body", "lines", 1, "name"]

@@ -178,6 +178,11 @@ class Substance:
     # on the material's quality, printed on the report and the certificate as they are:
     # "Oakmoss extracts: atranol and chloroatranol each below 100 ppm".
     conditions: tuple[str, ...] = ()
+    # CAS numbers the Standard lists beside the substance's own that the catalogue files
+    # under another grade (IFRA's "Lime oil expressed" lists 8008-26-2, our distilled lime's
+    # number): a line given by such a number alone may mean either grade, so it must name
+    # the grade; it never makes the other grade's material this substance.
+    shared_cas: tuple[str, ...] = ()
 
     def limit_for(self, category: str) -> IfraLimit | None:
         return self._limits_by_category.get(category)

@@ -9,7 +9,7 @@ import math
 import re
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -38,6 +38,9 @@ from fragrance_ai.domain.ifra_register import (
 )
 from fragrance_ai.domain.products import IFRA_CATEGORIES
 
+if TYPE_CHECKING:
+    from fragrance_ai.domain.eu_annex_file import EuAnnexes
+
 # Read through the fragrance_ai package so data/ needs no __init__.py of its own.
 DATA_PACKAGE = "fragrance_ai"
 DATA_FILE = "ingredients.yaml"
@@ -48,7 +51,11 @@ _SUBSTANCE_ID = re.compile(r"^[a-z0-9_]+$")
 @functools.cache
 def load_catalogue() -> Catalogue:
     text = resources.files(DATA_PACKAGE).joinpath("data", DATA_FILE).read_text(encoding="utf-8")
-    return parse_catalogue(text, source=DATA_FILE, ifra_overview=load_ifra_overview())
+    from fragrance_ai.domain.eu_annex_file import load_eu_annexes  # EU annexes (eu_register)
+
+    return parse_catalogue(
+        text, source=DATA_FILE, ifra_overview=load_ifra_overview(), eu_annexes=load_eu_annexes()
+    )
 
 
 @functools.cache
@@ -65,7 +72,11 @@ def load_catalogue_from(path: str | Path) -> Catalogue:
 
 
 def parse_catalogue(
-    text: str, *, source: str = "<text>", ifra_overview: str | None = None
+    text: str,
+    *,
+    source: str = "<text>",
+    ifra_overview: str | None = None,
+    eu_annexes: EuAnnexes | None = None,
 ) -> Catalogue:
     try:
         document = yaml.safe_load(text)
@@ -86,9 +97,23 @@ def parse_catalogue(
         if substance.id in by_id:
             raise CatalogueError(f"{source}: duplicate substance id {substance.id!r}")
         by_id[substance.id] = substance
+    material_cas = [str(m.get("cas")) for m in document["materials"] if isinstance(m, dict)]
     if ifra_overview is not None:  # every IFRA Standard, linked (ifra_register)
-        linked = link_ifra_standards(list(by_id.values()), parse_ifra_overview(ifra_overview))
+        linked = link_ifra_standards(
+            list(by_id.values()), parse_ifra_overview(ifra_overview), material_cas
+        )
         by_id = {substance.id: substance for substance in linked}
+    if eu_annexes is not None:  # EU Annexes II and III, after IFRA (eu_register)
+        from fragrance_ai.domain.eu_register import apply_eu_annexes
+
+        merged = apply_eu_annexes(
+            list(by_id.values()),
+            eu_annexes.annex_ii,
+            eu_annexes.annex_iii,
+            eu_annexes.encoded,
+            material_cas=material_cas,
+        )
+        by_id = {substance.id: substance for substance in merged.substances}
     rows = [
         _Row(raw, index=index, source=source, kind="row")
         for index, raw in enumerate(document["materials"], start=1)

@@ -35,7 +35,7 @@ class Problem:
     """What is wrong, and where: `line` None for the formula itself, else the line's index
     and its `field`."""
 
-    kind: Literal["dosage_out_of_range", "invalid_line"]
+    kind: Literal["dosage_out_of_range", "invalid_line", "ambiguous_material"]
     field: str
     message: str
     value: object
@@ -83,6 +83,10 @@ def read_declared_formula(
     unassessable: dict[str, str] = {}
     seen: dict[str, int] = {}
     for index, line in enumerate(lines):
+        candidates = _grades_named(line.name, line.cas, catalogue)
+        if len(candidates) > 1:
+            problems.append(_ambiguous(line, candidates, index))
+            continue
         material, where, problem = _resolve(line.name, line.cas, catalogue)
         if material is None and not problem.startswith("no material"):
             value = line.cas if where == "cas" else line.name
@@ -140,6 +144,11 @@ def _resolve(
     if cas is not None:
         if not is_valid_cas(cas):
             return None, "cas", f"{cas!r} is not a valid CAS number (shape or check digit)"
+        named = catalogue.find(name) if name is not None else None
+        if named is not None and _is_filed_under(named, cas.strip()):
+            # The name picks the grade a shared CAS leaves open ("Lime oil expressed",
+            # 8008-26-2).
+            return named, "cas", ""
         material = catalogue.find(cas) if cas.strip() in catalogue else None
         if material is None:
             return None, "cas", f"no material with CAS {cas} in the catalogue"
@@ -152,3 +161,40 @@ def _resolve(
     if material is None:
         return None, "name", f"no material named {name!r} in the catalogue"
     return material, "name", ""
+
+
+def _grades_named(name: str | None, cas: str | None, catalogue: Catalogue) -> list[Ingredient]:
+    """The catalogue materials a line could mean when it does not say which grade, in
+    catalogue order; one or none when it is clear. A CAS alone may name several grades:
+    8008-26-2 is filed as distilled lime oil, yet IFRA's Standard for expressed lime oil lists
+    it too, and suppliers print it on expressed oils' paperwork. A name alone may be a grade
+    family ("lime oil" for "Lime oil expressed" and "Lime oil distilled"). Resolving either to
+    one grade silently could exempt a phototoxic oil; the perfumer names the grade instead."""
+    if cas is not None:
+        if name is not None or not is_valid_cas(cas):
+            return []  # a name picks the grade; _resolve checks that it fits the CAS
+        number = cas.strip()
+        return [material for material in catalogue if _is_filed_under(material, number)]
+    if name is None or catalogue.find(name) is not None:
+        return []
+    family = " ".join(name.lower().split()) + " "
+    return [material for material in catalogue if material.name.lower().startswith(family)]
+
+
+def _is_filed_under(material: Ingredient, cas: str) -> bool:
+    """The material's own CAS, or one its Standard lists for it beside the catalogue's other
+    grade (the material is the whole of a substance whose `shared_cas` hold that number)."""
+    return material.cas == cas or any(
+        cas in substance.shared_cas and material.cas in substance.cas
+        for substance, fraction in material.contributions
+        if fraction >= 1.0
+    )
+
+
+def _ambiguous(line: DeclaredLine, candidates: list[Ingredient], index: int) -> Problem:
+    names = ", ".join(f"{material.name} ({material.cas})" for material in candidates)
+    if line.cas is not None:
+        message = f"{line.cas.strip()} names several grades: {names}; name the grade"
+        return Problem("ambiguous_material", "cas", message, line.cas, index)
+    message = f"{line.name!r} names several grades: {names}; name the grade"
+    return Problem("ambiguous_material", "name", message, line.name, index)

@@ -298,6 +298,10 @@ class _Merge:
             attached, gone = self._attach(entry, cas, limits, "III")
             ids += attached
             replaced += gone
+        as_such = review.get("only_as_natural_content")
+        if as_such:
+            attached, _ = self._attach(entry, cas, [self._only_natural(entry, as_such)], "III")
+            ids += attached
         combined = review.get("combined")
         if combined:
             ids.append(self._combined(entry, combined, review))
@@ -353,6 +357,21 @@ class _Merge:
             placing_on_market_from=act.get("placing_on_market_from"),
             making_available_from=act.get("making_available_from"),
             products=products,
+        )
+
+    def _only_natural(self, entry: AnnexEntry, raw: Mapping[str, Any]) -> EuLimit:
+        """A substance the entry allows only as the normal content of natural essences: added
+        as such it is prohibited (rules.py gives it its own rule as such)."""
+        return EuLimit(
+            rule=f"Annex III entry {entry.reference} (only as natural content of essences)",
+            scope=EuScope.ALL,
+            max_percent_in_finished_product=None,
+            source=" ".join(str(raw["source"]).split()),
+            uncertain=bool(raw.get("uncertain", False)),
+            note=" ".join(str(raw.get("note", "")).split()),
+            act=self._act(entry)["act"],
+            products=COSMETICS,
+            only_added_as_such=True,
         )
 
     def _combined(

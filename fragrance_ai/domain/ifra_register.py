@@ -315,6 +315,25 @@ def _with_standard(substance: Substance, row: IfraStandardRow, *, attach: bool) 
     return dataclasses.replace(substance, **changes)  # type: ignore[arg-type]
 
 
+def _with_listed_cas(
+    substance: Substance, row: IfraStandardRow, filed: frozenset[str]
+) -> Substance:
+    """The Standard's other CAS numbers on a transcription that lists fewer: a number the
+    catalogue files under another material (8008-26-2, our distilled lime, which IFRA's
+    expressed lime Standard lists) is shared by grades; any other is this substance's too
+    (oakmoss's 9000-50-4), so a line given by it alone gets this Standard's verdict."""
+    extra = [number for number in row.cas if number not in substance.cas]
+    if not extra:
+        return substance
+    shared = tuple(number for number in extra if number in filed)
+    own = tuple(number for number in extra if number not in filed)
+    return dataclasses.replace(
+        substance,
+        cas=substance.cas + own,
+        shared_cas=tuple(dict.fromkeys((*substance.shared_cas, *shared))),
+    )
+
+
 def _new_substance(
     row: IfraStandardRow, cas: tuple[str, ...], *, prohibited_grade: bool = False
 ) -> Substance:
@@ -336,9 +355,14 @@ def _new_substance(
 
 
 def link_with_accounting(
-    substances: Sequence[Substance], rows: Iterable[IfraStandardRow]
+    substances: Sequence[Substance],
+    rows: Iterable[IfraStandardRow],
+    material_cas: Iterable[str] = (),
 ) -> tuple[list[Substance], tuple[StandardLink, ...]]:
-    """`link_ifra_standards`, and what happened to each Standard."""
+    """`link_ifra_standards`, and what happened to each Standard. `material_cas` are the
+    catalogue materials' own numbers: a number the Standard lists that the catalogue files
+    under another material is shared by grades (`Substance.shared_cas`), not this one's."""
+    filed = frozenset(material_cas)
     merged = {substance.id: substance for substance in substances}
     links: list[StandardLink] = []
     for row in rows:
@@ -371,6 +395,8 @@ def link_with_accounting(
             for substance in holding:
                 merged[substance.id] = _with_standard(substance, row, attach=False)
                 ids.append(substance.id)
+            if len(holding) == 1:
+                merged[holding[0].id] = _with_listed_cas(merged[holding[0].id], row, filed)
         elif sharing:
             outcome = LinkOutcome.ATTACHED
             for substance in sharing:
@@ -392,9 +418,9 @@ def link_with_accounting(
 
 
 def link_ifra_standards(
-    substances: list[Substance], rows: Iterable[IfraStandardRow]
+    substances: list[Substance], rows: Iterable[IfraStandardRow], material_cas: Iterable[str] = ()
 ) -> list[Substance]:
-    return link_with_accounting(substances, rows)[0]
+    return link_with_accounting(substances, rows, material_cas)[0]
 
 
 def ifra_accounting(

@@ -26,7 +26,9 @@ def own_material(
     """The material, and why it cannot be certified ("" when it can)."""
     by_cas: dict[str, list[Substance]] = {}
     for substance in catalogue.substances.values():
-        for number in substance.cas:
+        # A number shared by several grades counts against the strictest: every Standard
+        # that lists it (the expressed oil's phototoxicity for 8008-26-2, lime oil).
+        for number in (*substance.cas, *substance.shared_cas):
             by_cas.setdefault(number, []).append(substance)
     # A material whose own CAS is a regulated substance's is that substance.
     contributions: list[tuple[Substance, float]] = [(s, 1.0) for s in by_cas.get(cas, [])]

@@ -74,7 +74,15 @@ def test_every_ifra_figure_has_a_source_and_a_sane_value() -> None:
             assert constituent.source
             assert 0 < constituent.percent <= 100
     for substance in load_catalogue().substances.values():
-        assert substance.ifra_standard is not None or substance.allergen is not None
+        # Every substance carries some rule: IFRA, an EU allergen entry, an EU annex entry (an
+        # Annex II ban or Annex III limit of the CosIng export, or its printed condition), CLP.
+        assert (
+            substance.ifra_standard is not None
+            or substance.allergen is not None
+            or substance.eu_limits
+            or substance.conditions
+            or substance.cmr is not None
+        )
         for limit in substance.limits:
             # Source keys are expanded to the citation text at load time.
             assert len(limit.source) > 40

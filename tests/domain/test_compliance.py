@@ -75,13 +75,13 @@ def test_unknown_material_is_never_compliant() -> None:
     assert any("50-00-0" in reason for reason in report.reasons)
 
 
-def test_unverified_restrictions_are_flagged_in_notes() -> None:
-    # Isoeugenol's EU maximum (0.02 %) binds in an EDP and is read from Directive 2008/42,
-    # not from the current Annex III: applied, and said to be uncertain. 0.05 % x 18 %.
+def test_isoeugenol_is_checked_against_the_annex_iii_figure_of_the_cosing_export() -> None:
+    # Isoeugenol's EU maximum (0.02 %, Annex III entry 73) is now read from the Commission's
+    # CosIng export (eu_register), no longer from Directive 2008/42 as uncertain. 0.05 % x 18 %.
     isoeugenol = FormulaLine(cas="97-54-1", name="Isoeugenol", tier=Tier.HEART, percent=0.05)
     report = check_compliance(_formula(isoeugenol), load_catalogue())
     assert report.compliant
-    assert any("uncertain" in note and "Isoeugenol" in note for note in report.notes)
+    assert not any("uncertain" in note and "Isoeugenol" in note for note in report.notes)
 
 
 def test_cost_and_pyramid_of_a_hand_made_formula() -> None:

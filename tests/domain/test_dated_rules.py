@@ -9,7 +9,12 @@ import pytest
 
 from fragrance_ai.domain.catalogue import Tier
 from fragrance_ai.domain.catalogue_file import load_catalogue
-from fragrance_ai.domain.compliance import Verdict, check_compliance, max_percent_in_concentrate
+from fragrance_ai.domain.compliance import (
+    ComplianceReport,
+    Verdict,
+    check_compliance,
+    max_percent_in_concentrate,
+)
 from fragrance_ai.domain.formula import Formula, FormulaLine
 from fragrance_ai.domain.products import ProductType
 from fragrance_ai.domain.rules import rule_book
@@ -81,3 +86,51 @@ def test_a_report_says_which_date_its_rules_were_read_for() -> None:
     undated = check_compliance(formula, CATALOGUE)
     assert undated.as_of is None
     assert "every rule adopted" in undated.rule_set
+
+
+def test_methyl_eugenol_added_as_such_is_prohibited_but_its_natural_content_is_limited() -> None:
+    from fragrance_ai.domain.declared_formula import DeclaredLine, read_declared_formula
+
+    def check(*lines: DeclaredLine) -> ComplianceReport:
+        filler = DeclaredLine(name="Hedione", cas=None, percent=100 - sum(x.percent for x in lines))
+        checked = read_declared_formula([*lines, filler], ProductType.EDP, 18, CATALOGUE)
+        return check_compliance(checked.formula, CATALOGUE, own_materials=checked.own)
+
+    isolated = check(DeclaredLine(name=None, cas="93-15-2", percent=0.01))
+    # 0.01 % of an EDP at 18 % is 0.0018 % of the product, under the 0.01 % fine-fragrance
+    # maximum: only the ban on the isolate catches it.
+    assert isolated.verdict is Verdict.NOT_COMPLIANT
+    [violation] = isolated.violations
+    assert "only as natural content" in violation.rule
+    rose = check(DeclaredLine(name="Rose oil", cas=None, percent=1))
+    assert not [v for v in rose.violations if v.substance == "Methyl eugenol"]
+    both = check(
+        DeclaredLine(name="Rose oil", cas=None, percent=1),
+        DeclaredLine(name=None, cas="93-15-2", percent=0.01),
+    )
+    [violation] = [v for v in both.violations if v.substance == "Methyl eugenol"]
+    assert "only as natural content" in violation.rule
+
+
+def test_a_2026_909_limit_is_upcoming_before_2027_and_binding_from_its_first_day() -> None:
+    # Benzyl salicylate: IFRA Category 4 allows 7.3 %; Regulation (EU) 2026/909 sets 4 % in
+    # fine fragrance for products placed on the market from 2027-01-01. 25 % of an EDP's
+    # concentrate at 18 % is 4.5 % of the product.
+    formula = _formula("Benzyl salicylate", 25, ProductType.EDP, 18)
+    before = check_compliance(formula, CATALOGUE, as_of=date(2026, 12, 7))
+    assert before.verdict is Verdict.COMPLIANT, before.reasons
+    [upcoming] = before.upcoming_violations
+    assert upcoming.substance == "Benzyl salicylate"
+    assert upcoming.limit_percent_in_product == 4.0
+    assert upcoming.rule.startswith("2027-01-01")
+    assert "2026/909" in upcoming.rule
+    on_the_day = check_compliance(formula, CATALOGUE, as_of=date(2027, 1, 1))
+    assert on_the_day.verdict is Verdict.NOT_COMPLIANT
+    [violation] = on_the_day.violations
+    assert "2026/909" in violation.rule
+    assert on_the_day.upcoming_violations == []
+    # Beyond the horizon the rule is not yet reported; with no date every adopted rule binds.
+    early = check_compliance(formula, CATALOGUE, as_of=date(2025, 6, 1))
+    assert early.verdict is Verdict.COMPLIANT
+    assert early.upcoming_violations == []
+    assert check_compliance(formula, CATALOGUE).verdict is Verdict.NOT_COMPLIANT

@@ -97,11 +97,12 @@ def test_the_walk_covers_every_substance_with_a_figure_in_categories_4_and_5a() 
             if rule.binding is not None and not rule.binding.prohibited
         ]
         assert len(limited) >= 10
-        # IFRA Standards (ifra_register) that no catalogue material brings have no carrier.
+        # Annex II/III entries (eu_register) and IFRA Standards (ifra_register) that no
+        # catalogue material brings have no carrier.
         assert all(
             _carrier(rule.substance, CATALOGUE) is not None
             for rule in limited
-            if not rule.substance.id.startswith("ifra_std_")
+            if not rule.substance.id.startswith(("eu_annex_", "ifra_std_"))
             # EU allergens no material brings, under a Standard the overview attached.
             and rule.substance.id
             not in ("isoeugenyl_acetate", "lippia_citriodora", "propylidenephthalide")
