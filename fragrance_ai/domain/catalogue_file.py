@@ -213,6 +213,13 @@ class _Row:
             raise self.fail(field, "must not be empty")
         return tuple(v.strip().lower() for v in value)
 
+    def words_as_written(self, field: str) -> tuple[str, ...]:
+        """An optional list of sentences, kept as written."""
+        value = self.raw.get(field, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise self.fail(field, "must be a list of non-empty strings")
+        return tuple(" ".join(v.split()) for v in value)
+
     def cas_numbers(self, field: str) -> tuple[str, ...]:
         value = self.raw.get(field)
         values = value if isinstance(value, list) else [value]
@@ -382,6 +389,7 @@ def _parse_substance(row: _Row) -> Substance:
         phototoxic=phototoxic,
         eu_limits=eu_limits,
         cmr=cmr,
+        conditions=row.words_as_written("conditions"),
     )
 
 

@@ -80,6 +80,9 @@ class IfraCertificate(BaseModel):
     unassessed_materials: list[str]
     statement: str
     conditions: list[str]
+    # The date the Standards were read for (a new creation placed on the market that day);
+    # None: every Standard the data holds, whatever its deadline.
+    rules_as_of: date | None = None
 
 
 # Regulation (EU) 2023/1545, Article 2: a product naming its new Annex III entries is required
@@ -201,6 +204,27 @@ _PHOTOTOXIC_SUM = _Cap(
 )
 
 
+def _not_yet_binding(
+    levels: dict[str, tuple[Substance, float, dict[str, float]]], as_of: date | None
+) -> dict[str, str]:
+    """The substances present whose Standard binds new creations only after `as_of`, with a
+    sentence saying why that makes the certificate impossible: the amendment before it bound
+    on that date, and its figure is not in the data."""
+    if as_of is None:
+        return {}
+    return {
+        key: (
+            f"{substance.name}: its IFRA Standard binds new creations from "
+            f"{starts.isoformat()}; the figure that bound on {as_of.isoformat()} (an earlier "
+            "amendment's) is not in the data"
+        )
+        for key, (substance, level, _) in levels.items()
+        if level > 0
+        and (starts := substance.ifra_new_creations_from) is not None
+        and starts > as_of
+    }
+
+
 def _category_cap(
     levels: dict[str, tuple[Substance, float, dict[str, float]]], category: str
 ) -> _Cap:
@@ -260,8 +284,13 @@ def ifra_certificate(
     issued_on: date,
     title: str,
     own_materials: dict[str, Ingredient] | None = None,
+    as_of: date | None = None,
 ) -> IfraCertificate:
+    """`as_of`: the date the Standards are read for. A Standard whose deadline for new
+    creations falls after it makes every category uncertifiable, naming it: an earlier
+    amendment bound then, and its figure is not in the data."""
     levels, unassessed = _concentrate_levels(formula, catalogue, own_materials or {})
+    not_yet = _not_yet_binding(levels, as_of)
     amendments: set[str] = set()
     categories = []
     for category in IFRA_CATEGORIES:
@@ -273,7 +302,7 @@ def ifra_certificate(
         )
         if cap.amendment:
             amendments.add(cap.amendment)
-        if missing or unassessed:
+        if missing or unassessed or not_yet:
             # The category cannot be certified: what stops it is named, never a substance
             # that merely has the lowest of the figures the data does hold.
             parts = []
@@ -281,6 +310,7 @@ def ifra_certificate(
                 parts.append("no IFRA figure in the data for " + ", ".join(missing))
             if unassessed:
                 parts.append("materials not assessed: " + ", ".join(unassessed))
+            parts.extend(not_yet.values())
             categories.append(
                 CategoryMaximum(
                     category=category,
@@ -319,6 +349,7 @@ def ifra_certificate(
             "finished product of each category at no more than the maximum shown. Where no "
             "maximum is shown, the category cannot be certified and the reason is given."
         ),
+        rules_as_of=as_of,
         conditions=[
             *_quality_conditions(levels),
             "Figures as recorded in the data with their amendment and source; figures from "

@@ -255,6 +255,7 @@ def check_compliance(
             f"EU cosmetic allergen labelling does not apply to a {profile.label} (not a "
             "cosmetic); allergens are listed for the CLP safety data sheet."
         )
+    allergens = _one_line_per_entry(allergens, findings.declare_above)
     # Highest level first; `reverse` keeps equal levels in the order found (sort is stable).
     allergens.sort(key=attrgetter("level_percent_in_product"), reverse=True)
     verdict = (
@@ -264,6 +265,12 @@ def check_compliance(
         if review or unknown
         else Verdict.COMPLIANT
     )
+    conditions = findings.conditions(exposures)
+    if conditions:
+        notes.append(
+            "The verdict holds for materials of the grades these conditions require (the "
+            "supplier's certificate must show them): " + " ".join(conditions)
+        )
     upcoming = findings.upcoming_violations(exposures)
     for violation in upcoming:
         reasons.append(
@@ -290,7 +297,7 @@ def check_compliance(
         as_of=as_of,
         rule_set=rule_set_words(as_of),
         upcoming_violations=upcoming,
-        conditions=findings.conditions(exposures),
+        conditions=conditions,
     )
 
 
@@ -484,6 +491,30 @@ class _Findings:
                 "supplier's certificate must show them met."
             )
         return notes
+
+
+def _one_line_per_entry(allergens: list[AllergenLine], declare_above: float) -> list[AllergenLine]:
+    """One line per Annex entry: several substances of the data may be one entry (lavender
+    and lavandin oils are both entry 360, "Lavandula Oil/Extract"), and the labelling
+    threshold applies to their sum."""
+    by_label: dict[str, AllergenLine] = {}
+    for line in allergens:
+        first = by_label.get(line.inci)
+        if first is None:
+            by_label[line.inci] = line
+            continue
+        level = round6(first.level_percent_in_product + line.level_percent_in_product)
+        by_label[line.inci] = AllergenLine(
+            f"{first.substance} + {line.substance}",
+            first.inci,
+            first.cas,
+            level,
+            level > declare_above,
+            first.added_2023 or line.added_2023,
+            first.entry_uncertain or line.entry_uncertain,
+            list(dict.fromkeys((*first.materials, *line.materials))),
+        )
+    return list(by_label.values())
 
 
 def _limit_words(limit: AppliedLimit) -> str:

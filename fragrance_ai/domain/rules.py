@@ -306,7 +306,17 @@ def _substance_rule(
     missing = ""
     phototoxic: float | None = None
     ifra = substance.limit_for(category)
-    if substance.lacks_figure_for(category):
+    as_of = dates[0]
+    starts = substance.ifra_new_creations_from
+    if as_of is not None and starts is not None and as_of < starts:
+        # Before its deadline the amendment before it bound, whose figure the data does not
+        # hold (it may have been stricter): never read as "no limit".
+        missing = (
+            f"IFRA Standard {substance.ifra_key or substance.name} binds new creations from "
+            f"{starts.isoformat()}; the figure that bound on {as_of.isoformat()} (an earlier "
+            "amendment's) is not in the data."
+        )
+    elif substance.lacks_figure_for(category):
         searched = f" Searched: {substance.ifra_searched}" if substance.ifra_searched else ""
         why = f" ({ifra.note})" if ifra is not None and ifra.note else ""
         missing = (

@@ -332,3 +332,19 @@ def test_a_maximum_of_the_neat_concentrate_names_no_limiting_substance() -> None
         assert item.max_percent_of_concentrate == 100
         assert item.limited_by == "no restricted substance"
         assert item.limit_percent_in_product is None
+
+
+def test_a_certificate_read_before_a_standards_deadline_cannot_certify_and_says_why() -> None:
+    formula = _formula([("Geraniol", 2.0), ("Hedione", 98.0)], ProductType.EDP, 18, CATALOGUE)
+    early = ifra_certificate(
+        formula, CATALOGUE, issued_on=date(2026, 12, 7), title="t", as_of=date(2023, 6, 1)
+    )
+    assert early.rules_as_of == date(2023, 6, 1)
+    for category in early.categories:
+        assert category.max_percent_of_concentrate is None
+        assert "Geraniol" in category.cannot_certify
+        assert "2024-03-30" in category.cannot_certify
+    now = ifra_certificate(
+        formula, CATALOGUE, issued_on=date(2026, 12, 7), title="t", as_of=date(2026, 12, 7)
+    )
+    assert all(category.max_percent_of_concentrate is not None for category in now.categories)

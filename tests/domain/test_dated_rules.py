@@ -134,3 +134,51 @@ def test_a_2026_909_limit_is_upcoming_before_2027_and_binding_from_its_first_day
     assert early.verdict is Verdict.COMPLIANT
     assert early.upcoming_violations == []
     assert check_compliance(formula, CATALOGUE).verdict is Verdict.NOT_COMPLIANT
+
+
+def test_oakmoss_passes_only_with_the_low_atranol_condition_printed() -> None:
+    # 0.2 % oakmoss absolute in an EDP at 18 % is 0.036 % of the product, under IFRA's 0.1 %.
+    report = check_compliance(_formula("Oakmoss absolute", 0.2, ProductType.EDP, 18), CATALOGUE)
+    assert report.verdict is Verdict.COMPLIANT
+    [atranol] = [c for c in report.conditions if "atranol" in c]
+    assert "low-atranol grade is required" in atranol
+    assert "Annex II entries 1381 and 1382" in atranol
+    assert any("atranol" in note for note in report.notes)
+    # A formula without oakmoss carries no such condition.
+    plain = check_compliance(_formula("Linalool", 5, ProductType.EDP, 18), CATALOGUE)
+    assert not [c for c in plain.conditions if "atranol" in c]
+
+
+def test_before_a_standards_deadline_the_earlier_figure_is_unknown_never_no_limit() -> None:
+    # Geraniol's Standard of the 51st Amendment binds new creations from 2024-03-30; on
+    # 2023-06-01 the 49th Amendment's figure bound, which the data does not hold.
+    formula = _formula("Geraniol", 2, ProductType.EDP, 18)
+    before = check_compliance(formula, CATALOGUE, as_of=date(2023, 6, 1))
+    assert before.verdict is Verdict.CANNOT_CERTIFY, before.reasons
+    assert any("2024-03-30" in item.reason for item in before.review)
+    after = check_compliance(formula, CATALOGUE, as_of=date(2024, 3, 30))
+    assert after.verdict is Verdict.COMPLIANT, after.reasons
+
+
+def test_lavender_and_lavandin_are_one_allergen_line_declared_on_their_sum() -> None:
+    # Annex III entry 360 covers both oils, which are the entry themselves. In a shower gel
+    # (rinse-off: labelled above 0.01 %) at 1 %, 0.6 % of each oil is 0.006 % of the gel: under
+    # the threshold alone, 0.012 % together.
+    names = ("Lavender oil", "Lavandin oil", "Hedione")
+    lavender, lavandin, filler = (CATALOGUE.find(name) for name in names)
+    assert lavender is not None
+    assert lavandin is not None
+    assert filler is not None
+    formula = Formula(
+        lines=[
+            FormulaLine(cas=m.cas, name=m.name, tier=m.tier, percent=p)
+            for m, p in ((lavender, 0.6), (lavandin, 0.6), (filler, 98.8))
+        ],
+        product=ProductType.SHOWER_GEL,
+        dosage_percent=1,
+    )
+    report = check_compliance(formula, CATALOGUE)
+    [line] = [a for a in report.allergens if a.inci == "Lavandula Oil/Extract"]
+    assert line.level_percent_in_product == pytest.approx(0.012)
+    assert line.declare
+    assert set(line.materials) == {"Lavender oil", "Lavandin oil"}

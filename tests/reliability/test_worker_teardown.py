@@ -37,14 +37,16 @@ def test_a_scheduler_that_does_not_stop_on_sigterm_is_killed_and_the_teardown_go
         scheduler = RQScheduler([queue.name], connection=connection)
         fork = multiprocessing.get_context("fork")
         deaf = fork.Event()
-        scheduler._process = fork.Process(target=_deaf_to_sigterm, args=(deaf,))
-        scheduler._process.start()
+        process = fork.Process(target=_deaf_to_sigterm, args=(deaf,))
+        process.start()
         assert deaf.wait(timeout=30)
+        # RQ types the attribute by its initial None.
+        scheduler._process = process  # type: ignore[assignment]
         worker.scheduler = scheduler
         try:
             worker.stop_scheduler()
-            assert not scheduler._process.is_alive()
-            assert scheduler._process.exitcode == -signal.SIGKILL
+            assert not process.is_alive()
+            assert process.exitcode == -signal.SIGKILL
         finally:
-            if scheduler._process.is_alive():
-                scheduler._process.kill()
+            if process.is_alive():
+                process.kill()

@@ -191,7 +191,9 @@ async def certify_checked_formula(
     most of it a finished product may hold and the substance that limits it."""
     checked = _checked_formula(body, catalogue)
     title = body.title or "Concentrate checked on request"
-    return _certificate(checked.formula, catalogue, title, format, own=checked.own)
+    return _certificate(
+        checked.formula, catalogue, title, format, own=checked.own, as_of=body.as_of
+    )
 
 
 @router.post("/check/allergen-declaration", response_model=AllergenDeclaration)
@@ -274,9 +276,16 @@ def _certificate(
     format: DocumentFormat,
     *,
     own: dict[str, Ingredient] | None = None,
+    as_of: date | None = None,
 ) -> IfraCertificate | HTMLResponse:
+    today = date.today()
     certificate = ifra_certificate(
-        formula, catalogue, issued_on=date.today(), title=title, own_materials=own
+        formula,
+        catalogue,
+        issued_on=today,
+        title=title,
+        own_materials=own,
+        as_of=as_of or today,
     )
     if format == "html":
         return HTMLResponse(certificate_html(certificate, formula))
