@@ -1,6 +1,8 @@
 """Time to check a 40-ingredient formula against the IFRA and EU limits and allergen list,
 to repair it, and to check a population of 100 such formulas at once (the optimiser's
-vectorised path), in microseconds per call (median of several rounds), all in one run.
+vectorised path), in microseconds per call (median of several rounds), all in one run, for
+the data before issue 24 (read from git: the baseline) and with every IFRA Standard and EU
+annex entry merged.
 
     .venv/bin/python -m bench.compliance [--rounds 7] [--calls 2000]
 
@@ -13,13 +15,18 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
 import time
 from collections.abc import Callable
 
 import numpy as np
 
 from fragrance_ai.domain.catalogue import Catalogue
-from fragrance_ai.domain.catalogue_file import load_catalogue
+from fragrance_ai.domain.catalogue_file import (
+    DATA_FILE,
+    load_catalogue,
+    parse_catalogue,
+)
 from fragrance_ai.domain.compliance import check_compliance
 from fragrance_ai.domain.formula import Formula, FormulaLine
 from fragrance_ai.domain.population import check_population
@@ -84,29 +91,41 @@ def time_per_call_us(work: Callable[[], object], *, rounds: int, calls: int) -> 
     return timings
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--calls", type=int, default=2000)
-    args = parser.parse_args()
+# The last commit before issue 24 merged IFRA's overview and the EU annexes into the data.
+BASELINE_REVISION = "428d603"
 
-    catalogue = load_catalogue()
+
+def data_at(revision: str) -> Catalogue:
+    """The baseline: the catalogue as the data file of an earlier revision holds it, read from
+    git and timed in the same run."""
+    try:
+        text = subprocess.run(
+            ["git", "show", f"{revision}:fragrance_ai/data/{DATA_FILE}"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError) as error:
+        raise SystemExit(f"cannot read the baseline data at {revision} from git: {error}") from None
+    return parse_catalogue(text, source=f"{revision}:{DATA_FILE}")
+
+
+def measure(catalogue: Catalogue, args: argparse.Namespace, label: str) -> dict[str, float]:
     formula = forty_ingredient_formula(catalogue)
     report = check_compliance(formula, catalogue)
-    print(
-        f"formula: {len(formula.lines)} ingredients, EDP at {formula.dosage_percent:g} %, "
-        f"{report.checked_substances} regulated substances, {len(report.violations)} "
-        f"violations, {len(report.allergens_to_declare)} allergens to declare"
-    )
     population = population_of(formula, catalogue)
     book = rule_book(catalogue, formula.product)
     verdicts = check_population(population, book, formula.dosage_percent).verdicts
     codes = sorted({int(v) for v in verdicts})
     print(
-        f"population: {POPULATION} formulas of 40 materials, verdict codes {codes} "
-        "(0 compliant, 1 cannot_certify, 2 not_compliant)"
+        f"{label}: {len(catalogue.substances)} substances ({len(book.substance_ids)} columns); "
+        f"formula: {len(formula.lines)} ingredients, EDP at {formula.dosage_percent:g} %, "
+        f"{report.checked_substances} regulated substances, {len(report.violations)} "
+        f"violations, {len(report.allergens_to_declare)} allergens to declare; population of "
+        f"{POPULATION}: verdict codes {codes} (0 compliant, 1 cannot_certify, 2 not_compliant)"
     )
-    for label, work, calls in (
+    medians = {}
+    for name, work, calls in (
         ("check_compliance", lambda: check_compliance(formula, catalogue), args.calls),
         ("repair_formula", lambda: repair_formula(formula, catalogue), max(args.calls // 4, 1)),
         (
@@ -116,11 +135,30 @@ def main() -> None:
         ),
     ):
         timings = time_per_call_us(work, rounds=args.rounds, calls=calls)
+        medians[name] = statistics.median(timings)
         print(
-            f"{label:>17}: median {statistics.median(timings):7.1f} us per call "
+            f"{name:>22}: median {medians[name]:7.1f} us per call "
             f"(best {min(timings):.1f}, worst {max(timings):.1f}; {args.rounds} rounds of "
             f"{calls} calls)"
         )
+    return medians
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument(
+        "--baseline",
+        default=BASELINE_REVISION,
+        help="git revision whose data file is the baseline (default: before issue 24)",
+    )
+    args = parser.parse_args()
+
+    baseline = measure(data_at(args.baseline), args, f"baseline, the data at {args.baseline}")
+    current = measure(load_catalogue(), args, "with IFRA's overview and the EU annexes")
+    for name, us in current.items():
+        print(f"{name:>22}: {us / baseline[name]:.2f}x the baseline")
 
 
 if __name__ == "__main__":

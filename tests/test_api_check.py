@@ -370,3 +370,18 @@ def test_a_cas_shared_by_two_grades_is_a_422_naming_the_line_and_the_candidates(
     response = client.post("/v1/formulas/check", json={"lines": named, "product": "EDP"})
     assert response.status_code == 422, response.text
     assert response.json()["detail"][0]["loc"] == ["body", "lines", 1, "name"]
+
+
+def test_a_rule_adopted_to_bind_within_a_year_is_reported_as_upcoming(client: TestClient) -> None:
+    # Benzyl salicylate at 4.5 % of an EDP: within IFRA's 7.3 %, over the 4 % that Regulation
+    # (EU) 2026/909 sets for products placed on the market from 2027-01-01.
+    lines = [{"name": "Benzyl salicylate", "percent": 25}, {"name": "Hedione", "percent": 75}]
+    before = check(client, lines=lines, product="EDP", as_of="2026-12-07")["compliance"]
+    assert before["verdict"] == "compliant"
+    assert before["reasons"] == []
+    [upcoming] = before["upcoming_violations"]
+    assert upcoming["substance"] == "Benzyl salicylate"
+    assert upcoming["rule"].startswith("2027-01-01")
+    assert any("2027-01-01" in note for note in before["notes"])
+    after = check(client, lines=lines, product="EDP", as_of="2027-01-01")["compliance"]
+    assert after["verdict"] == "not_compliant"

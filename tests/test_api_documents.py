@@ -151,3 +151,15 @@ def test_the_declaration_names_each_annex_entry_with_its_2023_dates(client: Test
         assert by_inci[inci]["labelled_on_all_products_from"] == "2028-07-31"
         assert inci.upper() in declaration["label_text"]
     assert by_inci["Linalool"]["labelled_on_new_products_from"] is None
+
+
+def test_the_printed_declaration_shows_when_a_2023_1545_entry_must_be_labelled(
+    client: TestClient,
+) -> None:
+    lines = [{"name": "Patchouli oil", "percent": 2}, {"name": "Hedione", "percent": 98}]
+    html = client.post(
+        "/v1/formulas/check/allergen-declaration",
+        params={"format": "html"},
+        json={"lines": lines, "product": "EDP"},
+    ).text
+    assert "2023/1545: new products from 2026-07-31, all from 2028-07-31" in html

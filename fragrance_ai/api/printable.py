@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from html import escape
 
-from fragrance_ai.domain.certificate import AllergenDeclaration, IfraCertificate
+from fragrance_ai.domain.certificate import AllergenDeclaration, DeclarationLine, IfraCertificate
 from fragrance_ai.domain.formula import Formula
 from fragrance_ai.domain.products import product_profile
 from fragrance_ai.domain.weigh_out import WeighOut
@@ -76,13 +76,26 @@ def certificate_html(certificate: IfraCertificate, formula: Formula) -> str:
     return _page(certificate.title, body)
 
 
+def _labelled_from(line: DeclarationLine) -> str:
+    """A 2023/1545 entry's two dates: new products placed on the market, every product."""
+    if not line.added_2023:
+        return ""
+    new, every = line.labelled_on_new_products_from, line.labelled_on_all_products_from
+    dates = (
+        f": new products from {new.isoformat()}, all from {every.isoformat()}"
+        if new and every
+        else ""
+    )
+    return f"2023/1545{dates}"
+
+
 def declaration_html(declaration: AllergenDeclaration, title: str) -> str:
     rows = "".join(
         f"<tr><td>{escape(line.inci)}</td><td>{escape(line.cas)}</td>"
         f"<td class='number'>{line.percent_in_concentrate:.4g}</td>"
         f"<td class='number'>{line.percent_in_product:.4g}</td>"
         f"<td>{'yes' if line.declare else 'no'}</td>"
-        f"<td>{'2023/1545' if line.added_2023 else ''}</td></tr>"
+        f"<td>{_labelled_from(line)}</td></tr>"
         for line in declaration.lines
     )
     threshold = (

@@ -273,7 +273,8 @@ def check_compliance(
         )
     upcoming = findings.upcoming_violations(exposures)
     for violation in upcoming:
-        reasons.append(
+        # A note, not a reason: the verdict is the law on `as_of`; what will bind is a warning.
+        notes.append(
             f"From {violation.rule}: {violation.substance} at "
             f"{violation.level_percent_in_product:.6g} % of the product would be over its "
             f"{violation.limit_percent_in_product:g} % limit."

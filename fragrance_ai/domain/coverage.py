@@ -7,8 +7,13 @@ was searched; and the EU entries, allergens and materials beside them.
 
 from __future__ import annotations
 
+from collections import Counter
+
 from fragrance_ai.domain.catalogue import Catalogue, IfraStandardType
-from fragrance_ai.domain.catalogue_file import load_catalogue
+from fragrance_ai.domain.catalogue_file import load_catalogue, load_ifra_overview
+from fragrance_ai.domain.eu_annex_file import eu_merge
+from fragrance_ai.domain.eu_register import Status
+from fragrance_ai.domain.ifra_register import ifra_accounting, parse_ifra_overview
 from fragrance_ai.domain.products import IFRA_CATEGORIES
 
 
@@ -43,10 +48,8 @@ def coverage_lines(catalogue: Catalogue) -> list[str]:
         f"IFRA specification standards: {len(specification)}: {', '.join(specification)}",
         "phototoxic (additive rule): "
         + ", ".join(s.id for s in catalogue.substances.values() if s.phototoxic),
-        "EU Annex II/III entries: "
-        + ", ".join(
-            f"{s.id} ({len(s.eu_limits)})" for s in catalogue.substances.values() if s.eu_limits
-        ),
+        f"substances under an EU Annex II or III entry: "
+        f"{sum(bool(s.eu_limits) for s in catalogue.substances.values())}",
         "CLP CMR: "
         + ", ".join(
             f"{s.id} ({s.cmr.classification})" for s in catalogue.substances.values() if s.cmr
@@ -57,8 +60,32 @@ def coverage_lines(catalogue: Catalogue) -> list[str]:
     ]
 
 
+def register_lines() -> list[str]:
+    """What became of every IFRA Standard of the overview and every Annex II/III entry."""
+    catalogue = load_catalogue()
+    links = ifra_accounting(
+        catalogue.substances.values(), parse_ifra_overview(load_ifra_overview())
+    )
+    outcomes = Counter(link.outcome.value for link in links)
+    lines = [
+        f"IFRA Standards of the overview: {len(links)}: "
+        + ", ".join(f"{outcome} {count}" for outcome, count in sorted(outcomes.items()))
+    ]
+    merge = eu_merge()
+    for annex in ("II", "III"):
+        accounts = [a for a in merge.accounts if a.annex == annex]
+        by_status = Counter(a.status.value for a in accounts)
+        lines.append(
+            f"EU Annex {annex} entries read: {len(accounts)}: "
+            + ", ".join(f"{status} {count}" for status, count in sorted(by_status.items()))
+        )
+        reasons = Counter(a.reason for a in accounts if a.status is not Status.ENCODED and a.reason)
+        lines.extend(f"  {count:5d}  {reason[:110]}" for reason, count in reasons.most_common())
+    return lines
+
+
 def main() -> None:
-    for line in coverage_lines(load_catalogue()):
+    for line in (*coverage_lines(load_catalogue()), *register_lines()):
         print(line)
 
 

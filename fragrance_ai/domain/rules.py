@@ -170,7 +170,11 @@ class RuleBook:
 
     def shares_of(self, material: Ingredient) -> tuple[Share, ...]:
         """`shares` for any material: a perfumer's own too, whose declared substances may
-        be outside the catalogue's list."""
+        be outside the catalogue's list. A perfumer's own material never carries a catalogue
+        material's CAS (a line given that CAS is the catalogue's material)."""
+        compiled = self.shares.get(material.cas)
+        if compiled is not None:
+            return compiled
         return _shares(material, self.rules, self.as_such_rules, self.profile, self._dates)
 
     @property

@@ -240,3 +240,22 @@ def test_methyl_heptine_and_octine_carbonates_share_one_ceiling() -> None:
     assert violation.substance.startswith("Methyl heptine carbonate + methyl octine carbonate")
     assert violation.level_percent_in_product == pytest.approx(0.35)
     assert violation.limit_percent_in_product == 0.33
+
+
+def test_in_a_cosmetic_the_eu_caps_the_carbonates_together_and_octine_carbonate_alone() -> None:
+    # Annex III entry 89: methyl 2-octynoate (MHC) 0.01 %, and with methyl octine carbonate
+    # (MOC) 0.01 % together with MOC at most 0.002 % (entry 173). An EDP at 10 %.
+    def carbonates(mhc_level: float, moc_level: float) -> list[str]:
+        lines = [
+            _line("Methyl heptine carbonate", mhc_level / 10 * 100),
+            _line("Methyl octine carbonate", moc_level / 10 * 100),
+        ]
+        filler = _line("Hedione", 100 - sum(line.percent for line in lines))
+        formula = Formula(lines=[*lines, filler], product=ProductType.EDP, dosage_percent=10)
+        return sorted(v.rule for v in check_compliance(formula, CATALOGUE).violations)
+
+    assert carbonates(0.007, 0.002) == []
+    [combined] = carbonates(0.009, 0.002)  # 0.011 % together
+    assert "Annex III entry 89 (combined)" in combined
+    [alone] = carbonates(0.005, 0.003)  # MOC over its own 0.002 %
+    assert "Annex III entry 173" in alone

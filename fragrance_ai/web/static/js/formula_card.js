@@ -75,9 +75,29 @@ export function linesTable(lines, { caption = "Lines of the concentrate", highli
 export function complianceDetails(compliance) {
   const reasons = compliance?.reasons ?? [];
   const allergens = (compliance?.allergens ?? []).filter((line) => line.declare);
+  // Rules adopted but not yet binding that the formula would break, and the grades its
+  // materials must be (IFRA specifications, EU conditions): the verdict holds only with them.
+  const upcoming = compliance?.upcoming_violations ?? [];
+  const conditions = compliance?.conditions ?? [];
   return [
     reasons.length
       ? h("ul", { class: "reasons" }, reasons.map((reason) => h("li", {}, reason)))
+      : null,
+    upcoming.length
+      ? h(
+          "ul",
+          { class: "upcoming" },
+          upcoming.map((v) =>
+            h(
+              "li",
+              {},
+              `From ${v.rule}: ${v.substance} at ${fmt.percent(v.level_percent_in_product)} of the product would be over its ${fmt.percent(v.limit_percent_in_product)} limit.`,
+            ),
+          ),
+        )
+      : null,
+    conditions.length
+      ? h("ul", { class: "conditions" }, conditions.map((condition) => h("li", {}, condition)))
       : null,
     h(
       "p",
