@@ -1,5 +1,6 @@
 """The IFRA certificate and the allergen declaration, for stored and for checked formulas."""
 
+from datetime import date
 from typing import Any
 
 import pytest
@@ -67,6 +68,7 @@ def test_the_certificate_prints_as_html(client: TestClient) -> None:
     assert response.headers["content-type"].startswith("text/html")
     page = response.text
     assert "IFRA Certificate of Conformity" in page
+    assert f"Standards as binding on {date.today().isoformat()}" in page
     assert "Chypre test 7" in page
     assert "12.5 %" in page
     unknown = [*OAKMOSS_AND_CITRAL[:2], {"name": "House base 7", "percent": 97.2}]

@@ -63,7 +63,9 @@ def certificate_html(certificate: IfraCertificate, formula: Formula) -> str:
     conditions = "".join(f"<li>{escape(c)}</li>" for c in certificate.conditions)
     body = (
         f"<h1>IFRA Certificate of Conformity</h1><p>{escape(certificate.title)}<br>"
-        f"Issued on {certificate.issued_on.isoformat()}; amendments applied: "
+        f"Issued on {certificate.issued_on.isoformat()}; Standards as binding on "
+        f"{(certificate.rules_as_of or certificate.issued_on).isoformat()} for a new "
+        "creation; amendments applied: "
         f"{escape(', '.join(certificate.amendments_applied) or 'none needed')}</p>"
         f"<p>{escape(certificate.statement)}</p>"
         "<table><thead><tr><th>IFRA category</th><th>Product type</th>"
