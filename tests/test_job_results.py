@@ -125,3 +125,53 @@ def test_a_finished_brief_job_stores_what_its_model_declares(client: TestClient)
     assert result["formula_ids"] == [option["formula_id"] for option in result["options"]]
     assert result["search"]["seed"] == 3
     assert "needs" not in result  # unset fields are not stored or answered
+
+
+def test_a_downshifted_reading_leaves_the_design_searching_as_asked(
+    client: TestClient, runtime: Runtime
+) -> None:
+    """Issue 26: a slow or failing model downshifts the reading only. The balanced models
+    fail three times, so a balanced brief is read in fast mode; the design still searches
+    with balanced's population, generations and objectives, and the result says so."""
+    from fragrance_ai.settings import InferenceMode
+
+    for _ in range(3):
+        runtime.brief_ensemble.governor.record(InferenceMode.BALANCED, 1.0, ok=False)
+    accepted = client.post(
+        "/v1/briefs",
+        json={"text": "fresh citrus cologne for summer", "mode": "balanced", "seed": 7},
+    ).json()
+    job = wait_for_job(client, str(accepted["job_id"]))
+    assert job["status"] == "finished", job
+    result = job["result"]
+    assert result["reading"]["downshifted_from"] == "balanced"
+    assert result["reading"]["mode"] == "fast"
+    balanced = runtime.settings.optimizer.modes[InferenceMode.BALANCED]
+    fast = runtime.settings.optimizer.modes[InferenceMode.FAST]
+    assert (balanced.population, balanced.generations) != (fast.population, fast.generations)
+    search = result["search"]
+    assert search["mode"] == "balanced"
+    assert search["population"] == balanced.population
+    # Generation 0 (the first population) and then each of the generations asked for.
+    assert search["generations"][-1]["generation"] == balanced.generations
+    assert search["objectives"] == balanced.objectives
+    [note] = [n for n in result["reading_notes"] if "instead of balanced" in n]
+    assert "searched in balanced mode" in note
+    assert client.get(f"/v1/briefs/{accepted['brief_id']}").json()["mode"] == "balanced"
+
+
+def test_reading_notes_say_plainly_which_model_role_fell_back_and_why() -> None:
+    from fragrance_ai.jobs.results import reading_notes
+
+    reading = {
+        "mode": "balanced",
+        "roles": {
+            "parser": {"outcome": "ok", "seconds": 0.4},
+            "creative_hints": {"outcome": "fallback", "fallback": "timeout", "detail": "20 s"},
+        },
+    }
+    assert reading_notes(reading, design_mode="balanced") == [
+        "The creative hints model did not contribute (timeout: 20 s); the deterministic "
+        "reading stands in its place."
+    ]
+    assert reading_notes(None, design_mode="fast") == []

@@ -66,6 +66,32 @@ class BriefJobResult(BaseModel):
     reading: dict[str, Any] | None = Field(
         description="how the brief was read: models, timings, fallbacks"
     )
+    reading_notes: list[str] | None = Field(
+        default=None,
+        description="in plain words, what the reading did not do as asked: a mode read in a "
+        "cheaper one (the design still searched as asked), a model role that fell back",
+    )
+
+
+def reading_notes(reading: dict[str, Any] | None, *, design_mode: str) -> list[str]:
+    """What a perfumer should know about how their brief was read, from the reading path."""
+    if not reading:
+        return []
+    notes = []
+    asked = reading.get("downshifted_from")
+    if asked:
+        notes.append(
+            f"Read in {reading.get('mode')} mode instead of {asked}: the {asked} models were "
+            f"failing or slow. The design searched in {design_mode} mode, as asked."
+        )
+    for role, entry in (reading.get("roles") or {}).items():
+        if isinstance(entry, dict) and entry.get("fallback"):
+            detail = f": {entry['detail']}" if entry.get("detail") else ""
+            notes.append(
+                f"The {role.replace('_', ' ')} model did not contribute ({entry['fallback']}"
+                f"{detail}); the deterministic reading stands in its place."
+            )
+    return notes
 
 
 class TrainingJobResult(BaseModel):

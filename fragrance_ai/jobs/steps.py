@@ -30,6 +30,7 @@ from fragrance_ai.jobs.results import (
     SearchGeneration,
     SearchRecord,
     TrainingJobResult,
+    reading_notes,
     stored,
 )
 from fragrance_ai.platform.metrics import COMPLIANCE_VERDICTS
@@ -122,7 +123,10 @@ def _read_briefs(runtime: Runtime, rows: list[Brief]) -> None:
                 }
             )
         row.parsed = brief.model_dump(mode="json")
-        row.mode = reading.mode.value
+        # The mode the perfumer asked for (auto resolved), which the design searches in: a
+        # downshift is about the reading only, and a slow model must not halve the search.
+        # The mode the reading ran in is the parser's and the reading path's.
+        row.mode = reading.path.get("downshifted_from", reading.mode.value)
         row.reading = reading.path
         row.parser = "ensemble:" + reading.mode.value
 
@@ -230,6 +234,7 @@ def design_formulas(job_id: str) -> None:
                 hints=list(brief.hints),
                 parser=brief_row.parser,
                 reading=brief_row.reading,
+                reading_notes=reading_notes(brief_row.reading, design_mode=mode.value),
             )
         )
         finish(job, JobStatus.FINISHED)

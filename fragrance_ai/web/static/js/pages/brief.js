@@ -36,6 +36,9 @@ function resultSummary(job) {
   const notes = [];
   if (result.unmatched_notes?.length) notes.push(`No catalogue material for: ${result.unmatched_notes.join(", ")}.`);
   if (result.search?.unmet?.length) notes.push(`Could not meet: ${result.search.unmet.join("; ")}.`);
+  // A reading downshifted or a model role that fell back, said plainly (the design's mode is
+  // always the one asked for).
+  for (const note of result.reading_notes ?? []) notes.push(note);
   return alertBox(`${result.formula_ids?.length ?? 0} options designed. ${notes.join(" ")}`.trim(), "info");
 }
 
