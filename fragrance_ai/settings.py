@@ -259,13 +259,22 @@ class LLMSettings(_Section):
     cache_ttl_s: int = Field(86400, ge=0)
     # Briefs waiting together on llm_inference are parsed in one `generate` call.
     batch_size: int = Field(4, ge=1, le=64)
-    # Fields the parser model may fill where the text left them empty. Empty by default:
-    # a model earns a field by beating the deterministic parser on it in bench/llm.py
-    # (SmolLM2-135M lowers precision on moods, seasons, intensity and unmatched notes);
-    # its reading is still recorded, as `suggested`.
-    model_fills: list[Literal["families", "moods", "seasons", "intensity", "unmatched_notes"]] = (
-        Field(default_factory=list)
-    )
+    # Fields the models may fill where the text left them empty, preferred notes and the
+    # creative hints included. Empty by default: a model earns a field by beating the
+    # deterministic parser on it in bench/llm.py (SmolLM2-135M lowers precision on moods,
+    # seasons, intensity and unmatched notes, and parrots its prompt's example notes); its
+    # reading is still recorded, as `suggested`, and changes nothing in the design.
+    model_fills: list[
+        Literal[
+            "families",
+            "moods",
+            "seasons",
+            "intensity",
+            "unmatched_notes",
+            "preferred_notes",
+            "hints",
+        ]
+    ] = Field(default_factory=list)
     breaker: BreakerSettings = BreakerSettings()
     downshift: DownshiftSettings = DownshiftSettings()
     roles: dict[EnsembleRole, RoleSettings] = Field(default_factory=_ensemble_roles)

@@ -317,6 +317,10 @@ class BriefEnsemble:
             hints = [hint.strip() for hint in call.record.hints if hint.strip()]
             # The materials the hints name, read by the same lexicon: soft preferences.
             named = self._literal.parse(" . ".join(hints)).notes
+            if "hints" not in self._settings.model_fills:
+                # Not earned on bench/llm.py: recorded, and the design reads nothing of it.
+                path["creative_hints"]["suggested"] = {"hints": hints, "preferred_notes": named}
+                continue
             brief = reading.brief
             preferred = list(brief.preferred_notes)
             for name in named:

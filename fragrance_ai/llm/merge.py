@@ -64,7 +64,9 @@ def normalise_reading(reading: ModelReading) -> tuple[ModelReading, list[str]]:
     return normal, ignored
 
 
-ALL_FILLS = frozenset({"families", "moods", "seasons", "intensity", "unmatched_notes"})
+ALL_FILLS = frozenset(
+    {"families", "moods", "seasons", "intensity", "unmatched_notes", "preferred_notes"}
+)
 
 
 def merge_reading(
@@ -120,9 +122,13 @@ def merge_reading(
         )
 
     preferred, unmatched = _model_notes(text, literal, reading.notes, catalogue, outcome)
-    if preferred:
+    if preferred and "preferred_notes" in fills:
         update["preferred_notes"] = preferred
         outcome.from_model.append("preferred_notes")
+    elif preferred:
+        # Unearned: a small model's notes were the prompt's worked example repeated
+        # (bergamot and neroli in an amber brief); they would pull the design's target.
+        outcome.suggested["preferred_notes"] = preferred
     if unmatched and "unmatched_notes" in fills:
         update["unmatched_notes"] = [*literal.unmatched_notes, *unmatched]
         outcome.from_model.append("unmatched_notes")

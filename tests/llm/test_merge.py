@@ -3,6 +3,7 @@ left empty; a model cannot make noise into a brief or add a required material.""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from fragrance_ai.domain.catalogue import Catalogue
@@ -99,3 +100,32 @@ def test_fields_a_model_has_not_earned_are_suggested_not_applied(
     assert outcome.brief.moods == []
     assert outcome.brief.intensity == literal.intensity
     assert outcome.suggested == {"moods": ["calm"], "intensity": "light"}
+
+
+def test_unearned_preferred_notes_are_suggestions_and_never_reach_the_design(
+    parser: DeterministicBriefParser, catalogue: Catalogue
+) -> None:
+    """Issue 26: SmolLM2 read "warm amber vanilla evening perfume with benzoin" with preferred
+    notes bergamot and neroli, its prompt's worked example repeated; the optimiser's target
+    (optimize/space.py reads brief.preferred_notes) was pulled towards citrus. A model's notes
+    reach the brief only where `llm.model_fills` says the model has earned them."""
+    from fragrance_ai.domain.brief import CreativeBrief
+    from fragrance_ai.optimize.space import build_space
+
+    text = "warm amber vanilla evening perfume with benzoin"
+    literal = parser.parse(text)
+    parroted = ModelReading(notes=["bergamot", "neroli"])
+    unearned = merge_reading(
+        text, literal, parroted, catalogue, fills=frozenset({"families", "moods"})
+    )
+    assert unearned.brief.preferred_notes == literal.preferred_notes == []
+    assert unearned.suggested["preferred_notes"] == ["Bergamot oil", "Neroli oil"]
+    earned = merge_reading(text, literal, parroted, catalogue, fills=frozenset({"preferred_notes"}))
+    assert earned.brief.preferred_notes == ["Bergamot oil", "Neroli oil"]
+
+    def target(brief: CreativeBrief) -> np.ndarray:
+        return build_space(catalogue, brief).target
+
+    # The search aims where the text alone points; with the notes earned, it moves.
+    assert np.array_equal(target(unearned.brief), target(literal))
+    assert not np.allclose(target(earned.brief), target(literal))

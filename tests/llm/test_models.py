@@ -122,7 +122,9 @@ def test_each_mode_reads_english_and_korean_with_smollm2_and_records_its_path(
     if mode is InferenceMode.CREATIVE:
         hints = english.path["roles"]["creative_hints"]
         assert hints["outcome"] == "ok", hints
-        assert 3 <= len(english.brief.hints) <= 5
+        # Hints are not earned on bench/llm.py (llm.model_fills): recorded, not applied.
+        assert 3 <= len(hints["suggested"]["hints"]) <= 5
+        assert english.brief.hints == []
 
 
 def test_a_model_that_raises_falls_back_opens_the_breaker_and_recovers(
