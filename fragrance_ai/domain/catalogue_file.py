@@ -9,7 +9,7 @@ import math
 import re
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
@@ -29,6 +29,8 @@ from fragrance_ai.domain.catalogue import (
     Volatility,
     is_valid_cas,
 )
+from fragrance_ai.domain.eu_annex_file import EuAnnexes, load_eu_annexes
+from fragrance_ai.domain.eu_register import EuMerge, apply_eu_annexes
 from fragrance_ai.domain.ifra_register import (
     IFRA_OVERVIEW_FILE,
     LEVEL_UNKNOWN_SUFFIX,
@@ -37,9 +39,6 @@ from fragrance_ai.domain.ifra_register import (
     parse_ifra_overview,
 )
 from fragrance_ai.domain.products import IFRA_CATEGORIES
-
-if TYPE_CHECKING:
-    from fragrance_ai.domain.eu_annex_file import EuAnnexes
 
 # Read through the fragrance_ai package so data/ needs no __init__.py of its own.
 DATA_PACKAGE = "fragrance_ai"
@@ -50,11 +49,32 @@ _SUBSTANCE_ID = re.compile(r"^[a-z0-9_]+$")
 
 @functools.cache
 def load_catalogue() -> Catalogue:
-    text = resources.files(DATA_PACKAGE).joinpath("data", DATA_FILE).read_text(encoding="utf-8")
-    from fragrance_ai.domain.eu_annex_file import load_eu_annexes  # EU annexes (eu_register)
-
     return parse_catalogue(
-        text, source=DATA_FILE, ifra_overview=load_ifra_overview(), eu_annexes=load_eu_annexes()
+        _data_file_text(),
+        source=DATA_FILE,
+        ifra_overview=load_ifra_overview(),
+        eu_annexes=load_eu_annexes(),
+    )
+
+
+def _data_file_text() -> str:
+    return resources.files(DATA_PACKAGE).joinpath("data", DATA_FILE).read_text(encoding="utf-8")
+
+
+@functools.cache
+def eu_merge() -> EuMerge:
+    """What became of every Annex II and III entry (encoded, excepted, not relevant, and
+    why), as the packaged catalogue's load merges them: for coverage and its tests."""
+    before = parse_catalogue(
+        _data_file_text(), source=DATA_FILE, ifra_overview=load_ifra_overview()
+    )
+    annexes = load_eu_annexes()
+    return apply_eu_annexes(
+        list(before.substances.values()),
+        annexes.annex_ii,
+        annexes.annex_iii,
+        annexes.encoded,
+        material_cas=[material.cas for material in before],
     )
 
 
@@ -104,8 +124,6 @@ def parse_catalogue(
         )
         by_id = {substance.id: substance for substance in linked}
     if eu_annexes is not None:  # EU Annexes II and III, after IFRA (eu_register)
-        from fragrance_ai.domain.eu_register import apply_eu_annexes
-
         merged = apply_eu_annexes(
             list(by_id.values()),
             eu_annexes.annex_ii,

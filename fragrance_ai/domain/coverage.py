@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections import Counter
 
 from fragrance_ai.domain.catalogue import Catalogue, IfraStandardType
-from fragrance_ai.domain.catalogue_file import load_catalogue, load_ifra_overview
-from fragrance_ai.domain.eu_annex_file import eu_merge
+from fragrance_ai.domain.catalogue_file import eu_merge, load_catalogue, load_ifra_overview
 from fragrance_ai.domain.eu_register import Status
 from fragrance_ai.domain.ifra_register import ifra_accounting, parse_ifra_overview
 from fragrance_ai.domain.products import IFRA_CATEGORIES

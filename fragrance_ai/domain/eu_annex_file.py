@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from fragrance_ai.domain.catalogue import CatalogueError
-from fragrance_ai.domain.eu_register import AnnexEntry, EuMerge, apply_eu_annexes, parse_annex
+from fragrance_ai.domain.eu_register import AnnexEntry, parse_annex
 
 DATA_PACKAGE = "fragrance_ai"
 COSING = ("data", "regulatory", "cosing")
@@ -38,25 +38,4 @@ def load_eu_annexes() -> EuAnnexes:
         annex_ii=parse_annex(cosing.joinpath("annex_II.csv").read_text(encoding="utf-8"), "II"),
         annex_iii=parse_annex(cosing.joinpath("annex_III.csv").read_text(encoding="utf-8"), "III"),
         encoded=encoded,
-    )
-
-
-@functools.cache
-def eu_merge() -> EuMerge:
-    """The account of every entry, as the packaged catalogue's load merged them."""
-    from fragrance_ai.domain.catalogue_file import (
-        DATA_FILE,
-        load_ifra_overview,
-        parse_catalogue,
-    )
-
-    text = resources.files(DATA_PACKAGE).joinpath("data", DATA_FILE).read_text(encoding="utf-8")
-    before = parse_catalogue(text, source=DATA_FILE, ifra_overview=load_ifra_overview())
-    annexes = load_eu_annexes()
-    return apply_eu_annexes(
-        list(before.substances.values()),
-        annexes.annex_ii,
-        annexes.annex_iii,
-        annexes.encoded,
-        material_cas=[material.cas for material in before],
     )

@@ -10,9 +10,9 @@ from importlib import resources
 import yaml
 
 from fragrance_ai.domain.catalogue import Tier
-from fragrance_ai.domain.catalogue_file import load_catalogue
+from fragrance_ai.domain.catalogue_file import eu_merge, load_catalogue
 from fragrance_ai.domain.compliance import check_compliance
-from fragrance_ai.domain.eu_annex_file import eu_merge, load_eu_annexes
+from fragrance_ai.domain.eu_annex_file import load_eu_annexes
 from fragrance_ai.domain.eu_register import Status, cas_numbers, parse_annex
 from fragrance_ai.domain.formula import Formula, FormulaLine
 from fragrance_ai.domain.products import ProductType
