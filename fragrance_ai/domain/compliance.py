@@ -29,15 +29,13 @@ from fragrance_ai.domain.products import ProductProfile, ProductType
 from fragrance_ai.domain.rounding import round6
 from fragrance_ai.domain.rules import (
     DEFAULT_HORIZON_DAYS,
+    TOLERANCE_PERCENT,
     AppliedLimit,
     RuleBook,
     SubstanceRule,
     rule_book,
 )
 
-# Levels are compared with a little slack so that a line capped exactly at its limit is not
-# reported as a violation because of floating-point rounding.
-TOLERANCE_PERCENT = 1e-9
 LEAVE_ON_LABEL_THRESHOLD_PERCENT = 0.001
 RINSE_OFF_LABEL_THRESHOLD_PERCENT = 0.01
 PHOTOTOXIC_SUM_ID = "phototoxic_sum"
@@ -393,19 +391,7 @@ class _Findings:
         self, exposure: Exposure, binding: AppliedLimit, reported: float, materials: list[str]
     ) -> None:
         substance = exposure.substance
-        self.violations.append(
-            Violation(
-                substance=substance.name,
-                cas=substance.label_cas,
-                level_percent_in_product=reported,
-                limit_percent_in_product=binding.figure_percent,
-                rule=binding.rule,
-                limit_source=binding.source,
-                limit_uncertain=binding.uncertain,
-                materials=materials,
-                contributions=_contributions(exposure.contributions),
-            )
-        )
+        self.violations.append(_violation_of(exposure, binding, binding.rule, reported, materials))
         self.reasons.append(
             f"{substance.name} at {exposure.level:.6g} % of the product is over "
             f"{_limit_words(binding)} ({binding.rule})."
@@ -453,18 +439,13 @@ class _Findings:
             for limit in rule.upcoming:
                 if limit.prohibited or exposure.level > limit.allowed_percent + TOLERANCE_PERCENT:
                     when = limit.binding_from.isoformat() if limit.binding_from else "?"
-                    substance = exposure.substance
                     found.append(
-                        Violation(
-                            substance=substance.name,
-                            cas=substance.label_cas,
-                            level_percent_in_product=round6(exposure.level),
-                            limit_percent_in_product=limit.figure_percent,
-                            rule=f"{when}, {limit.rule}",
-                            limit_source=limit.source,
-                            limit_uncertain=limit.uncertain,
-                            materials=list(exposure.contributions),
-                            contributions=_contributions(exposure.contributions),
+                        _violation_of(
+                            exposure,
+                            limit,
+                            f"{when}, {limit.rule}",
+                            round6(exposure.level),
+                            list(exposure.contributions),
                         )
                     )
         return found
@@ -492,6 +473,23 @@ class _Findings:
                 "supplier's certificate must show them met."
             )
         return notes
+
+
+def _violation_of(
+    exposure: Exposure, limit: AppliedLimit, rule: str, reported: float, materials: list[str]
+) -> Violation:
+    substance = exposure.substance
+    return Violation(
+        substance=substance.name,
+        cas=substance.label_cas,
+        level_percent_in_product=reported,
+        limit_percent_in_product=limit.figure_percent,
+        rule=rule,
+        limit_source=limit.source,
+        limit_uncertain=limit.uncertain,
+        materials=materials,
+        contributions=_contributions(exposure.contributions),
+    )
 
 
 def _one_line_per_entry(allergens: list[AllergenLine], declare_above: float) -> list[AllergenLine]:
@@ -568,10 +566,8 @@ def max_percent_in_concentrate(
     `check_compliance` is the judge of a whole formula."""
     book = rule_book(catalogue, product)
     cap = 100.0
-    for substance, fraction in material.contributions:
-        rule = book.as_such_rules.get(substance.id) if material.cas in substance.cas else None
-        rule = rule or book.rule_for(substance.id)
-        if rule is None or fraction <= 0:
+    for _, rule, fraction in book.shares_of(material):
+        if fraction <= 0:
             continue
         if rule.missing_reason:
             return 0.0

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from fragrance_ai.domain.compliance import TOLERANCE_PERCENT
-from fragrance_ai.domain.rules import RuleBook
+from fragrance_ai.domain.rules import TOLERANCE_PERCENT, RuleBook
 
 # Verdict codes, in the order an optimiser ranks them.
 COMPLIANT, CANNOT_CERTIFY, NOT_COMPLIANT = 0, 1, 2

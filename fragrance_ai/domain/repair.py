@@ -31,13 +31,12 @@ from pydantic import BaseModel, ConfigDict
 from fragrance_ai.domain.catalogue import Catalogue, Ingredient, Tier
 from fragrance_ai.domain.compliance import (
     PHOTOTOXIC_SUM_ID,
-    TOLERANCE_PERCENT,
     ComplianceReport,
     Verdict,
     check_compliance,
 )
 from fragrance_ai.domain.formula import Formula
-from fragrance_ai.domain.rules import RuleBook, rule_book
+from fragrance_ai.domain.rules import TOLERANCE_PERCENT, RuleBook, rule_book
 
 _EPSILON_PERCENT = 1e-9
 

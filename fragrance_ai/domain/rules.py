@@ -193,6 +193,9 @@ def amendment_label(amendment: str) -> str:
 
 DEFAULT_HORIZON_DAYS = 365
 AS_SUCH = "#as_such"
+# Levels are compared with a little slack so that a line capped exactly at its limit is not
+# reported as a violation because of floating-point rounding.
+TOLERANCE_PERCENT = 1e-9
 
 
 @functools.lru_cache(maxsize=256)
@@ -260,24 +263,34 @@ def _substance_matrix(
     catalogue material brings get a column: the data lists every substance of IFRA's and the
     EU's lists, most of which no material brings, and the population check multiplies by this
     matrix for every generation."""
-    brought: dict[str, None] = {}
-    for material in materials:
-        for substance, fraction in material.contributions:
-            if fraction > 0:
-                brought[substance.id] = None
-                if substance.id in as_such_rules and material.cas in substance.cas:
-                    brought[substance.id + AS_SUCH] = None
-    substance_ids = tuple(brought)
-    column = {substance_id: index for index, substance_id in enumerate(substance_ids)}
+    # Each material's (column, fraction) pairs, then the columns in the order first met.
+    entries = [
+        [
+            (column, fraction)
+            for substance, fraction in material.contributions
+            if fraction > 0
+            for column in (
+                (substance.id, substance.id + AS_SUCH)
+                if _added_as_such(material, substance, as_such_rules)
+                else (substance.id,)
+            )
+        ]
+        for material in materials
+    ]
+    substance_ids = tuple(dict.fromkeys(column for row in entries for column, _ in row))
+    index = {substance_id: position for position, substance_id in enumerate(substance_ids)}
     fractions = np.zeros((len(materials), len(substance_ids)))
-    for row, material in enumerate(materials):
-        for substance, fraction in material.contributions:
-            if substance.id in column:
-                fractions[row, column[substance.id]] += fraction
-            as_such_column = column.get(substance.id + AS_SUCH)
-            if as_such_column is not None and material.cas in substance.cas:
-                fractions[row, as_such_column] += fraction
+    for row, pairs in enumerate(entries):
+        for column, fraction in pairs:
+            fractions[row, index[column]] += fraction
     return substance_ids, fractions
+
+
+def _added_as_such(
+    material: Ingredient, substance: Substance, as_such_rules: dict[str, SubstanceRule]
+) -> bool:
+    """The material IS the substance, and the substance has a rule of its own as such."""
+    return substance.id in as_such_rules and material.cas in substance.cas
 
 
 def _shares(
@@ -289,7 +302,7 @@ def _shares(
 ) -> tuple[Share, ...]:
     shares = []
     for substance, fraction in material.contributions:
-        as_such = material.cas in substance.cas and substance.id in as_such_rules
+        as_such = _added_as_such(material, substance, as_such_rules)
         rule = (as_such_rules if as_such else rules).get(substance.id)
         if rule is None or rule.substance is not substance:
             # A substance declared with a perfumer's own material.
@@ -407,8 +420,9 @@ def _by_date(
 
 def _just_below(limit_percent: float) -> float:
     """The largest level that is still below `limit_percent`, as a comparison "over" reads
-    it: the check's tolerance is subtracted so that exactly the limit is over."""
-    return limit_percent - 2e-9
+    it: a level over `allowed + TOLERANCE_PERCENT` is a violation, so exactly the limit is
+    over, and a cap at `allowed` passes."""
+    return limit_percent - 2 * TOLERANCE_PERCENT
 
 
 def _eu_scope_applies(limit: EuLimit, profile: ProductProfile) -> bool:

@@ -6,10 +6,11 @@ from hypothesis import strategies as st
 
 from fragrance_ai.domain.catalogue import Tier
 from fragrance_ai.domain.catalogue_file import load_catalogue
-from fragrance_ai.domain.compliance import TOLERANCE_PERCENT, check_compliance
+from fragrance_ai.domain.compliance import check_compliance
 from fragrance_ai.domain.formula import Formula, FormulaLine
 from fragrance_ai.domain.products import ProductType, product_profile
 from fragrance_ai.domain.repair import repair_formula
+from fragrance_ai.domain.rules import TOLERANCE_PERCENT
 from tests.domain.withheld import catalogue_withholding
 
 CATALOGUE = load_catalogue()
