@@ -22,10 +22,7 @@ from datetime import date
 from pydantic import BaseModel, ConfigDict
 
 from fragrance_ai.domain.catalogue import Catalogue, Ingredient, Substance
-from fragrance_ai.domain.compliance import (
-    LEAVE_ON_LABEL_THRESHOLD_PERCENT,
-    RINSE_OFF_LABEL_THRESHOLD_PERCENT,
-)
+from fragrance_ai.domain.compliance import label_threshold
 from fragrance_ai.domain.formula import Formula
 from fragrance_ai.domain.products import IFRA_CATEGORIES, product_profile
 from fragrance_ai.domain.rules import amendment_label
@@ -371,13 +368,7 @@ def allergen_declaration(
 ) -> AllergenDeclaration:
     profile = product_profile(formula.product)
     levels, unassessed = _concentrate_levels(formula, catalogue, own_materials or {})
-    threshold = (
-        None
-        if not profile.cosmetic
-        else LEAVE_ON_LABEL_THRESHOLD_PERCENT
-        if profile.leave_on
-        else RINSE_OFF_LABEL_THRESHOLD_PERCENT
-    )
+    threshold = label_threshold(profile)
     lines = []
     for entry in _annex_entries(levels):
         in_product = entry.level * formula.dosage_percent / 100

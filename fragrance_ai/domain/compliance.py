@@ -241,7 +241,7 @@ def check_compliance(
             "engine): " + ", ".join(f"{m.name} ({m.cas})" for m in own.values()) + "."
         )
 
-    threshold = _label_threshold(profile)
+    threshold = label_threshold(profile)
     findings = _Findings(threshold)
     findings.assess(exposures)
     phototoxic_sum = findings.add_phototoxic_sum(category)
@@ -548,7 +548,9 @@ def _contributions(shares: dict[str, float]) -> list[Contribution]:
     return [Contribution(name, round6(level)) for name, level in shares.items()]
 
 
-def _label_threshold(profile: ProductProfile) -> float | None:
+def label_threshold(profile: ProductProfile) -> float | None:
+    """EU cosmetic allergen labelling: the level above which the label names an allergen;
+    None where it does not apply (not a cosmetic)."""
     if not profile.cosmetic:
         return None
     if profile.leave_on:
