@@ -41,3 +41,13 @@ class CreativeBrief(BaseModel):
     # soft preferences for the optimiser (pulled towards, never required).
     hints: list[str] = Field(default_factory=list)
     preferred_notes: list[str] = Field(default_factory=list)
+    # Evocations read in the text (scenes, textures, references, moods: ids of
+    # data/perfumery/evocations.yaml), shown to the perfumer as what was read.
+    evocations: list[str] = Field(default_factory=list)
+    # A classic structure the text names or references (an id of data/perfumery/structures.yaml);
+    # None: the design picks the one its families suggest.
+    structure: str | None = None
+    # Clash classes the brief asks for ("smoky" campfire, "minty" fougere): not vetoed.
+    accepted_clashes: list[str] = Field(default_factory=list)
+    # Words of the text that were neither read nor matched to anything, so nothing vanishes.
+    unread_words: list[str] = Field(default_factory=list)
