@@ -4,9 +4,12 @@ material x substance via the rule book, prices, tiers).
 
 Every objective is a loss in [0, 1] or near it, minimised:
 
-- `brief_fit`: 1 - fit, where fit blends the cosine between the formula's character
-  (amount-weighted families and descriptors of its materials) and the brief's target, with
-  how fully each named note reaches the level that carries it.
+- `brief_fit`: 1 - fit, where fit blends the cosine between the formula's character and the
+  brief's target, how fully each named note and each key group of the structure's accord
+  reaches the dose that carries it, and how well the formula keeps its genre's base and musk
+  ranges. A material's share of the character is its odour impact, not its percent: it grows
+  with its amount over its strength's carrying dose and saturates (1 - exp(-amount / carry)),
+  so 1 % of isobutyl quinoline speaks as loudly as 20 % of Hedione.
 - `pyramid`: the distance of the top/heart/base shares from the brief's pyramid (for its
   intensity, wear and product), as a share of the largest possible distance.
 - `cost`: cost per kg of concentrate over the budget (over-budget formulas pay steeply), or
@@ -38,6 +41,10 @@ REFERENCE_COST_EUR_PER_KG = 100.0
 # Each unit of (cost / budget) over 1 costs this much more: a budget is meant.
 OVER_BUDGET_PENALTY = 3.0
 NAMED_NOTE_SHARE_OF_FIT = 0.25
+# How much of the fit is the genre's shape (base and musk shares within their ranges).
+STRUCTURE_SHARE_OF_FIT = 0.15
+# Percentage points outside a range at which the structure score reaches 0.
+STRUCTURE_SLACK_POINTS = 20.0
 
 
 class Objective(StrEnum):
@@ -88,15 +95,21 @@ def evaluate(
     objectives: tuple[Objective, ...],
     archive: Archive,
 ) -> Evaluation:
-    fit = _fit(space, population)
     shares = _tier_shares(space, population)
+    fit = _fit(space, population, shares)
     balance = 1.0 - np.abs(shares - space.tier_targets).sum(axis=1) / 200.0
     cost = population @ space.price_per_kg_eur / 100.0
     novelty = _novelty(population, archive)
     full = np.zeros((population.shape[0], len(space.book.material_cas)))
     full[:, space.book_rows] = population
     verdicts = check_population(full, space.book, space.dosage_percent)
-    feasible = verdicts.verdicts == COMPLIANT
+    # Crystalline materials beyond what the product base dissolves: a hard constraint, ranked
+    # with compliance (a formula that will not dissolve cannot be weighed out).
+    undissolved = np.maximum(
+        population @ space.crystalline - space.product_base.crystalline_cap_percent, 0.0
+    )
+    feasible = (verdicts.verdicts == COMPLIANT) & (undissolved == 0)
+    violation = verdicts.violation + undissolved / 100.0
     raw = {
         Objective.BRIEF_FIT: 1.0 - fit,
         Objective.PYRAMID: 1.0 - balance,
@@ -105,25 +118,63 @@ def evaluate(
     }
     losses = np.column_stack([raw[objective] for objective in objectives])
     return Evaluation(
-        losses=_dominate_infeasible(losses, feasible, verdicts.violation),
+        losses=_dominate_infeasible(losses, feasible, violation),
         fit=fit,
         pyramid_balance=balance,
         cost_per_kg_eur=cost,
         novelty=novelty,
         feasible=feasible,
-        violation=verdicts.violation,
+        violation=violation,
     )
 
 
-def _fit(space: SearchSpace, population: Vector) -> Vector:
-    profile = population @ space.features
+def impact(space: SearchSpace, population: Vector) -> Vector:
+    """Each material's share of its full character at its amount, in [0, 1)."""
+    return np.asarray(1.0 - np.exp(-population / space.carry_percent))
+
+
+def _fit(space: SearchSpace, population: Vector, shares: Vector) -> Vector:
+    profile = impact(space, population) @ space.features
     norms = np.linalg.norm(profile, axis=1)
     cosine = np.where(norms > 0, profile @ space.target / np.where(norms > 0, norms, 1.0), 0.0)
-    if not space.required.any():
-        return np.asarray(cosine)
-    named = population[:, space.required] / space.carry[space.required]
-    coverage = np.minimum(named, 1.0).mean(axis=1)
-    return np.asarray((1 - NAMED_NOTE_SHARE_OF_FIT) * cosine + NAMED_NOTE_SHARE_OF_FIT * coverage)
+    structure = _structure_score(space, population, shares)
+    carried = _carried(space, population)
+    character_share = 1.0 - STRUCTURE_SHARE_OF_FIT
+    if carried is None:
+        return np.asarray(character_share * cosine + STRUCTURE_SHARE_OF_FIT * structure)
+    return np.asarray(
+        (character_share - NAMED_NOTE_SHARE_OF_FIT) * cosine
+        + NAMED_NOTE_SHARE_OF_FIT * carried
+        + STRUCTURE_SHARE_OF_FIT * structure
+    )
+
+
+def _carried(space: SearchSpace, population: Vector) -> Vector | None:
+    """How fully, on average, each named note and each key group of the accord reaches the
+    dose that carries it (a group by its best-carried member); None when there is none."""
+    dose = np.minimum(population / space.carry, 1.0)
+    terms = [dose[:, space.required]] if space.required.any() else []
+    terms += [dose[:, group].max(axis=1, keepdims=True) for group in space.key_groups]
+    if not terms:
+        return None
+    return np.asarray(np.hstack(terms).mean(axis=1))
+
+
+def _structure_score(space: SearchSpace, population: Vector, shares: Vector) -> Vector:
+    """1 inside the genre's base and musk ranges, falling to 0 at STRUCTURE_SLACK_POINTS
+    outside them (added over both)."""
+    base_low, base_high = space.structure.base_percent
+    musk_low, musk_high = space.structure.musk_percent
+    musk_low = max(musk_low, space.product_base.leave_on_musk_percent)
+    base = shares[:, TIERS.index(Tier.BASE)]
+    musk = population @ space.musk
+    outside = (
+        np.maximum(base_low - base, 0.0)
+        + np.maximum(base - base_high, 0.0)
+        + np.maximum(musk_low - musk, 0.0)
+        + np.maximum(musk - musk_high, 0.0)
+    )
+    return np.asarray(np.clip(1.0 - outside / STRUCTURE_SLACK_POINTS, 0.0, 1.0))
 
 
 def _tier_shares(space: SearchSpace, population: Vector) -> Vector:
@@ -131,7 +182,7 @@ def _tier_shares(space: SearchSpace, population: Vector) -> Vector:
 
 
 def _cost_loss(space: SearchSpace, cost: Vector) -> Vector:
-    budget = space.brief.budget_per_kg_eur
+    budget = space.cost_ceiling_eur_per_kg
     if budget is None:
         return cost / REFERENCE_COST_EUR_PER_KG
     ratio = cost / budget
@@ -180,19 +231,41 @@ def evaluate_one(
     character = [0.0] * len(space.feature_names)
     for index, amount in enumerate(amounts):
         if amount:
+            share = 1.0 - math.exp(-amount / float(space.carry_percent[index]))
             for column, weight in enumerate(space.features[index]):
-                character[column] += amount * float(weight)
+                character[column] += share * float(weight)
     length = math.sqrt(sum(value * value for value in character))
     cosine = (
         sum(value * float(t) for value, t in zip(character, space.target, strict=True)) / length
         if length
         else 0.0
     )
-    fit = cosine
-    named = [i for i in range(space.size) if space.required[i]]
-    if named:
-        coverage = sum(min(amounts[i] / float(space.carry[i]), 1.0) for i in named) / len(named)
-        fit = (1 - NAMED_NOTE_SHARE_OF_FIT) * cosine + NAMED_NOTE_SHARE_OF_FIT * coverage
+    dose = [min(amounts[i] / float(space.carry[i]), 1.0) for i in range(space.size)]
+    terms = [dose[i] for i in range(space.size) if space.required[i]]
+    terms += [max(dose[int(i)] for i in group) for group in space.key_groups]
+    base_share = sum(
+        a for i, a in enumerate(amounts) if TIERS[int(space.tier_index[i])] == Tier.BASE
+    )
+    musk = sum(a for i, a in enumerate(amounts) if space.musk[i])
+    base_low, base_high = space.structure.base_percent
+    musk_low, musk_high = space.structure.musk_percent
+    musk_low = max(musk_low, space.product_base.leave_on_musk_percent)
+    outside = (
+        max(base_low - base_share, 0.0)
+        + max(base_share - base_high, 0.0)
+        + max(musk_low - musk, 0.0)
+        + max(musk - musk_high, 0.0)
+    )
+    structure = min(max(1.0 - outside / STRUCTURE_SLACK_POINTS, 0.0), 1.0)
+    character_share = 1.0 - STRUCTURE_SHARE_OF_FIT
+    if terms:
+        fit = (
+            (character_share - NAMED_NOTE_SHARE_OF_FIT) * cosine
+            + NAMED_NOTE_SHARE_OF_FIT * sum(terms) / len(terms)
+            + STRUCTURE_SHARE_OF_FIT * structure
+        )
+    else:
+        fit = character_share * cosine + STRUCTURE_SHARE_OF_FIT * structure
     shares = dict.fromkeys(TIERS, 0.0)
     for index, amount in enumerate(amounts):
         shares[TIERS[int(space.tier_index[index])]] += amount
@@ -204,12 +277,14 @@ def evaluate_one(
         novelty = min(novelty, distance / 200.0)
     formula = to_formula(space, vector)
     verdict = check_compliance(formula, catalogue).verdict
+    crystalline = sum(a for i, a in enumerate(amounts) if space.crystalline[i])
+    dissolves = crystalline <= space.product_base.crystalline_cap_percent
     return OneEvaluation(
         fit=fit,
         pyramid_balance=1.0 - gap / 200.0,
         cost_per_kg_eur=cost,
         novelty=max(novelty, 0.0),
-        compliant=verdict is Verdict.COMPLIANT,
+        compliant=verdict is Verdict.COMPLIANT and dissolves,
     )
 
 

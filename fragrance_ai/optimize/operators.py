@@ -22,20 +22,53 @@ _SETTLE_ROUNDS = 30
 
 
 def random_formula(space: SearchSpace, rng: np.random.Generator) -> Vector:
-    """A random formula of the brief's character: per tier, materials drawn with probability
-    growing with their affinity to the brief, amounts inside their ranges, each tier scaled
-    to the brief's pyramid."""
+    """A random formula on the brief's structure: one material of each key group of the accord
+    at one to three times the dose that carries it, musks within the genre's range, then per
+    tier materials drawn with probability growing with their affinity to the brief, amounts
+    inside their ranges, each tier scaled to the structure's pyramid."""
     vector = np.zeros(space.size)
+    keys = np.zeros(space.size, dtype=bool)
+    for group in space.key_groups:
+        if vector[group].any():
+            continue
+        index = int(rng.choice(group, p=_weights(space, group)))
+        vector[index] = _carrying_dose(space, index, rng)
+        keys[index] = True
     for tier_position, pool in enumerate(space.tier_pools):
         if pool.size == 0:
             continue
         count = min(int(rng.integers(RANDOM_TIER_SIZES[0], RANDOM_TIER_SIZES[1] + 1)), pool.size)
         chosen = rng.choice(pool, size=count, replace=False, p=_weights(space, pool))
+        chosen = chosen[~keys[chosen]]
         vector[chosen] = rng.uniform(space.low[chosen], space.high[chosen])
+        fixed = vector[pool[keys[pool]]].sum()
         share = vector[chosen].sum()
         if share > 0:
-            vector[chosen] *= space.tier_targets[tier_position] / share
+            vector[chosen] *= max(space.tier_targets[tier_position] - fixed, 0.0) / share
+    _add_musk(vector, space, rng)
     return settle(vector, space, rng)
+
+
+def _carrying_dose(space: SearchSpace, index: int, rng: np.random.Generator) -> float:
+    dose = space.carry_percent[index] * rng.uniform(1.0, 3.0)
+    return float(np.clip(dose, space.low[index], space.high[index]))
+
+
+def _add_musk(vector: Vector, space: SearchSpace, rng: np.random.Generator) -> None:
+    """Musks up to a random level inside the genre's musk range, when it asks for any."""
+    low, high = space.structure.musk_percent
+    low = max(low, space.product_base.leave_on_musk_percent)
+    pool = np.flatnonzero(space.musk)
+    if low <= 0 or pool.size == 0:
+        return
+    wanted = rng.uniform(low, max(low, (low + high) / 2))
+    have = float(vector[pool].sum())
+    if have >= wanted:
+        return
+    index = int(rng.choice(pool, p=_weights(space, pool)))
+    vector[index] = float(
+        np.clip(vector[index] + wanted - have, space.low[index], space.high[index])
+    )
 
 
 def crossover(

@@ -8,19 +8,34 @@ absent), so a population is a (formulas x candidates) matrix.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
-from fragrance_ai.domain.brief import CreativeBrief
+from fragrance_ai.domain.brief import CreativeBrief, Intensity
 from fragrance_ai.domain.catalogue import Catalogue, Ingredient, Tier
 from fragrance_ai.domain.compliance import max_percent_in_concentrate
-from fragrance_ai.domain.designer import bias_families, resolve_avoid, tier_targets
+from fragrance_ai.domain.designer import (
+    PYRAMID_SHIFT,
+    PYRAMIDS,
+    bias_families,
+    resolve_avoid,
+    tier_targets,
+)
 from fragrance_ai.domain.families import canonical_family
 from fragrance_ai.domain.formula import Formula
-from fragrance_ai.domain.products import product_profile
+from fragrance_ai.domain.material_knowledge import Clash, Form, KnowledgeBook
+from fragrance_ai.domain.material_knowledge_file import load_knowledge
+from fragrance_ai.domain.products import ProductType, product_profile
 from fragrance_ai.domain.rules import RuleBook, rule_book
+from fragrance_ai.domain.structures import (
+    MUSK_FAMILY,
+    ProductBase,
+    Structure,
+    StructureBook,
+    load_structures,
+)
 
 TIERS = tuple(Tier)
 # No single material takes more than this share of the concentrate, whatever its range.
@@ -38,6 +53,21 @@ BIAS_FAMILY_WEIGHT = 0.5
 NAMED_NOTE_WEIGHT = 0.5
 # Materials the creative hints name: a pull towards them, half a named note's, never a must.
 PREFERRED_NOTE_WEIGHT = NAMED_NOTE_WEIGHT / 2
+# The key materials of the brief's structure: pulled towards like a hint.
+KEY_MATERIAL_WEIGHT = PREFERRED_NOTE_WEIGHT
+# Clash classes a family asks for by itself: a leather brief wants its tar and its animalic
+# facets, an oud brief agarwood's barnyard, a spicy one its clove.
+FAMILY_ACCEPTS: dict[str, frozenset[Clash]] = {
+    "leather": frozenset({Clash.SMOKY_TAR, Clash.ANIMALIC}),
+    "smoky": frozenset({Clash.SMOKY_TAR}),
+    "animalic": frozenset({Clash.ANIMALIC}),
+    "oud": frozenset({Clash.ANIMALIC, Clash.SMOKY_TAR}),
+    "spicy": frozenset({Clash.PHENOLIC_SPICE, Clash.ANISIC}),
+    "herbal": frozenset({Clash.ANISIC, Clash.CAMPHORACEOUS}),
+    "aromatic": frozenset({Clash.CAMPHORACEOUS}),
+    "tobacco": frozenset({Clash.SMOKY_TAR}),
+    "gourmand": frozenset({Clash.ROASTED}),
+}
 
 Vector = npt.NDArray[np.float64]
 
@@ -76,6 +106,22 @@ class SearchSpace:
     avoided_families: frozenset[str]
     # Same tier and a shared family: what a "swap" mutation may exchange a material for.
     neighbours: tuple[tuple[int, ...], ...]
+    # The classic structure the formula is built on, and the product base it goes into.
+    structure: Structure
+    product_base: ProductBase
+    # Percent of the concentrate at which each candidate carries its character (its strength).
+    carry_percent: Vector
+    # Key groups of the accord (candidate indices): one of each must carry. Groups of which
+    # no candidate is usable here are named in `missing_keys`.
+    key_groups: tuple[npt.NDArray[np.int64], ...]
+    missing_keys: tuple[tuple[str, ...], ...]
+    musk: npt.NDArray[np.bool_]
+    crystalline: npt.NDArray[np.bool_]
+    # Materials left out because they clash with the brief, cost too much for the product or
+    # are nitro musks nobody asked for, with the reason: shown to the perfumer.
+    vetoed: tuple[tuple[str, str], ...]
+    # The cost the concentrate is held to: the brief's budget, else the product's ceiling.
+    cost_ceiling_eur_per_kg: float | None
 
     @property
     def size(self) -> int:
@@ -102,8 +148,15 @@ def build_space(
     *,
     min_materials: int = MIN_MATERIALS,
     max_materials: int = MAX_MATERIALS,
+    knowledge: KnowledgeBook | None = None,
+    structures: StructureBook | None = None,
 ) -> SearchSpace:
+    knowledge = knowledge or load_knowledge()
+    structures = structures or load_structures()
     profile = product_profile(brief.product)
+    product_base = structures.product_base(brief.product)
+    structure = structures.for_brief(brief)
+    key_names = structures.required_keys(brief, structure)
     dosage = brief.dosage_percent or profile.default_dosage_percent
     excluded, avoided = resolve_avoid(catalogue, brief.avoid)
     named: list[Ingredient] = []
@@ -115,41 +168,45 @@ def build_space(
         elif ingredient not in named:
             named.append(ingredient)
     named_cas = {ingredient.cas for ingredient in named}
+    key_material_names = {name for group in key_names for name in group}
+    accepted = _accepted_clashes(brief, named, knowledge)
 
-    materials: list[Ingredient] = []
-    lows: list[float] = []
-    highs: list[float] = []
-    unusable: list[Ingredient] = []
-    for ingredient in catalogue:
-        is_named = ingredient.cas in named_cas
-        ruled_out = ingredient.cas in excluded or bool(avoided.intersection(ingredient.families))
-        # Prohibited here, or limited by a figure the data lacks: never proposed (0).
-        cap = max_percent_in_concentrate(ingredient, brief.product, dosage, catalogue)
-        if ruled_out or cap == 0:
-            if is_named:
-                unusable.append(ingredient)
-            continue
-        low = ingredient.typical_use_min_percent
-        high = min(ingredient.typical_use_max_percent, cap, MAX_SHARE_PERCENT)
-        if high < low:
-            if not is_named:
-                continue
-            # A named material whose limit sits below its usual range: as much as is allowed.
-            low = high
-        materials.append(ingredient)
-        lows.append(low)
-        highs.append(high)
-
-    low_vector = np.array(lows)
-    high_vector = np.array(highs)
+    chosen = _select_candidates(
+        catalogue,
+        brief,
+        dosage=dosage,
+        named_cas=named_cas,
+        excluded=excluded,
+        avoided=avoided,
+        keys=key_material_names,
+        accepted=accepted,
+        knowledge=knowledge,
+        product_base=product_base,
+    )
+    materials, unusable = chosen.materials, chosen.unusable
+    low_vector = np.array(chosen.lows)
+    high_vector = np.array(chosen.highs)
     required = np.array([m.cas in named_cas for m in materials], dtype=bool)
     features, feature_names = _feature_matrix(materials)
     preferred = np.array([m.name in brief.preferred_notes for m in materials], dtype=bool)
-    target = _brief_target(brief, features, feature_names, required, preferred)
+    keyed = np.array([m.name in key_material_names for m in materials], dtype=bool)
+    target = _brief_target(
+        brief, features, feature_names, required=required, preferred=preferred, keyed=keyed
+    )
     affinity = np.clip(features @ target, 0.0, None)
     book = rule_book(catalogue, brief.product)
     row_of = book.material_index()
-    targets = tier_targets(brief)
+    targets = structure_tier_targets(structure, brief)
+    index_of = {m.name: index for index, m in enumerate(materials)}
+    key_groups = []
+    missing_keys = []
+    for group in key_names:
+        members = np.array([index_of[n] for n in group if n in index_of], dtype=np.int64)
+        if members.size:
+            key_groups.append(members)
+        else:
+            missing_keys.append(group)
+    carry_percent = np.array([knowledge.of(m.cas).carry_percent for m in materials])
     tier_index = np.array([TIERS.index(m.tier) for m in materials], dtype=np.int64)
     return SearchSpace(
         brief=brief,
@@ -160,8 +217,8 @@ def build_space(
         low=low_vector,
         high=high_vector,
         required=required,
-        # A named note carries from the middle of its range (geometric: ranges span decades).
-        carry=np.minimum(high_vector, np.sqrt(low_vector * np.maximum(high_vector, low_vector))),
+        # A named note carries from its strength's carrying dose, where its range allows.
+        carry=np.minimum(high_vector, carry_percent),
         price_per_kg_eur=np.array([m.price_per_kg_eur for m in materials]),
         features=features,
         feature_names=feature_names,
@@ -177,7 +234,129 @@ def build_space(
         unknown_notes=tuple(unknown),
         avoided_families=frozenset(avoided),
         neighbours=_neighbours(materials),
+        structure=structure,
+        product_base=product_base,
+        carry_percent=carry_percent,
+        key_groups=tuple(key_groups),
+        missing_keys=tuple(missing_keys),
+        musk=np.array([canonical_family(m.families[0]) == MUSK_FAMILY for m in materials]),
+        crystalline=np.array([knowledge.of(m.cas).form is Form.CRYSTALLINE for m in materials]),
+        vetoed=tuple(chosen.vetoed),
+        cost_ceiling_eur_per_kg=brief.budget_per_kg_eur or product_base.cost_ceiling_eur_per_kg,
     )
+
+
+@dataclass
+class _Candidates:
+    materials: list[Ingredient] = field(default_factory=list)
+    lows: list[float] = field(default_factory=list)
+    highs: list[float] = field(default_factory=list)
+    unusable: list[Ingredient] = field(default_factory=list)
+    vetoed: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _select_candidates(
+    catalogue: Catalogue,
+    brief: CreativeBrief,
+    *,
+    dosage: float,
+    named_cas: set[str],
+    excluded: set[str],
+    avoided: set[str],
+    keys: set[str],
+    accepted: frozenset[Clash],
+    knowledge: KnowledgeBook,
+    product_base: ProductBase,
+) -> _Candidates:
+    """The catalogue less what the brief rules out, what is prohibited or uncertifiable here,
+    and what a perfumer would veto for it (a clash it did not ask for, a nitro musk, a
+    material too dear for the product), each with the range it may take."""
+    chosen = _Candidates()
+    for ingredient in catalogue:
+        is_named = ingredient.cas in named_cas
+        ruled_out = ingredient.cas in excluded or bool(avoided.intersection(ingredient.families))
+        # Prohibited here, or limited by a figure the data lacks: never proposed (0).
+        cap = max_percent_in_concentrate(ingredient, brief.product, dosage, catalogue)
+        if ruled_out or cap == 0:
+            if is_named:
+                chosen.unusable.append(ingredient)
+            continue
+        known = knowledge.of(ingredient.cas)
+        veto = _veto(ingredient, known.clashes, known.nitro_musk, accepted, product_base)
+        # What the brief names, and the accord's key materials, are never vetoed.
+        if veto and not is_named and ingredient.name not in keys:
+            chosen.vetoed.append((ingredient.name, veto))
+            continue
+        low = ingredient.typical_use_min_percent
+        # Past a few times its carrying dose a material dominates whatever it is in.
+        high = min(
+            ingredient.typical_use_max_percent,
+            cap,
+            MAX_SHARE_PERCENT,
+            known.dominates_above_percent,
+        )
+        if is_named:
+            # A named note is present at a dose that carries it, where its limit allows; one
+            # whose limit sits below its usual range takes as much as is allowed.
+            low = min(max(low, known.carry_percent), high)
+        elif high < low:
+            continue
+        chosen.materials.append(ingredient)
+        chosen.lows.append(low)
+        chosen.highs.append(high)
+    return chosen
+
+
+def structure_tier_targets(structure: Structure, brief: CreativeBrief) -> dict[Tier, float]:
+    """The structure's pyramid, moved towards the base or the top by the brief's intensity
+    and wear exactly as `tier_targets` moves the default pyramid (the cologne's top-heaviness
+    is the cologne structure's own now), never below 5 % a tier."""
+    moved = tier_targets(brief)[Tier.BASE] - PYRAMIDS[Intensity.MODERATE][Tier.BASE]
+    if brief.product == ProductType.EDC:
+        moved += PYRAMID_SHIFT
+    top = max(structure.pyramid[Tier.TOP] - moved, 5.0)
+    base = max(structure.pyramid[Tier.BASE] + moved, 5.0)
+    return {Tier.TOP: top, Tier.HEART: 100.0 - top - base, Tier.BASE: base}
+
+
+def _accepted_clashes(
+    brief: CreativeBrief, named: list[Ingredient], knowledge: KnowledgeBook
+) -> frozenset[Clash]:
+    """What the brief asks for: its reading's accepted classes, those of the materials it
+    names, and those its families want (leather: tar and animalic)."""
+    accepted: set[Clash] = set()
+    for value in brief.accepted_clashes:
+        try:
+            accepted.add(Clash(value))
+        except ValueError:
+            continue
+    for ingredient in named:
+        accepted.update(knowledge.of(ingredient.cas).clashes)
+    for family in brief.families:
+        accepted |= FAMILY_ACCEPTS.get(canonical_family(family), frozenset())
+    return frozenset(accepted)
+
+
+def _veto(
+    ingredient: Ingredient,
+    clashes: tuple[Clash, ...],
+    nitro_musk: bool,
+    accepted: frozenset[Clash],
+    product_base: ProductBase,
+) -> str:
+    """Why a material the brief did not name is kept out of the search, or ''."""
+    unasked = [clash.value for clash in clashes if clash not in accepted]
+    if unasked:
+        return f"{', '.join(unasked).replace('_', ' ')}: the brief does not ask for it"
+    if nitro_musk:
+        return "a nitro musk: not used unless asked for"
+    ceiling = product_base.max_material_price_eur_per_kg
+    if ceiling is not None and ingredient.price_per_kg_eur > ceiling:
+        return (
+            f"{ingredient.price_per_kg_eur:g} EUR/kg: above what a {product_base.base.value} "
+            f"base carries ({ceiling:g} EUR/kg)"
+        )
+    return ""
 
 
 def _feature_matrix(materials: list[Ingredient]) -> tuple[Vector, tuple[str, ...]]:
@@ -202,8 +381,10 @@ def _brief_target(
     brief: CreativeBrief,
     features: Vector,
     feature_names: tuple[str, ...],
+    *,
     required: npt.NDArray[np.bool_],
     preferred: npt.NDArray[np.bool_],
+    keyed: npt.NDArray[np.bool_],
 ) -> Vector:
     column = {name: index for index, name in enumerate(feature_names)}
     target = np.zeros(len(feature_names))
@@ -218,6 +399,8 @@ def _brief_target(
         target += NAMED_NOTE_WEIGHT * features[required].sum(axis=0)
     if preferred.any():
         target += PREFERRED_NOTE_WEIGHT * features[preferred].sum(axis=0)
+    if keyed.any():
+        target += KEY_MATERIAL_WEIGHT * features[keyed].mean(axis=0)
     norm = float(np.linalg.norm(target))
     if norm == 0 or not math.isfinite(norm):
         # Nothing to aim at (an empty brief): every character is as good as another.

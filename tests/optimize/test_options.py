@@ -12,6 +12,7 @@ import pytest
 from fragrance_ai.domain.compliance import Verdict, check_compliance
 from fragrance_ai.domain.designer import RuleBasedDesigner
 from fragrance_ai.domain.families import canonical_family
+from fragrance_ai.domain.material_knowledge_file import load_knowledge
 from fragrance_ai.optimize.evaluate import Archive, Objective, evaluate
 from fragrance_ai.optimize.options import MIN_OPTION_DISTANCE_PERCENT, distance_percent
 from fragrance_ai.optimize.space import build_space
@@ -59,9 +60,11 @@ def test_each_brief_gets_several_compliant_options_that_differ_and_fit(text: str
 
 def test_named_materials_are_dosed_to_carry_their_note() -> None:
     design = designed(BRIEFS[0])
+    lemon = CATALOGUE.by_cas("8008-56-8")
+    carry = load_knowledge().of(lemon.cas).carry_percent
     for option in design.options:
         amounts = {line.name: line.percent for line in option.designed.formula.lines}
-        assert amounts["Lemon oil"] >= CATALOGUE.by_cas("8008-56-8").typical_use_min_percent
+        assert amounts["Lemon oil"] >= max(lemon.typical_use_min_percent, carry)
 
 
 def test_a_budget_word_makes_the_options_cheaper() -> None:
@@ -70,8 +73,9 @@ def test_a_budget_word_makes_the_options_cheaper() -> None:
     assert brief_of("a cheap fruity body lotion").budget_per_kg_eur is not None
     cheap_costs = [o.designed.cost_per_kg_eur for o in cheap.options]
     plain_costs = [o.designed.cost_per_kg_eur for o in plain.options]
+    # A lotion is held to its product's ceiling anyway; the word moves the whole set lower.
     assert np.mean(cheap_costs) < np.mean(plain_costs)
-    assert min(cheap_costs) <= min(plain_costs)
+    assert max(cheap_costs) < max(plain_costs)
 
 
 def test_every_option_explains_what_it_trades() -> None:
