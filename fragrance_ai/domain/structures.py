@@ -99,9 +99,7 @@ class StructureBook:
                     weight = 1.0 / (1 + rank)
                     total += weight * (1.5 if structure.families[0] == family else 1.0)
             # A named material that is a key of the accord says more than a family word.
-            total += 1.0 * sum(
-                1 for group in structure.keys if asked_materials.intersection(group)
-            )
+            total += 1.0 * sum(1 for group in structure.keys if asked_materials.intersection(group))
             # A structure that covers more of the brief's families beats one that covers one.
             return total - 0.01 * len(structure.families)
 
@@ -186,16 +184,14 @@ def _product(raw: Any, sources: dict[str, Any], where: str) -> ProductBase:
     if not isinstance(raw, dict):
         raise StructureError(f"{where}: not a mapping")
     try:
-        base = Base(raw.get("base"))
+        base = Base(str(raw.get("base")))
     except ValueError:
         raise StructureError(f"{where}: 'base' {raw.get('base')!r} is not a product base") from None
     return ProductBase(
         base=base,
         carrier=_text(raw, "carrier", where),
         cost_ceiling_eur_per_kg=_optional_number(raw, "cost_ceiling_eur_per_kg", where),
-        max_material_price_eur_per_kg=_optional_number(
-            raw, "max_material_price_eur_per_kg", where
-        ),
+        max_material_price_eur_per_kg=_optional_number(raw, "max_material_price_eur_per_kg", where),
         crystalline_cap_percent=float(_optional_number(raw, "crystalline_cap_percent", where) or 0),
         leave_on_musk_percent=float(_optional_number(raw, "leave_on_musk_percent", where) or 0),
         source=_source(raw, sources, where),
