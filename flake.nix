@@ -72,7 +72,7 @@
           # Every Python package of the application comes from the one interpreter's set
           # (nixpkgs' builder throws "Python version mismatch" otherwise): the models too,
           # which callPackage alone would build on pkgs.python3Packages (3.13 in 25.11).
-          models = [ (pkgs.callPackage ./nix/models.nix { inherit python3Packages; }) ];
+          models = pkgs.callPackage ./nix/models.nix { inherit python3Packages; };
           application =
             lockPackages: withML:
             pkgs.callPackage ./nix/package.nix {

@@ -7,7 +7,8 @@
   python3Packages,
   src,
   withML ? true,
-  # Model files packaged as data (nix/models.nix), for the workers' development profile.
+  # Model files packaged as data (nix/models.nix): the development profile's LLM and the
+  # evocation paraphrase matcher's embedding model.
   models ? [ ],
   # The locks' packages (nix/lock-packages.nix): requirements-lock.txt's, or those with the
   # CUDA lock's torch and CUDA wheels laid over them (the CUDA variant).

