@@ -13,14 +13,21 @@ from fragrance_ai.domain.catalogue import Catalogue, Tier
 from fragrance_ai.domain.compliance import ComplianceReport, Verdict, check_compliance
 from fragrance_ai.domain.designer import DesignedFormula
 from fragrance_ai.domain.families import canonical_family
-from fragrance_ai.domain.formula import Formula, cost_per_kg_eur
+from fragrance_ai.domain.formula import Formula, FormulaLine, cost_per_kg_eur
+from fragrance_ai.domain.material_knowledge import BASE_OF_PRODUCT
+from fragrance_ai.domain.material_knowledge_file import load_knowledge
+from fragrance_ai.domain.products import ProductType
 from fragrance_ai.domain.repair import repair_formula
+from fragrance_ai.optimize.ideas import idea_of, same_idea
 from fragrance_ai.optimize.search import Individual, SearchRun
 from fragrance_ai.optimize.space import SearchSpace, Vector
 
 # Two options must differ in at least this share of the formula (half the L1 distance of
 # their percentages), or the second is a copy with a tweak, not a choice.
 MIN_OPTION_DISTANCE_PERCENT = 15.0
+# Below this brief fit an option is not shown while a better one is; when none is better,
+# every option says plainly that it fits the brief weakly.
+WEAK_FIT = 0.6
 # Character groups for the rationale, by a material's first family.
 CHARACTERS = {
     "fresher": frozenset({"citrus", "fresh", "aquatic", "green", "aromatic"}),
@@ -47,13 +54,33 @@ def distance_percent(first: Vector, second: Vector) -> float:
 
 def choose(run: SearchRun, count: int) -> list[Individual]:
     """The best brief fit of the first front first, then, again and again, the formula
-    farthest from those already chosen, front by front, as long as it differs enough.
-    With a budget, formulas within it are chosen before any over it."""
+    farthest from those already chosen, front by front, as long as it differs enough in its
+    proportions and in its idea (the materials that speak loudest). With a budget, formulas
+    within it are chosen before any over it; a formula that fits the brief weakly is chosen
+    only when no better-fitting one is left."""
     feasible = sorted(
         (i for i in run.population if i.feasible),
-        key=lambda i: (i.rank, -i.fit),
+        key=lambda i: (i.fit < WEAK_FIT, i.rank, -i.fit),
     )
-    budget = run.space.brief.budget_per_kg_eur
+    if any(i.fit >= WEAK_FIT for i in feasible):
+        feasible = [i for i in feasible if i.fit >= WEAK_FIT]
+    # Formulas met earlier in the run with an idea the final population lost: they keep a
+    # choice open when the population has converged on one accord.
+    held = {id(i) for i in feasible}
+    earlier = sorted(
+        (
+            i
+            for i in run.champions
+            if id(i) not in held
+            and (i.fit >= WEAK_FIT or not any(f.fit >= WEAK_FIT for f in feasible))
+        ),
+        key=lambda i: -i.fit,
+    )
+    for individual in earlier:
+        individual.rank = max((i.rank for i in feasible), default=0) + 1
+    feasible = [*feasible, *earlier]
+    ideas = {id(i): idea_of(run.space, i.genome) for i in feasible}
+    budget = run.space.cost_ceiling_eur_per_kg
     groups = [feasible]
     if budget is not None:
         groups = [[i for i in feasible if i.cost_per_kg_eur <= budget], feasible]
@@ -65,6 +92,13 @@ def choose(run: SearchRun, count: int) -> list[Individual]:
                 if not chosen:
                     pick = pool[0]
                 else:
+                    pool = [
+                        i
+                        for i in pool
+                        if not any(same_idea(ideas[id(i)], ideas[id(c)]) for c in chosen)
+                    ]
+                    if not pool:
+                        break
                     gaps = [min(distance_percent(i.genome, c.genome) for c in chosen) for i in pool]
                     best = int(np.argmax(gaps))
                     if gaps[best] < MIN_OPTION_DISTANCE_PERCENT:
@@ -122,6 +156,12 @@ def rationale(
     found: str,
 ) -> list[str]:
     lines = [_trade_off(space, option, others, catalogue)]
+    lines.append(_idea(space, option, catalogue))
+    if scores.get("brief_fit", 1.0) < WEAK_FIT:
+        lines.append(
+            f"Fits the brief weakly (brief fit {scores['brief_fit']:.2f}, below {WEAK_FIT:g}): "
+            "no better-fitting formula met every constraint."
+        )
     named = {line.cas: line.percent for line in option.lines}
     if space.named:
         lines.append(
@@ -141,6 +181,7 @@ def rationale(
         lines.append("Not in the catalogue, left out: " + ", ".join(space.unknown_notes) + ".")
     if space.avoided_families:
         lines.append("No material of: " + ", ".join(sorted(space.avoided_families)) + ".")
+    lines.extend(stability_warnings(option))
     shares = option.pyramid_shares()
     lines.append(
         f"Pyramid top/heart/base {shares[Tier.TOP]:.1f}/{shares[Tier.HEART]:.1f}/"
@@ -154,6 +195,56 @@ def rationale(
         + f"; {found}."
     )
     return lines
+
+
+def _idea(space: SearchSpace, option: Formula, catalogue: Catalogue) -> str:
+    """The option's olfactive idea as the formula holds it: the structure's accord, the hero
+    (the loudest of its key and named materials) and the twist (the loudest material outside
+    the structure's and the brief's families), each with its dose over its carrying dose."""
+    knowledge = load_knowledge()
+    keys = {name for group in space.structure.keys for name in group}
+    keys |= {material.name for material in space.named}
+    families = set(space.structure.families) | {canonical_family(f) for f in space.brief.families}
+
+    def loudness(line: FormulaLine) -> float:
+        return line.percent / knowledge.of(line.cas).carry_percent
+
+    ranked = sorted(option.lines, key=loudness, reverse=True)
+    hero = next((line for line in ranked if line.name in keys), None)
+    twist = next(
+        (
+            line
+            for line in ranked
+            if line.name not in keys
+            and canonical_family(catalogue.by_cas(line.cas).families[0]) not in families
+        ),
+        None,
+    )
+    words = f"Idea: {space.structure.name.lower()}, {space.structure.idea}"
+    if hero is not None:
+        words += (
+            f"; hero {hero.name} at {hero.percent:.2f} % ({loudness(hero):.1f}x its carrying dose)"
+        )
+    if twist is not None:
+        words += f"; twist {twist.name} ({loudness(twist):.1f}x)"
+    return words + "."
+
+
+def stability_warnings(option: Formula) -> list[str]:
+    """What the product base does to the option's materials (vanillin browns in a lotion,
+    citral breaks down in soap): one line per kind of risk, naming the materials at risk."""
+    knowledge = load_knowledge()
+    at_risk: dict[str, list[str]] = {}
+    for line in option.lines:
+        for risk in knowledge.of(line.cas).risks_in(option.product):
+            kind = risk.risk.value.replace("_", " ")
+            at_risk.setdefault(kind, []).append(f"{line.name} {line.percent:.2f} %")
+    base = BASE_OF_PRODUCT[ProductType(option.product)].value
+    return [
+        f"Stability in the {base} base, {kind}: {', '.join(names)} (each used only at a dose "
+        "that carries it; test the finished product)."
+        for kind, names in at_risk.items()
+    ]
 
 
 def _trade_off(

@@ -15,6 +15,7 @@ import numpy as np
 from deap import base, tools
 
 from fragrance_ai.optimize.evaluate import Archive, Evaluation, Objective, evaluate
+from fragrance_ai.optimize.ideas import Idea, idea_of
 from fragrance_ai.optimize.operators import crossover, mutate, random_formula, settle
 from fragrance_ai.optimize.space import SearchSpace, Vector
 
@@ -77,6 +78,8 @@ class SearchRun:
     population: list[Individual]
     generations: list[GenerationStats] = field(default_factory=list)
     evaluations: int = 0
+    # The best-fitting feasible formula of each idea met during the run (ideas.py).
+    champions: list[Individual] = field(default_factory=list)
 
 
 @functools.cache
@@ -98,6 +101,8 @@ def run_search(
     while len(genomes) < config.population:
         genomes.append(random_formula(space, rng))
     population = _evaluated(space, config, genomes, archive, born=0)
+    champions: dict[Idea, Individual] = {}
+    _keep_champions(space, population, champions)
     population = tools.selNSGA2(population, config.population, nd="log")
     _assign_ranks(population)
     evaluations = len(population)
@@ -115,13 +120,26 @@ def run_search(
             children.append(mutate(one, space, rng, config.mutation_steps))
             children.append(mutate(two, space, rng, config.mutation_steps))
         offspring = _evaluated(space, config, children, archive, born=generation)
+        _keep_champions(space, offspring, champions)
         evaluations += len(offspring)
         population = tools.selNSGA2(population + offspring, config.population, nd="log")
         _assign_ranks(population)
         history.append(_stats(config, population, generation, evaluations))
         if on_generation:
             on_generation(history[-1])
-    return SearchRun(space, config, population, history, evaluations)
+    return SearchRun(space, config, population, history, evaluations, list(champions.values()))
+
+
+def _keep_champions(
+    space: SearchSpace, individuals: list[Individual], champions: dict[Idea, Individual]
+) -> None:
+    for individual in individuals:
+        if not individual.feasible:
+            continue
+        idea = idea_of(space, individual.genome)
+        best = champions.get(idea)
+        if best is None or individual.fit > best.fit:
+            champions[idea] = individual
 
 
 def random_search(

@@ -55,6 +55,9 @@ NAMED_NOTE_WEIGHT = 0.5
 PREFERRED_NOTE_WEIGHT = NAMED_NOTE_WEIGHT / 2
 # The key materials of the brief's structure: pulled towards like a hint.
 KEY_MATERIAL_WEIGHT = PREFERRED_NOTE_WEIGHT
+# A material the product base discolours or breaks down (vanillin in a lotion, citral in soap)
+# is used up to this many times the dose that carries it, no more.
+AT_RISK_CARRY_MULTIPLE = 2.0
 # Clash classes a family asks for by itself: a leather brief wants its tar and its animalic
 # facets, an oud brief agarwood's barnyard, a spicy one its clove.
 FAMILY_ACCEPTS: dict[str, frozenset[Clash]] = {
@@ -66,7 +69,6 @@ FAMILY_ACCEPTS: dict[str, frozenset[Clash]] = {
     "herbal": frozenset({Clash.ANISIC, Clash.CAMPHORACEOUS}),
     "aromatic": frozenset({Clash.CAMPHORACEOUS}),
     "tobacco": frozenset({Clash.SMOKY_TAR}),
-    "gourmand": frozenset({Clash.ROASTED}),
 }
 
 Vector = npt.NDArray[np.float64]
@@ -282,19 +284,25 @@ def _select_candidates(
                 chosen.unusable.append(ingredient)
             continue
         known = knowledge.of(ingredient.cas)
-        veto = _veto(ingredient, known.clashes, known.nitro_musk, accepted, product_base)
-        # What the brief names, and the accord's key materials, are never vetoed.
-        if veto and not is_named and ingredient.name not in keys:
+        # What the brief names is never vetoed; the accord's key materials are not vetoed for
+        # a clash (they are the accord), but are for their price.
+        veto = _veto(
+            ingredient,
+            () if ingredient.name in keys else known.clashes,
+            known.nitro_musk,
+            accepted,
+            product_base,
+        )
+        if veto and not is_named:
             chosen.vetoed.append((ingredient.name, veto))
             continue
         low = ingredient.typical_use_min_percent
-        # Past a few times its carrying dose a material dominates whatever it is in.
-        high = min(
-            ingredient.typical_use_max_percent,
-            cap,
-            MAX_SHARE_PERCENT,
-            known.dominates_above_percent,
-        )
+        # Past a few times its carrying dose a material dominates whatever it is in; one the
+        # product base discolours or breaks down is used only as much as carries it.
+        dominates = known.dominates_above_percent
+        if known.risks_in(brief.product):
+            dominates = known.carry_percent * AT_RISK_CARRY_MULTIPLE
+        high = min(ingredient.typical_use_max_percent, cap, MAX_SHARE_PERCENT, dominates)
         if is_named:
             # A named note is present at a dose that carries it, where its limit allows; one
             # whose limit sits below its usual range takes as much as is allowed.
