@@ -55,25 +55,28 @@ NOTE_WORDS: dict[str, str | None] = {
     "bitter almond": "Benzaldehyde",
     "lily of the valley": "Hydroxycitronellal",
     "muguet": "Hydroxycitronellal",
+    # Catalogue materials whose descriptors name the note (issue 25: these were unmatched).
+    "fig": "Stemone",
+    "fig leaf": "Stemone",
+    "tomato leaf": "Isobutyl thiazole",
+    "apple": "Fructone",
+    "strawberry": "Furaneol",
+    "coconut": "Gamma-nonalactone",
+    "watermelon": "Calone",
+    "magnolia": "Magnolan",
     "green tea": None,
     "tea": None,
     "matcha": None,
     # Notes with no material in the catalogue.
-    "fig": None,
-    "fig leaf": None,
-    "apple": None,
-    "green apple": None,
+    "green apple": "Ethyl 2-methylbutyrate",
     "plum": None,
     "cherry": None,
-    "strawberry": None,
     "mango": None,
     "pineapple": None,
-    "watermelon": None,
     "melon": None,
     "lychee": None,
     "passion fruit": None,
     "blackberry": None,
-    "coconut": None,
     "yuzu": None,
     "sea salt": None,
     "salt": None,
@@ -89,7 +92,6 @@ NOTE_WORDS: dict[str, str | None] = {
     "smoke": None,
     "gardenia": None,
     "lily": None,
-    "magnolia": None,
     "peony": None,
     "freesia": None,
     "lotus": None,
@@ -101,9 +103,33 @@ NOTE_WORDS: dict[str, str | None] = {
     "wine": None,
     "champagne": None,
     "ambergris": None,
-    "tomato leaf": None,
     "cucumber": None,
     "bamboo": None,
     "hinoki": None,
     "fir": None,
+    "driftwood": None,
 }
+
+# Readings that win over a catalogue synonym: "orange blossom" is the flower (orange flower
+# absolute, filed floral), not neroli (filed citrus too, so "no citrus" would drop it).
+NOTE_READINGS_FIRST: dict[str, str] = {
+    "orange blossom": "Orange flower absolute",
+    "orange blossoms": "Orange flower absolute",
+    "fleur d oranger": "Orange flower absolute",
+}
+
+# The family a note with no catalogue material points to, so a brief that names only such
+# notes ("plum and honey") still has a direction instead of a default.
+UNMATCHED_FAMILIES: dict[str, str] = {
+    "green tea": "green", "tea": "green", "matcha": "green", "plum": "fruity",
+    "cherry": "fruity", "mango": "fruity", "pineapple": "fruity", "melon": "fruity",
+    "lychee": "fruity", "passion fruit": "fruity", "blackberry": "fruity", "yuzu": "citrus",
+    "sea salt": "aquatic", "salt": "aquatic", "rain": "aquatic", "honey": "gourmand",
+    "pistachio": "gourmand", "praline": "gourmand", "marshmallow": "gourmand",
+    "popcorn": "gourmand", "rice": "gourmand", "milk": "gourmand", "cashmere": "musky",
+    "smoke": "woody", "gardenia": "floral", "lily": "floral", "peony": "floral",
+    "freesia": "floral", "lotus": "floral", "cherry blossom": "floral", "tiare": "floral",
+    "whisky": "amber", "whiskey": "amber", "rum": "gourmand", "wine": "fruity",
+    "champagne": "fruity", "ambergris": "amber", "cucumber": "green", "bamboo": "green",
+    "hinoki": "woody", "fir": "woody", "driftwood": "woody",
+}  # fmt: skip

@@ -2,22 +2,34 @@
 
 The deterministic parser is the always-available fallback behind the language-model
 ensemble, and the source of everything a text literally names (materials, numbers, forbidden
-items): a lexicon of perfumery words in English and Korean plus a few number patterns. Notes
-it recognises but the catalogue lacks are kept as `unmatched_notes`; a text in which nothing
-is recognised is `understood: false`.
+items): a lexicon of perfumery words in English and Korean plus a few number patterns, and the
+evocation library's phrases (domain/evocations.py: "petrichor", "like Shalimar", "살냄새").
+Notes it recognises but the catalogue lacks are kept as `unmatched_notes`; content words it
+does not read are listed as `unread_words`. A text that gives no olfactive direction (no
+family, note, mood, season or evocation) is `understood: false` with no families: the reading
+says so and asks, it does not default to a fresh citrus.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from fragrance_ai.domain.brief import CreativeBrief, Intensity
 from fragrance_ai.domain.catalogue import Catalogue
 from fragrance_ai.domain.catalogue_file import load_catalogue
+from fragrance_ai.domain.designer import MOOD_FAMILIES, SEASON_FAMILIES
+from fragrance_ai.domain.evocations import (
+    WHOLE_KINDS,
+    Evocation,
+    EvocationMatch,
+    apply_evocations,
+    literal_spans,
+    load_evocations,
+)
 from fragrance_ai.domain.families import FAMILY_WORDS
 from fragrance_ai.domain.lexicon_ko import (
     AVOID_AFTER_KO,
@@ -30,10 +42,12 @@ from fragrance_ai.domain.lexicon_ko import (
     PRODUCTS_KO,
     SEASONS_KO,
 )
-from fragrance_ai.domain.note_words import NOTE_WORDS
+from fragrance_ai.domain.note_words import NOTE_READINGS_FIRST, NOTE_WORDS, UNMATCHED_FAMILIES
 from fragrance_ai.domain.products import ProductType
+from fragrance_ai.domain.text import language_of, normalise_text, phrase_pattern, unread_words
 
-DEFAULT_FAMILIES = ("fresh", "citrus", "woody")
+__all__ = ["BriefParser", "DeterministicBriefParser", "language_of", "normalise_text"]
+
 DEFAULT_INTENSITY = Intensity.MODERATE
 DEFAULT_PRODUCT = ProductType.EDP
 
@@ -104,7 +118,7 @@ _CLAUSE_END = re.compile(
 _AVOID_SCOPE_CHARS = 60
 _STOPWORDS = frozenset({
     "a", "an", "the", "any", "of", "or", "and", "too", "much", "more", "very", "really", "some",
-    "heavy", "strong", "notes", "note",
+    "heavy", "strong", "notes", "note", "like", "smell", "smells", "smelling",
 })  # fmt: skip
 
 # A word that asks for a low price without a figure reads as this budget, EUR per kg of
@@ -125,7 +139,6 @@ _BUDGET = re.compile(
 )
 _PERCENT = re.compile(rf"{_NUMBER}\s*%(?!\s*(?:natural|organic|vegan|pure|recycl))")
 _HOURS = re.compile(rf"{_NUMBER}\s*\+?\s*-?\s*(?:hours?|hrs?|h|시간)(?![a-z0-9])")
-_HANGUL = re.compile("[\uac00-\ud7a3]")
 
 
 class BriefParser(Protocol):
@@ -165,49 +178,17 @@ class _Findings:
             target.append(term.value)
 
 
-def normalise_text(text: str) -> str:
-    """Lower case, accents stripped, apostrophes and odd unicode made harmless; Hangul kept."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    # NFKD splits Hangul syllables into jamo; NFC puts them back together.
-    lowered = unicodedata.normalize("NFC", stripped).lower().replace("\u2019", " ")
-    lowered = lowered.replace("'", " ")
-    # Keep letters, digits and the punctuation the patterns need; everything else is a space.
-    kept = (
-        ch
-        if (ch.isascii() and (ch.isalnum() or ch in "%.,;:!?/-+()\n"))
-        or ch == "€"
-        or _HANGUL.match(ch)
-        else " "
-        for ch in lowered
-    )
-    return re.sub(r"[ \t\r\f\v]+", " ", "".join(kept))
-
-
-def language_of(text: str) -> str:
-    """`ko` when Hangul makes up a fifth of the letters, else `en`."""
-    letters = [ch for ch in text if ch.isalpha()]
-    hangul = sum(1 for ch in letters if _HANGUL.match(ch))
-    return "ko" if letters and hangul * 5 >= len(letters) else "en"
-
-
 class DeterministicBriefParser:
-    def __init__(self, catalogue: Catalogue | None = None) -> None:
+    def __init__(
+        self,
+        catalogue: Catalogue | None = None,
+        evocations: Sequence[Evocation] | None = None,
+    ) -> None:
         self._catalogue = catalogue if catalogue is not None else load_catalogue()
+        self._evocations = tuple(evocations) if evocations is not None else load_evocations()
         self._lexicon = self._build_lexicon()
-        phrases = sorted(self._lexicon, key=len, reverse=True)
-        latin = [p for p in phrases if not _HANGUL.search(p)]
-        hangul = [p for p in phrases if _HANGUL.search(p)]
-        # One alternation, longest phrase first, so "eau de parfum" beats "parfum" and
-        # "orange blossom" beats "orange". Latin words need word boundaries; Korean words
-        # carry particles (머스크와), so they match inside words.
-        self._pattern = re.compile(
-            r"(?<![a-z0-9])(?:"
-            + "|".join(re.escape(p) for p in latin)
-            + r")(?![a-z0-9])|(?:"
-            + "|".join(re.escape(p) for p in hangul)
-            + ")"
-        )
+        # "orange blossom" beats "orange", "eau de parfum" beats "parfum".
+        self._pattern = phrase_pattern(list(self._lexicon))
 
     def _build_lexicon(self) -> dict[str, _Term]:
         lexicon: dict[str, _Term] = {}
@@ -216,6 +197,8 @@ class DeterministicBriefParser:
             for word in words:
                 lexicon.setdefault(normalise_text(word).strip(), term)
 
+        for word, name in NOTE_READINGS_FIRST.items():
+            add((word,), self._note_term(name))
         for product, words in PRODUCT_WORDS.items():
             add(words, _Term("product", product.value))
         # Material names come before family words, so "leather note" is a material but
@@ -235,6 +218,11 @@ class DeterministicBriefParser:
             add((word,), self._note_term(word))
         for word, term in self._korean_terms():
             add((word,), term)
+        # "roses", "figs", "violets": the plural of a single-word note reads as the note.
+        for word, term in list(lexicon.items()):
+            single = word.isascii() and word.isalpha() and len(word) >= 3
+            if single and term.kind in ("note", "unmatched") and not word.endswith("s"):
+                lexicon.setdefault(word + "s", term)
         lexicon.pop("", None)
         return lexicon
 
@@ -259,13 +247,23 @@ class DeterministicBriefParser:
     def parse(self, text: str, *, product: ProductType | None = None) -> CreativeBrief:
         clean = normalise_text(text)
         avoid_spans = list(self._avoid_spans(clean))
+
+        def avoided(start: int) -> bool:
+            return any(low <= start < high for low, high in avoid_spans)
+
         findings = _Findings()
+        read: list[tuple[int, int]] = []
+        matches, whole = self._evocations_in(clean, avoided, findings, read)
         for match in self._pattern.finditer(clean):
             term = self._lexicon[match.group(0)]
-            if any(start <= match.start() < end for start, end in avoid_spans):
+            read.append(match.span())
+            if avoided(match.start()):
                 kinds = ("note", "family", "unmatched")
                 if term.kind in kinds and term.value not in findings.avoid:
                     findings.avoid.append(term.value)
+                continue
+            inside_whole = any(s <= match.start() and match.end() <= e for s, e in whole)
+            if inside_whole and term.kind in ("product", "intensity"):
                 continue
             findings.add(term)
         for start, end in avoid_spans:
@@ -279,28 +277,59 @@ class DeterministicBriefParser:
             budget = ECONOMY_BUDGET_EUR_PER_KG
         dosage = _first_in_range(_PERCENT, _without_budgets(clean), low=0, high=40)
         longevity = _first_in_range(_HOURS, clean, low=0, high=72)
-        understood = bool(
+        for pattern in (_BUDGET, _PERCENT, _HOURS, _ECONOMY, _ECONOMY_KO, _AVOID_TRIGGER):
+            read.extend(m.span() for m in pattern.finditer(clean))
+        unread = [word for word in unread_words(clean, read) if word not in findings.avoid]
+        # A direction: something that says what it should smell like. A product, a budget
+        # or an intensity alone does not.
+        directed = bool(
             findings.families
             or findings.notes
             or findings.unmatched
             or findings.moods
             or findings.seasons
-            or findings.intensities
-            or findings.products
-            or findings.avoid
-            or budget is not None
-            or dosage is not None
-            or longevity is not None
+            or matches
         )
-        return self._assemble(
+        brief = self._assemble(
             findings,
             language=language_of(text),
             product=product,
             budget=budget,
             dosage=dosage,
             longevity=longevity,
-            understood=understood,
+            understood=directed,
+            unread=unread,
         )
+        brief = apply_evocations(brief, matches, catalogue=self._catalogue)
+        if not brief.families and directed:
+            # Moods and seasons with no evocation, or notes with no material: their families.
+            families = self._families_of_words(findings)
+            brief = brief.model_copy(update={"families": families})
+        return brief
+
+    def _evocations_in(
+        self,
+        clean: str,
+        avoided: Callable[[int], bool],
+        findings: _Findings,
+        read: list[tuple[int, int]],
+    ) -> tuple[list[EvocationMatch], list[tuple[int, int]]]:
+        """The evocations the text names (each once), and the spans of the scenes and
+        perfumes among them, read as wholes."""
+        matches: list[EvocationMatch] = []
+        whole: list[tuple[int, int]] = []
+        for span in literal_spans(clean, self._evocations):
+            read.append((span.start, span.end))
+            if avoided(span.start):
+                # "nothing like a campfire": read, and kept as a word to avoid.
+                if span.phrase not in findings.avoid:
+                    findings.avoid.append(span.phrase)
+                continue
+            if span.evocation.kind in WHOLE_KINDS:
+                whole.append((span.start, span.end))
+            if all(m.evocation.id != span.evocation.id for m in matches):
+                matches.append(EvocationMatch(span.evocation, span.phrase, 1.0, "literal"))
+        return matches, whole
 
     def _assemble(
         self,
@@ -312,12 +341,12 @@ class DeterministicBriefParser:
         dosage: float | None,
         longevity: float | None,
         understood: bool,
+        unread: list[str],
     ) -> CreativeBrief:
         defaults_used: list[str] = []
+        # No default families: with no direction the brief is not understood and the job
+        # asks for one; with one, the families come from what was read.
         families = findings.families or self._families_of_notes(findings.notes)
-        if not families:
-            families = [f for f in DEFAULT_FAMILIES if f not in findings.avoid]
-            defaults_used.append("families")
         if product is None:
             product = findings.products[-1] if findings.products else None
         if product is None:
@@ -346,7 +375,21 @@ class DeterministicBriefParser:
             language=language,
             understood=understood,
             defaults_used=defaults_used,
+            unread_words=unread,
         )
+
+    def _families_of_words(self, findings: _Findings) -> list[str]:
+        """Families of unmatched notes, moods and seasons, in the vocabulary's order."""
+        wanted: set[str] = {
+            UNMATCHED_FAMILIES[note] for note in findings.unmatched if note in UNMATCHED_FAMILIES
+        }
+        for mood in findings.moods:
+            wanted |= MOOD_FAMILIES.get(mood, frozenset())
+        for season in findings.seasons:
+            wanted |= SEASON_FAMILIES.get(season, frozenset())
+        return [
+            family for family in FAMILY_WORDS if family in wanted and family not in findings.avoid
+        ]
 
     def _families_of_notes(self, notes: list[str]) -> list[str]:
         families: list[str] = []
@@ -371,7 +414,7 @@ class DeterministicBriefParser:
     def _add_unrecognised_avoid(self, scope: str, findings: _Findings) -> None:
         """'no oud' names something the lexicon lacks; keep the word so callers can honour
         it by name."""
-        if self._pattern.search(scope):
+        if self._pattern.search(scope) or literal_spans(scope, self._evocations):
             return
         words = [w for w in re.findall(r"[a-z][a-z-]+", scope) if w not in _STOPWORDS]
         if words and len(words[0]) >= 3 and words[0] not in findings.avoid:

@@ -51,11 +51,16 @@ def phrase_pattern(phrases: list[str]) -> re.Pattern[str]:
     return re.compile("|".join(parts) or r"(?!x)x")
 
 
+def _words_of_block(block: str) -> list[str]:
+    return block.split()
+
+
 # Words that carry no olfactive content of their own: function words, and the words every
 # brief uses to frame its request ("I want a perfume that smells like ..."). Everything else
 # a reading leaves unread is listed as unread, so nothing a perfumer wrote vanishes.
 STOP_WORDS = frozenset(
-    """
+    _words_of_block(
+        """
     a an the and or nor but if then than so as at by for from in into of off on onto out over
     to up with within without via per about above after again against all also am any are
     around be because been before being below between both can could did do does doing down
@@ -81,17 +86,21 @@ STOP_WORDS = frozenset(
     just only even well too new use used using wear wearing worn wearable daily day days
     everyday time times top heart base middle opening drydown dry-down trail sillage
     main mostly overall throughout whole full
-    eur euro euros kg kilo kilos kilogram kilograms percent hour hours hrs ml
-    """.split()
+    eur euro euros kg kilo kilos kilogram kilograms percent hour hours hrs ml concentration
+    dosage last lasts lasting longevity price cost costs max maximum approximately
+    """
+    )
 )
 
 # Korean particles (조사) that attach to the noun before them: stripped before a word is
 # listed, so "두리안과" is listed as "두리안".
 PARTICLES_KO = tuple(
     sorted(
-        """은 는 이 가 을 를 의 에 에서 에게 한테 께 으로 로 와 과 도 만 처럼 같은 같이 보다
-        랑 이랑 하고 까지 부터 이나 나 든지 이든 이며 며 요 이요 으로서 로서 으로써 로써 야
-        이야 인 적인 스러운 한 틱한 느낌의 느낌""".split(),
+        _words_of_block(
+            """은 는 이 가 을 를 의 에 에서 에게 한테 께 으로 로 와 과 도 만 처럼 같은 같이
+            보다 랑 이랑 하고 까지 부터 이나 나 든지 이든 이며 며 요 이요 으로서 로서 으로써
+            로써 야 이야 인 적인 스러운 한 틱한 느낌의 느낌"""
+        ),
         key=len,
         reverse=True,
     )
@@ -105,7 +114,9 @@ STOP_STEMS_KO = (
     "정말", "진짜", "너무", "아주", "매우", "조금", "약간", "많이", "살짝", "있는", "있게",
     "하는", "되는", "같은", "어울리", "맞는", "쓸", "사용", "뿌리", "데일리", "느껴", "나는",
 )  # fmt: skip
-_STOP_SINGLE_KO = frozenset({"향", "것", "거", "좀", "제", "내", "수", "때", "날", "용", "더", "꼭", "잘"})
+_STOP_SINGLE_KO = frozenset(
+    {"향", "것", "거", "좀", "제", "내", "수", "때", "날", "용", "더", "꼭", "잘"}
+)
 
 WORD = re.compile(r"[a-z][a-z0-9-]*|[\uac00-\ud7a3]+")
 

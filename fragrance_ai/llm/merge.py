@@ -2,8 +2,10 @@
 role's code half, which always runs).
 
 What the text literally names comes from the deterministic parser and is never overridden:
-materials, numbers (budget, dosage, hours), product, forbidden items, unmatched notes, and
-whether the text is a brief at all (a model cannot turn noise into a brief). What needs
+materials, numbers (budget, dosage, hours), product, forbidden items, unmatched notes, the
+evocations, structure and accepted clash classes it reads, and whether the text gives a
+direction at all (a model cannot turn noise, or a text that says nothing of the smell, into
+a brief). What needs
 reading comes from the model, only where the text left a field empty or defaulted:
 families, moods, seasons, intensity. Notes a model adds that the text does not name are
 soft preferences, never required materials. Every disagreement is recorded.
@@ -97,7 +99,10 @@ def merge_reading(
     avoided = {a.lower() for a in literal.avoid}
 
     families = [f for f in reading.families if f not in avoided]
-    if "families" in defaults and families:
+    # Only a brief the text gives a direction (understood) takes a model's families: a text
+    # that says nothing about the smell is asked about it, not guessed at.
+    left_empty = "families" in defaults or not literal.families
+    if left_empty and literal.understood and families:
         update["families"] = families
         defaults.discard("families")
         outcome.from_model.append("families")
@@ -123,7 +128,8 @@ def merge_reading(
 
     preferred, unmatched = _model_notes(text, literal, reading.notes, catalogue, outcome)
     if preferred and "preferred_notes" in fills:
-        update["preferred_notes"] = preferred
+        # After the literal reading's own (an evocation's materials), never instead of them.
+        update["preferred_notes"] = [*literal.preferred_notes, *preferred]
         outcome.from_model.append("preferred_notes")
     elif preferred:
         # Unearned: a small model's notes were the prompt's worked example repeated
@@ -131,6 +137,9 @@ def merge_reading(
         outcome.suggested["preferred_notes"] = preferred
     if unmatched and "unmatched_notes" in fills:
         update["unmatched_notes"] = [*literal.unmatched_notes, *unmatched]
+        # Read now, so no longer unread.
+        read = {word for note in unmatched for word in normalise_text(note).split()}
+        update["unread_words"] = [w for w in literal.unread_words if w not in read]
         outcome.from_model.append("unmatched_notes")
     elif unmatched:
         outcome.suggested["unmatched_notes"] = unmatched
@@ -157,7 +166,7 @@ def _model_notes(
         if ingredient is not None:
             if ingredient.name.lower() in avoided or note in avoided:
                 outcome.ignored.append(f"note {note!r}: the brief forbids it")
-            elif ingredient.name not in literal.notes and ingredient.name not in preferred:
+            elif ingredient.name not in {*literal.notes, *literal.preferred_notes, *preferred}:
                 preferred.append(ingredient.name)
         elif note in clean_text and note not in literal.unmatched_notes and note not in avoided:
             # Named in the text, but nothing in the catalogue: reported, not dropped.

@@ -59,7 +59,7 @@ def test_unknown_avoided_word_is_kept(parser: DeterministicBriefParser) -> None:
 def test_notes_become_catalogue_names_and_imply_families(
     parser: DeterministicBriefParser,
 ) -> None:
-    brief = parser.parse("bergamot, orange blossom and vetiver")
+    brief = parser.parse("bergamot, neroli and vetiver")
     assert brief.notes == ["Bergamot oil", "Neroli oil", "Vetiver oil"]
     assert brief.families == ["citrus", "floral", "woody"]
 
@@ -88,13 +88,17 @@ def test_intensity_words(parser: DeterministicBriefParser) -> None:
     assert parser.parse("an intense, powerful leather").intensity is Intensity.STRONG
 
 
-def test_gibberish_falls_back_to_defaults(parser: DeterministicBriefParser) -> None:
+def test_gibberish_is_not_understood_and_gets_no_families(
+    parser: DeterministicBriefParser,
+) -> None:
     brief = parser.parse("qwzx blorp 12 zzkk")
     assert not brief.understood
-    assert brief.families == ["fresh", "citrus", "woody"]
+    # No direction, so no families: not a fresh citrus woody made up for it.
+    assert brief.families == []
     assert brief.product is ProductType.EDP
     assert brief.intensity is Intensity.MODERATE
-    assert {"families", "product", "intensity", "dosage_percent"} <= set(brief.defaults_used)
+    assert {"product", "intensity", "dosage_percent"} <= set(brief.defaults_used)
+    assert brief.unread_words == ["qwzx", "blorp", "zzkk"]
 
 
 def test_empty_text_is_a_valid_default_brief(parser: DeterministicBriefParser) -> None:

@@ -42,9 +42,12 @@ def test_the_model_fills_what_the_text_left_empty(
     parser: DeterministicBriefParser, catalogue: Catalogue
 ) -> None:
     text = "something for a long walk in the hills"
-    literal = parser.parse(text)
-    assert "families" in literal.defaults_used
+    # The parser gives this text no direction (issue 25: it asks rather than defaulting);
+    # the merge rule is tested on it as if it had found one but no family to file it under.
+    literal = parser.parse(text).model_copy(update={"understood": True})
+    assert literal.families == []
     assert "intensity" in literal.defaults_used
+    assert "hills" in literal.unread_words
     reading = ModelReading(
         families=["Green", "aromatic", "nonsense"],
         moods=["calm"],
@@ -63,8 +66,10 @@ def test_the_model_fills_what_the_text_left_empty(
     # A note the text does not name is a soft preference, never a required material.
     assert brief.notes == []
     assert brief.preferred_notes == ["Lavender oil"]
-    # "hills" is in the text but is no note we know; kept as unmatched, not dropped.
+    # "hills" is in the text but is no note we know; kept as unmatched, not dropped, and so
+    # no longer an unread word.
     assert brief.unmatched_notes == ["hills"]
+    assert "hills" not in brief.unread_words
     assert any("nonsense" in reason for reason in outcome.ignored)
 
 
@@ -76,6 +81,24 @@ def test_a_model_cannot_make_noise_into_a_brief(
     reading = ModelReading(families=["citrus"], moods=["playful"])
     outcome = merge_reading(text, literal, reading, catalogue)
     assert outcome.brief.understood is False
+    assert outcome.brief.families == []
+
+
+def test_the_literal_reading_of_evocations_survives_the_merge(
+    parser: DeterministicBriefParser, catalogue: Catalogue
+) -> None:
+    text = "a campfire under the stars, like Shalimar, with a durian twist"
+    literal = parser.parse(text)
+    assert literal.evocations == ["campfire", "shalimar"]
+    reading = ModelReading(families=["floral"], moods=["mysterious"], notes=["lavender"])
+    brief = merge_reading(text, literal, reading, catalogue).brief
+    assert brief.evocations == ["campfire", "shalimar"]
+    assert brief.structure == "amber"
+    assert brief.accepted_clashes == ["smoky_tar", "animalic"]
+    assert "durian" in brief.unread_words
+    # The model's material comes after the evocations' materials, not instead of them.
+    assert brief.preferred_notes[: len(literal.preferred_notes)] == literal.preferred_notes
+    assert brief.preferred_notes[-1] == "Lavender oil"
 
 
 def test_invented_notes_that_are_neither_in_the_catalogue_nor_the_text_are_dropped(
@@ -118,10 +141,16 @@ def test_unearned_preferred_notes_are_suggestions_and_never_reach_the_design(
     unearned = merge_reading(
         text, literal, parroted, catalogue, fills=frozenset({"families", "moods"})
     )
-    assert unearned.brief.preferred_notes == literal.preferred_notes == []
+    # "warm" is an evocation: its materials are the literal reading's soft preferences.
+    assert unearned.brief.preferred_notes == literal.preferred_notes
+    assert "Bergamot oil" not in literal.preferred_notes
     assert unearned.suggested["preferred_notes"] == ["Bergamot oil", "Neroli oil"]
     earned = merge_reading(text, literal, parroted, catalogue, fills=frozenset({"preferred_notes"}))
-    assert earned.brief.preferred_notes == ["Bergamot oil", "Neroli oil"]
+    assert earned.brief.preferred_notes == [
+        *literal.preferred_notes,
+        "Bergamot oil",
+        "Neroli oil",
+    ]
 
     def target(brief: CreativeBrief) -> np.ndarray:
         return build_space(catalogue, brief).target
