@@ -9,11 +9,12 @@ note (reported with the result), because "fig leaf" is a fair thing to ask for.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fragrance_ai.domain.brief import CreativeBrief, Intensity
 from fragrance_ai.domain.catalogue import Catalogue
 from fragrance_ai.domain.designer import MOOD_FAMILIES, SEASON_FAMILIES
+from fragrance_ai.domain.evocations import EvocationMatch, apply_evocations, load_evocations
 from fragrance_ai.domain.families import canonical_family
 from fragrance_ai.domain.parser import language_of
 from fragrance_ai.domain.products import ProductType
@@ -30,6 +31,9 @@ class BriefEdits:
     dosage_percent: float | None
     budget_per_kg_eur: float | None
     longevity_hours: float | None
+    # Evocation ids kept (or added) from what was read; removing one drops its structure,
+    # its accepted clash classes and its soft materials.
+    evocations: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +51,7 @@ def vocabulary(catalogue: Catalogue) -> dict[str, list[str]]:
         "moods": sorted(MOOD_FAMILIES),
         "seasons": sorted(SEASON_FAMILIES),
         "intensities": [intensity.value for intensity in Intensity],
+        "evocations": sorted(evocation.id for evocation in load_evocations()),
     }
 
 
@@ -59,6 +64,10 @@ def correct_brief(
     families = _known(edits.families, "families", set(words["families"]), problems)
     moods = _known(edits.moods, "moods", set(words["moods"]), problems)
     seasons = _known(edits.seasons, "seasons", set(words["seasons"]), problems)
+    by_id = {evocation.id: evocation for evocation in load_evocations()}
+    evocations = [
+        by_id[word] for word in _known(edits.evocations, "evocations", set(by_id), problems)
+    ]
     notes: list[str] = []
     unmatched: list[str] = []
     for note in edits.notes:
@@ -93,7 +102,12 @@ def correct_brief(
         language=language_of(text),
         understood=bool(families or notes or unmatched or moods or seasons),
     )
-    return brief, []
+    # The families stay as the perfumer left them; with none, the evocations give theirs.
+    matches = [EvocationMatch(evocation, evocation.id, 1.0, "literal") for evocation in evocations]
+    applied = apply_evocations(brief, matches, catalogue=catalogue)
+    if families:
+        applied = applied.model_copy(update={"families": families})
+    return applied, []
 
 
 def _known(values: list[str], field: str, known: set[str], problems: list[Problem]) -> list[str]:

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from fragrance_ai.db.models import JobKind
+from fragrance_ai.domain.brief import CreativeBrief
 
 
 class DesignedOption(BaseModel):
@@ -62,6 +63,14 @@ class BriefJobResult(BaseModel):
         default=None, description="notes the text asks for that no catalogue material matches"
     )
     hints: list[str] | None = None
+    evocations: list[str] | None = Field(
+        default=None,
+        description="evocations read in the text (scenes, textures, perfumes, moods): ids of "
+        "the evocation library, shown as what was read",
+    )
+    unread_words: list[str] | None = Field(
+        default=None, description="content words of the text that nothing read or matched"
+    )
     parser: str | None = None
     reading: dict[str, Any] | None = Field(
         description="how the brief was read: models, timings, fallbacks"
@@ -70,6 +79,42 @@ class BriefJobResult(BaseModel):
         default=None,
         description="in plain words, what the reading did not do as asked: a mode read in a "
         "cheaper one (the design still searched as asked), a model role that fell back",
+    )
+
+
+ASK_FOR_DIRECTION = (
+    "Say what it should smell like: families (citrus, woody, floral ...), notes or materials "
+    "(bergamot, vetiver), a mood (cosy, serene), a scene or a perfume it should recall (a "
+    "campfire, like Shalimar), in English or Korean."
+)
+
+
+def needs_direction(brief: CreativeBrief) -> str:
+    """What a job tells the perfumer whose text gives no olfactive direction: what was read,
+    what was not, and what a brief needs. Nothing is designed from a guess."""
+    read: list[str] = []
+    if "product" not in brief.defaults_used:
+        read.append(f"the product ({brief.product.value})")
+    if "intensity" not in brief.defaults_used:
+        read.append(f"the intensity ({brief.intensity.value})")
+    if brief.budget_per_kg_eur is not None:
+        read.append(f"a budget of {brief.budget_per_kg_eur:g} EUR/kg")
+    if brief.dosage_percent is not None and "dosage_percent" not in brief.defaults_used:
+        read.append(f"a dosage of {brief.dosage_percent:g} %")
+    if brief.longevity_hours is not None:
+        read.append(f"a wear of {brief.longevity_hours:g} hours")
+    if brief.avoid:
+        read.append("what to leave out (" + ", ".join(brief.avoid) + ")")
+    unread = (
+        " Not read: " + ", ".join(f"'{word}'" for word in brief.unread_words) + "."
+        if brief.unread_words
+        else ""
+    )
+    if not read:
+        return f"Nothing in the text reads as a fragrance brief.{unread} {ASK_FOR_DIRECTION}"
+    return (
+        "Read " + "; ".join(read) + ", but nothing says what it should smell like, so no "
+        f"formula was designed from a guess.{unread} {ASK_FOR_DIRECTION}"
     )
 
 

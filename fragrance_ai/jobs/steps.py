@@ -30,6 +30,7 @@ from fragrance_ai.jobs.results import (
     SearchGeneration,
     SearchRecord,
     TrainingJobResult,
+    needs_direction,
     reading_notes,
     stored,
 )
@@ -39,14 +40,6 @@ from fragrance_ai.runtime import Runtime, current_runtime
 from fragrance_ai.settings import InferenceMode, RequestedMode
 
 log = logging.getLogger(__name__)
-
-
-# What the API tells a perfumer whose text reads as no brief at all.
-NOT_UNDERSTOOD = (
-    "Nothing in the text reads as a fragrance brief. Say what it should smell like: "
-    "families (citrus, woody, floral ...), notes or materials (bergamot, vetiver), a mood or "
-    "season, and the product (eau de parfum, candle ...), in English or Korean."
-)
 
 
 def parse_brief(job_id: str) -> None:
@@ -66,13 +59,15 @@ def parse_brief(job_id: str) -> None:
         if understood:
             job.progress = 0.4
         else:
-            # Not a failure: the job is done, and its result says what a brief needs.
+            # Not a failure: the job is done, and its result says what was read and what a
+            # brief needs; no formula is designed from made-up families.
             job.result = stored(
                 BriefJobResult(
                     brief_id=brief_row.id,
                     brief_understood=False,
                     formula_ids=[],
-                    needs=NOT_UNDERSTOOD,
+                    needs=needs_direction(brief),
+                    unread_words=list(brief.unread_words),
                     reading=brief_row.reading,
                 )
             )
@@ -232,6 +227,8 @@ def design_formulas(job_id: str) -> None:
                 # Notes the text asks for that no catalogue material matches: said, not dropped.
                 unmatched_notes=list(brief.unmatched_notes),
                 hints=list(brief.hints),
+                evocations=list(brief.evocations),
+                unread_words=list(brief.unread_words),
                 parser=brief_row.parser,
                 reading=brief_row.reading,
                 reading_notes=reading_notes(brief_row.reading, design_mode=mode.value),

@@ -69,7 +69,7 @@ def _state_configured_limits(document: Document, runtime: Runtime) -> None:
     words = vocabulary(runtime.catalogue)
     # The designer knows these words and no others: a corrected brief naming another one
     # is refused (their synonyms and other cases are read too, but these are the names).
-    for field in ("families", "moods", "seasons"):
+    for field in ("families", "moods", "seasons", "evocations"):
         if field in correction:
             correction[field]["items"]["enum"] = words[field]
     variations = schemas.get("VariationRequest", {}).get("properties", {})

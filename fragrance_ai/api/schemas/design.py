@@ -50,6 +50,12 @@ class BriefCorrection(BaseModel):
     moods: list[ShortWord] = Field(default_factory=list, max_length=12)
     seasons: list[ShortWord] = Field(default_factory=list, max_length=4)
     avoid: list[ShortWord] = Field(default_factory=list, max_length=40)
+    evocations: list[ShortWord] = Field(
+        default_factory=list,
+        max_length=24,
+        description="Evocation ids (scenes, textures, perfumes, moods) kept from the reading "
+        "or added; each brings its structure, accepted odour classes and soft materials.",
+    )
     intensity: Intensity = Intensity.MODERATE
     dosage_percent: float | None = Field(None, gt=0, le=40)
     budget_per_kg_eur: float | None = Field(None, gt=0, le=1_000_000)
@@ -172,13 +178,45 @@ class BriefVocabulary(BaseModel):
     moods: list[str]
     seasons: list[str]
     intensities: list[str]
+    evocations: list[str]
 
 
 class FormulaLineView(BaseModel):
     name: str
     cas: str
     tier: str
-    percent: float = Field(description="Percent of the concentrate (the formula sums to 100).")
+    percent: float = Field(
+        description="Percent of the concentrate, the material neat (the formula sums to 100)."
+    )
+    per_mille: float = Field(
+        description="Parts per thousand of the concentrate, neat (‰, the unit perfumers "
+        "formulate in): 10 times percent."
+    )
+    descriptors: list[str] = Field(
+        default_factory=list,
+        description="The material's odour in a few words (the catalogue's descriptors); "
+        "empty for a material the catalogue lacks.",
+    )
+    working_dilution_percent: float = Field(
+        100,
+        description="The dilution the material is weighed at, percent of it in its diluent: "
+        "100 neat; 10, 1 or 0.1 for powerful materials.",
+    )
+    diluent: str | None = Field(
+        None,
+        description="The dilution's solvent: DPG (dipropylene glycol, the usual perfumery "
+        "diluent), or ethanol for a product made up in perfumer's alcohol; null when neat.",
+    )
+    weighed_as: str = Field(
+        "",
+        description="The material as it is weighed: 'Isobutyl quinoline 1 % in DPG', or the "
+        "name when neat.",
+    )
+    percent_as_weighed: float = Field(
+        description="Percent of the concentrate's weight to weigh of the dilution: percent "
+        "times 100 over working_dilution_percent ('1 % in DPG: 20.00 % (= 0.20 % neat)'); "
+        "equal to percent when neat."
+    )
 
 
 class FormulaSummary(BaseModel):
@@ -437,25 +475,64 @@ class WeighOutLineView(BaseModel):
     name: str
     cas: str
     tier: str
-    percent_of_concentrate: float
-    grams: float = Field(description="To weigh, to the milligram.")
+    percent_of_concentrate: float = Field(description="The material neat, percent.")
+    grams: float = Field(
+        description="To weigh, to the milligram: of the stock dilution for a material "
+        "weighed diluted (weighed_as), else of the material."
+    )
     running_total_g: float = Field(description="What the balance reads after this step.")
+    neat_grams: float = Field(
+        description="The material itself in `grams`, to the milligram; the lines' neat_grams "
+        "sum to exactly concentrate_g."
+    )
+    working_dilution_percent: float = Field(
+        description="The material's share of what is weighed, percent; 100: neat."
+    )
+    diluent: str | None = Field(
+        description="The dilution's solvent (dipropylene glycol, or ethanol in a product "
+        "made up in perfumer's alcohol); null when weighed neat."
+    )
+    weighed_as: str = Field(
+        description="What to take from the shelf: 'Vanillin 10 % in ethanol', or the name."
+    )
 
 
 class SolventView(BaseModel):
     name: str = Field(
-        description="ethanol (perfumer's alcohol) for EDC, EDT, EDP and parfum; otherwise "
-        "the product base."
+        description="The product base's carrier: perfumer's alcohol for EDC to parfum and "
+        "other alcohol-based products, else the base itself (the lotion, the candle wax ...)."
     )
-    grams: float = Field(description="0 for the neat concentrate (dilution 100 %).")
+    grams: float = Field(
+        description="Added last: the batch less what the lines weighed (the concentrate and "
+        "the dilutions' solvent); 0 for the neat concentrate (dilution 100 %)."
+    )
+
+
+class DiluentView(BaseModel):
+    name: str
+    grams: float = Field(
+        description="Brought in by the stock dilutions: part of the batch's solvent."
+    )
 
 
 class WeighOutView(BaseModel):
     formula_id: uuid.UUID
     batch_g: float = Field(description="Finished product to make, grams.")
     dilution_percent: float = Field(description="Concentrate in the batch, percent.")
-    concentrate_g: float = Field(description="The lines' grams sum to exactly this.")
+    concentrate_g: float = Field(
+        description="The neat materials: the lines' neat_grams sum to exactly this."
+    )
     solvent: SolventView
-    lines: list[WeighOutLineView] = Field(description="In weighing order.")
-    total_g: float = Field(description="Concentrate and solvent: the batch.")
+    lines: list[WeighOutLineView] = Field(
+        description="In weighing order; their grams and the solvent's sum to exactly total_g."
+    )
+    total_g: float = Field(description="What is weighed, lines and solvent: the batch.")
     order: str = Field(description="The weighing order's rule, in words.")
+    diluents: list[DiluentView] = Field(
+        description="The solvent the stock dilutions brought, per solvent: concentrate_g, "
+        "these and the solvent make the batch."
+    )
+    notes: list[str] = Field(
+        description="What the sheet could not do as usual, e.g. materials weighed neat "
+        "because their dilutions' solvent would not fit in the batch."
+    )

@@ -1,5 +1,6 @@
 // What the parser understood, as chips the perfumer can correct: families, notes, moods,
-// season, avoid, plus intensity, product, dosage and budget. "Design again" posts the
+// season, evocations, avoid, plus intensity, product, dosage and budget; and the words of the
+// text nothing read, so none vanishes. "Design again" posts the
 // corrected brief (designed from as edited, the text not read again) as a revision.
 
 import { get, post } from "./api.js";
@@ -30,6 +31,13 @@ export async function understoodEditor(brief) {
     }),
     moods: chipEditor({ label: "Moods", name: "moods", values: parsed.moods, suggestions: words.moods }),
     seasons: chipEditor({ label: "Season", name: "seasons", values: parsed.seasons, suggestions: words.seasons }),
+    evocations: chipEditor({
+      label: "Evocations read",
+      name: "evocations",
+      values: parsed.evocations ?? [],
+      suggestions: words.evocations ?? [],
+      hint: "Scenes, textures, perfumes and moods read in the text: each brings its accord, its structure and the odour classes it asks for (a campfire asks for smoke). Remove one to design without it.",
+    }),
     avoid: chipEditor({ label: "Avoid (forbidden)", name: "avoid", values: parsed.avoid, hint: "Materials, families or words: every material they name is left out." }),
   };
   const intensity = h("select", { id: "fix-intensity", name: "intensity" },
@@ -46,6 +54,7 @@ export async function understoodEditor(brief) {
     h("h2", { id: "understood-title" }, "What the parser understood"),
     h("p", { class: "hint" }, readBy(brief)),
     h("div", { class: "chip-groups" }, Object.values(editors).map((editor) => editor.element)),
+    unreadWords(parsed),
     h("div", { class: "form-row" },
       h("div", {}, h("label", { for: intensity.id }, "Intensity"), intensity),
       h("div", {}, h("label", { for: product.id }, "Product"), product),
@@ -60,6 +69,7 @@ export async function understoodEditor(brief) {
     notes: editors.notes.input,
     moods: editors.moods.input,
     seasons: editors.seasons.input,
+    evocations: editors.evocations.input,
     avoid: editors.avoid.input,
     intensity,
     product,
@@ -76,6 +86,7 @@ export async function understoodEditor(brief) {
       notes: editors.notes.values(),
       moods: editors.moods.values(),
       seasons: editors.seasons.values(),
+      evocations: editors.evocations.values(),
       avoid: editors.avoid.values(),
       intensity: intensity.value,
     };
@@ -106,6 +117,15 @@ function readBy(brief) {
   else if (brief.parser) parts.push(`Read by ${brief.parser}.`);
   const defaults = brief.parsed.defaults_used ?? [];
   if (defaults.length) parts.push(`Not in the text, so defaulted: ${defaults.join(", ")}.`);
+  if (brief.parsed.structure) parts.push(`Structure named: ${brief.parsed.structure.replaceAll("_", " ")}.`);
+  if (brief.parsed.accepted_clashes?.length) parts.push(`Asked for: ${brief.parsed.accepted_clashes.join(", ").replaceAll("_", " ")} notes.`);
   if (brief.parsed.hints?.length) parts.push(`Creative hints: ${brief.parsed.hints.join("; ")}.`);
   return parts.join(" ");
+}
+
+function unreadWords(parsed) {
+  const words = parsed.unread_words ?? [];
+  if (!words.length) return null;
+  return h("p", { class: "hint unread-words" },
+    "Not read: ", words.join(", "), ". Add them as notes, families or an evocation if they matter.");
 }

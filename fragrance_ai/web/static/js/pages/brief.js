@@ -34,6 +34,8 @@ export async function render(view, { briefId, jobId, isCurrent }) {
 function resultSummary(job) {
   const result = job.result ?? {};
   const notes = [];
+  if (result.evocations?.length) notes.push(`Read as: ${result.evocations.join(", ")}.`);
+  if (result.unread_words?.length) notes.push(`Not read: ${result.unread_words.join(", ")}.`);
   if (result.unmatched_notes?.length) notes.push(`No catalogue material for: ${result.unmatched_notes.join(", ")}.`);
   if (result.search?.unmet?.length) notes.push(`Could not meet: ${result.search.unmet.join("; ")}.`);
   // A reading downshifted or a model role that fell back, said plainly (the design's mode is
