@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete
 
 from fragrance_ai.api.app import create_app
+from fragrance_ai.api.formula_lines import formula_view
 from fragrance_ai.api.http_cache import Rendered, RenderedStore, none_match, rendered
 from fragrance_ai.api.rendered_catalogue import ingredient_view, summary_view
 from fragrance_ai.api.schemas.design import (
@@ -83,7 +84,7 @@ def reference_app(runtime: Runtime) -> FastAPI:
         with runtime.sessions() as session:
             document = read_formula_document(session, formula_id)
         assert document is not None
-        return FormulaView.model_validate(document)
+        return formula_view(document, runtime.catalogue)
 
     @app.get("/v1/ingredients", response_model=list[IngredientView] | list[IngredientSummaryView])
     async def read_ingredients(

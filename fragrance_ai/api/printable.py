@@ -121,16 +121,18 @@ def declaration_html(declaration: AllergenDeclaration, title: str) -> str:
 
 def weigh_out_html(sheet: WeighOut, formula: Formula, title: str) -> str:
     """The sheet that goes to the bench: a line per material in weighing order with a box
-    to tick and room for what the balance actually read, then the solvent."""
+    to tick and room for what the balance actually read, then the solvent. A material
+    weighed as its stock dilution is named as the dilution, its neat grams beside it."""
 
     def grams(value: float) -> str:
         return f"{value:.3f}"
 
     rows = [
-        f"<tr><td class='number'>{line.step}</td><td>{escape(line.name)}</td>"
+        f"<tr><td class='number'>{line.step}</td><td>{escape(line.weighed_as)}</td>"
         f"<td class='cas'>{escape(line.cas)}</td><td>{escape(line.tier.value)}</td>"
         f"<td class='number'>{line.percent_of_concentrate:.4g}</td>"
         f"<td class='number'>{grams(line.grams)}</td>"
+        f"<td class='number'>{grams(line.neat_grams)}</td>"
         f"<td class='number'>{grams(line.running_total_g)}</td><td class='blank'></td>"
         f"<td class='tick'><input type='checkbox' aria-label='Step {line.step} weighed'></td>"
         "</tr>"
@@ -140,14 +142,16 @@ def weigh_out_html(sheet: WeighOut, formula: Formula, title: str) -> str:
     rows.append(
         f"<tr><td class='number'>{solvent_step}</td><td>{escape(sheet.solvent.name)}</td>"
         "<td></td><td>solvent</td><td></td>"
-        f"<td class='number'>{grams(sheet.solvent.grams)}</td>"
+        f"<td class='number'>{grams(sheet.solvent.grams)}</td><td></td>"
         f"<td class='number'>{grams(sheet.total_g)}</td><td class='blank'></td>"
         f"<td class='tick'><input type='checkbox' aria-label='Step {solvent_step} weighed'>"
         "</td></tr>"
     )
+    neat_total = sum(line.neat_grams for line in sheet.lines)
     rows.append(
         "<tr class='total'><td></td><td>Total</td><td></td><td></td><td></td>"
-        f"<td class='number'>{grams(sheet.total_g)}</td><td></td><td></td><td></td></tr>"
+        f"<td class='number'>{grams(sheet.total_g)}</td>"
+        f"<td class='number'>{grams(neat_total)}</td><td></td><td></td><td></td></tr>"
     )
     profile = product_profile(formula.product)
     dosage_note = ""
@@ -157,14 +161,26 @@ def weigh_out_html(sheet: WeighOut, formula: Formula, title: str) -> str:
             f"{formula.dosage_percent:g} % concentrate; its IFRA certificate and allergen "
             f"declaration hold at that dosage, not at {sheet.dilution_percent:g} %.</p>"
         )
+    brought = "".join(
+        f"{grams(diluent.grams)} g of {escape(diluent.name)} comes in with the stock "
+        "dilutions and counts as solvent; "
+        for diluent in sheet.diluents
+    )
+    solvent = (
+        f"<p>Solvent: {brought}{grams(sheet.solvent.grams)} g of "
+        f"{escape(sheet.solvent.name)} is added last.</p>"
+    )
+    notes = "".join(f"<p><strong>Note:</strong> {escape(note)}</p>" for note in sheet.notes)
     body = (
         f"<h1>Weigh-out sheet</h1><p>{escape(title)}<br>Product: {escape(profile.label)}; "
         f"batch {grams(sheet.batch_g)} g at {sheet.dilution_percent:g} % concentrate: "
-        f"{grams(sheet.concentrate_g)} g of concentrate and {grams(sheet.solvent.grams)} g "
-        f"of {escape(sheet.solvent.name)}</p>{dosage_note}"
+        f"{grams(sheet.concentrate_g)} g of concentrate (the materials neat) and "
+        f"{grams(sheet.total_g - sheet.concentrate_g)} g of solvent</p>{solvent}"
+        f"{dosage_note}{notes}"
         f"<p>Order: {escape(sheet.order)}</p>"
-        "<table><thead><tr><th>Step</th><th>Material</th><th>CAS</th><th>Tier</th>"
-        "<th>% of concentrate</th><th>Grams</th><th>Balance reads (g)</th>"
+        "<table><thead><tr><th>Step</th><th>Material (as weighed)</th><th>CAS</th>"
+        "<th>Tier</th><th>% of concentrate (neat)</th><th>Grams to weigh</th>"
+        "<th>Of which neat (g)</th><th>Balance reads (g)</th>"
         "<th>Actual (g)</th><th>Weighed</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
         "<div class='signature'><div>Weighed by: name</div><div>Date and time</div>"

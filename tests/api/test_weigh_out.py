@@ -1,4 +1,5 @@
-"""GET /v1/formulas/{id}/weigh-out: the sheet a perfumer takes to the balance."""
+"""GET /v1/formulas/{id}/weigh-out: the sheet a perfumer takes to the balance; and how GET
+/v1/formulas/{id} shows each line (odour, per mille, working dilution)."""
 
 from __future__ import annotations
 
@@ -63,25 +64,32 @@ def test_the_sheet_weighs_base_then_heart_then_top_and_the_alcohol_last(
         "lines",
         "total_g",
         "order",
+        "diluents",
+        "notes",
     }
     assert sheet["formula_id"] == edp_id
     assert sheet["dilution_percent"] == 18
     assert sheet["concentrate_g"] == 18
-    assert [(line["step"], line["name"], line["grams"]) for line in sheet["lines"]] == [
-        (1, "Iso E Super", 5.4),
-        (2, "Vanillin", 1.35),
-        (3, "Ambroxan", 0.45),
-        (4, "Hedione", 7.2),
-        (5, "Bergamot oil", 2.25),
-        (6, "Linalool", 1.35),
+    # Vanillin and Ambroxan are weighed as their 10 % dilutions in alcohol: ten times the
+    # material, its neat grams beside it.
+    assert [
+        (line["step"], line["weighed_as"], line["grams"], line["neat_grams"])
+        for line in sheet["lines"]
+    ] == [
+        (1, "Iso E Super", 5.4, 5.4),
+        (2, "Vanillin 10 % in ethanol", 13.5, 1.35),
+        (3, "Ambroxan 10 % in ethanol", 4.5, 0.45),
+        (4, "Hedione", 7.2, 7.2),
+        (5, "Bergamot oil", 2.25, 2.25),
+        (6, "Linalool", 1.35, 1.35),
     ]
     assert [line["running_total_g"] for line in sheet["lines"]] == [
         5.4,
-        6.75,
-        7.2,
-        14.4,
-        16.65,
-        18.0,
+        18.9,
+        23.4,
+        30.6,
+        32.85,
+        34.2,
     ]
     first = sheet["lines"][0]
     assert set(first) == {
@@ -92,14 +100,34 @@ def test_the_sheet_weighs_base_then_heart_then_top_and_the_alcohol_last(
         "percent_of_concentrate",
         "grams",
         "running_total_g",
+        "neat_grams",
+        "working_dilution_percent",
+        "diluent",
+        "weighed_as",
     }
     assert (first["cas"], first["tier"], first["percent_of_concentrate"]) == (
         "54464-57-2",
         "base",
         30,
     )
-    assert sheet["solvent"] == {"name": "ethanol (perfumer's alcohol)", "grams": 82.0}
+    vanillin = sheet["lines"][1]
+    assert (vanillin["working_dilution_percent"], vanillin["diluent"]) == (
+        10,
+        "ethanol (perfumer's alcohol)",
+    )
+    assert (first["working_dilution_percent"], first["diluent"]) == (100, None)
+    # The neat materials make the 18 g of concentrate; the dilutions' 16.2 g of alcohol is
+    # part of the batch's 82 g of alcohol, so 65.8 g is added last and the batch is exact.
+    assert round(sum(line["neat_grams"] for line in sheet["lines"]) * 1000) == 18_000
+    assert sheet["diluents"] == [{"name": "ethanol (perfumer's alcohol)", "grams": 16.2}]
+    assert sheet["solvent"] == {
+        "name": "perfumer's alcohol (ethanol 96 %, denatured)",
+        "grams": 65.8,
+    }
+    weighed_mg = sum(round(line["grams"] * 1000) for line in sheet["lines"])
+    assert weighed_mg + round(sheet["solvent"]["grams"] * 1000) == 100_000
     assert sheet["total_g"] == 100
+    assert sheet["notes"] == []
     assert sheet["order"].startswith("Base materials first")
 
 
@@ -108,22 +136,32 @@ def test_a_chosen_dilution_and_the_neat_concentrate(client: TestClient, edp_id: 
         f"/v1/formulas/{edp_id}/weigh-out", params={"batch_g": 50, "dilution_percent": 10}
     ).json()
     assert diluted["concentrate_g"] == 5
-    assert diluted["solvent"]["grams"] == 45
+    # Vanillin 0.375 g and Ambroxan 0.125 g as 10 % dilutions bring 4.5 g of the 45 g.
+    assert diluted["diluents"][0]["grams"] == 4.5
+    assert diluted["solvent"]["grams"] == 40.5
     neat = client.get(
         f"/v1/formulas/{edp_id}/weigh-out", params={"batch_g": 7, "dilution_percent": 100}
     ).json()
     assert neat["concentrate_g"] == 7
     assert neat["solvent"]["grams"] == 0
+    # No solvent to hold the dilutions: everything is weighed neat, and the sheet says so.
     assert round(sum(line["grams"] for line in neat["lines"]) * 1000) == 7000
+    assert neat["diluents"] == []
+    assert "Vanillin, Ambroxan" in neat["notes"][0]
 
 
-def test_a_product_outside_fine_fragrance_is_made_up_with_its_base(
+def test_a_product_outside_fine_fragrance_is_made_up_with_its_bases_carrier_and_dpg(
     client: TestClient, runtime: Runtime
 ) -> None:
     lotion_id = _store(runtime, ProductType.BODY_LOTION, 1)
     sheet = client.get(f"/v1/formulas/{lotion_id}/weigh-out", params={"batch_g": 1000}).json()
     assert sheet["concentrate_g"] == 10
-    assert sheet["solvent"] == {"name": "product base", "grams": 990.0}
+    assert sheet["lines"][1]["weighed_as"] == "Vanillin 10 % in DPG"
+    assert sheet["diluents"] == [{"name": "dipropylene glycol (DPG)", "grams": 9.0}]
+    assert sheet["solvent"] == {"name": "the lotion or cream base (the emulsion)", "grams": 981.0}
+    candle_id = _store(runtime, ProductType.CANDLE, 8)
+    candle = client.get(f"/v1/formulas/{candle_id}/weigh-out", params={"batch_g": 500}).json()
+    assert candle["solvent"]["name"] == "candle wax (paraffin or soy)"
 
 
 def test_the_sheet_prints_as_html_with_a_box_to_tick_per_step(
@@ -140,8 +178,16 @@ def test_the_sheet_prints_as_html_with_a_box_to_tick_per_step(
     assert page.index("Iso E Super") < page.index("Hedione") < page.index("Linalool")
     # Six materials and the alcohol, each with its own box.
     assert page.count("type='checkbox'") == 7
-    assert "ethanol (perfumer&#x27;s alcohol)" in page
+    assert "perfumer&#x27;s alcohol (ethanol 96 %, denatured)" in page
     assert "15.000 g of concentrate" in page
+    # Vanillin (7.5 % of 15 g: 1.125 g) is weighed as 11.25 g of its dilution.
+    assert (
+        "<td>Vanillin 10 % in ethanol</td><td class='cas'>121-33-5</td><td>base</td>"
+        "<td class='number'>7.5</td><td class='number'>11.250</td>"
+        "<td class='number'>1.125</td>"
+    ) in page
+    assert "13.500 g of ethanol (perfumer&#x27;s alcohol) comes in with the stock" in page
+    assert "<td>Total</td><td></td><td></td><td></td><td class='number'>100.000</td>" in page
     # Weighed at another dilution than the one it was checked at: the sheet says so.
     assert "designed and checked at 18 % concentrate" in page
     assert "Weighed by" in page
@@ -179,3 +225,45 @@ def test_an_empty_dilution_means_the_formulas_own_dosage(client: TestClient, edp
     assert response.status_code == 200
     assert response.json()["dilution_percent"] == 18
     assert response.json()["concentrate_g"] == 1.8
+
+
+def test_a_formula_line_shows_its_odour_per_mille_and_working_dilution(
+    client: TestClient, edp_id: str
+) -> None:
+    lines = {line["name"]: line for line in client.get(f"/v1/formulas/{edp_id}").json()["lines"]}
+    vanillin = lines["Vanillin"]
+    assert vanillin["descriptors"] == ["vanilla", "sweet", "creamy"]
+    assert vanillin["percent"] == 7.5
+    assert vanillin["per_mille"] == 75
+    # "Vanillin 10 % in ethanol: 75.00 % (= 7.50 % neat)".
+    assert vanillin["working_dilution_percent"] == 10
+    assert vanillin["diluent"] == "ethanol"
+    assert vanillin["weighed_as"] == "Vanillin 10 % in ethanol"
+    assert vanillin["percent_as_weighed"] == 75
+    hedione = lines["Hedione"]
+    assert (hedione["working_dilution_percent"], hedione["diluent"]) == (100, None)
+    assert (hedione["weighed_as"], hedione["percent_as_weighed"]) == ("Hedione", 40)
+    for line in lines.values():
+        assert line["per_mille"] == pytest.approx(10 * line["percent"])
+        assert line["descriptors"]
+
+
+def test_a_checked_lines_powerful_material_shows_its_dpg_dilution_and_neat_equivalent(
+    client: TestClient,
+) -> None:
+    body = {
+        "product": "shampoo",
+        "lines": [
+            {"name": "Hedione", "percent": 99.8},
+            {"name": "Isobutyl quinoline", "percent": 0.2},
+        ],
+    }
+    response = client.post("/v1/formulas/check", json=body)
+    assert response.status_code == 200
+    quinoline = response.json()["lines"][1]
+    # Weighed at 1 % in DPG: 20 % of the concentrate as weighed holds 0.2 % neat.
+    assert quinoline["weighed_as"] == "Isobutyl quinoline 1 % in DPG"
+    assert quinoline["percent_as_weighed"] == 20
+    assert quinoline["percent"] == 0.2
+    assert quinoline["per_mille"] == 2
+    assert "leather" in quinoline["descriptors"]

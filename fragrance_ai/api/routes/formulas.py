@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import State
 
 from fragrance_ai.api.deps import CatalogueDep, Database, DatabaseDep
+from fragrance_ai.api.formula_lines import formula_view, line_views
 from fragrance_ai.api.http_cache import (
     CONDITIONAL_RESPONSES,
     IMMUTABLE,
@@ -94,11 +95,13 @@ def formula_reads(state: State) -> FormulaReads:
 _FORMULA_JSON = TypeAdapter(FormulaView)
 
 
-def _rendered_formula(session: Session, formula_id: uuid.UUID) -> Rendered | None:
+def _rendered_formula(
+    session: Session, formula_id: uuid.UUID, catalogue: Catalogue
+) -> Rendered | None:
     document = read_formula_document(session, formula_id)
     if document is None:
         return None
-    view = FormulaView.model_validate(document)
+    view = formula_view(document, catalogue)
     return rendered(_FORMULA_JSON.dump_json(view, by_alias=True), IMMUTABLE)
 
 
@@ -110,7 +113,10 @@ async def read_formula(formula_id: uuid.UUID, request: Request) -> Response:
     reads = formula_reads(request.app.state)
     found = reads.rendered.get(formula_id)
     if found is None:
-        found = await reads.database.run(lambda session: _rendered_formula(session, formula_id))
+        catalogue = request.app.state.runtime.catalogue
+        found = await reads.database.run(
+            lambda session: _rendered_formula(session, formula_id, catalogue)
+        )
         if found is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no formula {formula_id}")
         reads.rendered.put(formula_id, found)
@@ -162,7 +168,7 @@ async def check_formula(body: FormulaCheckRequest, catalogue: CatalogueDep) -> F
         repaired = result.formula
         repair = RepairView(
             feasible=result.feasible,
-            lines=None if repaired is None else _line_views(repaired),
+            lines=None if repaired is None else _line_views(repaired, catalogue),
             changes=[RepairChangeView.model_validate(c.model_dump()) for c in result.changes],
             reasons=result.reasons,
             moved_percent=round(result.moved_percent, 6),
@@ -174,7 +180,7 @@ async def check_formula(body: FormulaCheckRequest, catalogue: CatalogueDep) -> F
         product=formula.product,
         dosage_percent=formula.dosage_percent,
         ifra_category=report.ifra_category,
-        lines=_line_views(formula),
+        lines=_line_views(formula, catalogue),
         cost_per_kg_eur=_cost(formula, catalogue),
         pyramid=_pyramid(formula),
         compliance=report,
@@ -358,11 +364,8 @@ def _cost(formula: domain.Formula, catalogue: Catalogue) -> float:
     return domain.cost_per_kg_eur(formula.model_copy(update={"lines": known}), catalogue)
 
 
-def _line_views(formula: domain.Formula) -> list[FormulaLineView]:
-    return [
-        FormulaLineView(name=line.name, cas=line.cas, tier=line.tier.value, percent=line.percent)
-        for line in formula.lines
-    ]
+def _line_views(formula: domain.Formula, catalogue: Catalogue) -> list[FormulaLineView]:
+    return line_views(formula.lines, formula.product, catalogue)
 
 
 def _pyramid(formula: domain.Formula) -> dict[str, float]:

@@ -9,10 +9,10 @@ import uuid
 from fastapi import APIRouter, HTTPException, Response, status
 from fastapi.exceptions import RequestValidationError
 
-from fragrance_ai.api.deps import ActiveModelsDep, DatabaseDep, RuntimeDep
+from fragrance_ai.api.deps import ActiveModelsDep, CatalogueDep, DatabaseDep, RuntimeDep
+from fragrance_ai.api.formula_lines import line_views
 from fragrance_ai.api.middleware.auth import READ_OR_WRITE
 from fragrance_ai.api.request_types import MAX_SEED
-from fragrance_ai.api.schemas.design import FormulaLineView
 from fragrance_ai.api.schemas.training import (
     ModelRef,
     Problem,
@@ -21,6 +21,7 @@ from fragrance_ai.api.schemas.training import (
     VariationView,
 )
 from fragrance_ai.db.models import Policy, RewardModel
+from fragrance_ai.domain.catalogue import Catalogue
 from fragrance_ai.training import variations
 from fragrance_ai.training.variations import (
     NoSuchFormula,
@@ -84,7 +85,8 @@ async def propose(
                     count=body.n,
                     include_parent=body.include_parent,
                     seed=seed,
-                )
+                ),
+                runtime.catalogue,
             )
         )
     except NoSuchFormula as error:
@@ -100,14 +102,18 @@ async def propose(
     response_model=VariationSetView,
     responses={404: {"model": Problem, "description": "No such variation set."}},
 )
-async def read_set(set_id: uuid.UUID, database: DatabaseDep) -> VariationSetView:
+async def read_set(
+    set_id: uuid.UUID, database: DatabaseDep, catalogue: CatalogueDep
+) -> VariationSetView:
     try:
-        return await database.run(lambda session: _view(variations.read_set(session, set_id)))
+        return await database.run(
+            lambda session: _view(variations.read_set(session, set_id), catalogue)
+        )
     except NoSuchVariationSet as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(error)) from None
 
 
-def _view(proposed: ProposedSet) -> VariationSetView:
+def _view(proposed: ProposedSet, catalogue: Catalogue) -> VariationSetView:
     variation_set = proposed.variation_set
     views = []
     for member in variation_set.members:
@@ -124,12 +130,7 @@ def _view(proposed: ProposedSet) -> VariationSetView:
                 compliant=row.compliant,
                 verdict=str(row.compliance.get("verdict", "")),
                 pyramid=row.pyramid,
-                lines=[
-                    FormulaLineView(
-                        name=line.name, cas=line.cas, tier=line.tier, percent=line.percent
-                    )
-                    for line in row.lines
-                ],
+                lines=line_views(row.lines, row.product, catalogue),
             )
         )
     return VariationSetView(
