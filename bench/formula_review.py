@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 
 import yaml
 
+from fragrance_ai.domain.brief import CreativeBrief
 from fragrance_ai.domain.catalogue import Catalogue, Tier
 from fragrance_ai.domain.families import FAMILY_WORDS
 from fragrance_ai.domain.formula import Formula, cost_per_kg_eur
@@ -353,14 +354,14 @@ def check_no_clash(formula: Formula, brief: ReviewBrief, ref: Reference) -> str 
         if line.cas not in named:
             clashes = [c.value for c in known.clashes if c not in brief.accepts]
             if clashes:
-                problems.append(f"{line.name} {line.percent:g} % ({', '.join(clashes)})")
+                problems.append(f"{line.name} {line.percent:.2f} % ({', '.join(clashes)})")
             if known.nitro_musk:
-                problems.append(f"{line.name} {line.percent:g} % (nitro musk)")
+                problems.append(f"{line.name} {line.percent:.2f} % (nitro musk)")
         material = ref.catalogue.get(line.cas)
         first_family = material.families[0] if material is not None else ""
         forbidden = [a for a in brief.avoid if a in (line.name, first_family)]
         if forbidden:
-            problems.append(f"{line.name} {line.percent:g} % (the brief says no {forbidden[0]})")
+            problems.append(f"{line.name} {line.percent:.2f} % (the brief says no {forbidden[0]})")
     return "; ".join(problems) or None
 
 
@@ -672,6 +673,7 @@ class Vocabulary:
             phrases.update(self.phrases.get(held_key, frozenset()))
             phrases.add(normalise_text(held_key[1]).strip())
         plain = [
+            *(read.get(MATCHED_PHRASES) or []),
             *(read.get("unmatched_notes") or []),
             *(read.get("unread_words") or []),
             *(read.get("avoid") or []),
@@ -917,12 +919,23 @@ BEFORE_SCRIPT = textwrap.dedent(
 )
 
 
-@dataclass(frozen=True)
-class AfterPipeline:
-    """The working tree's read + design, in-process, as the product runs it."""
+LITERAL_READING = "the deterministic parser (literal words, evocation phrases)"
+# The reading's matched clauses, kept beside the brief (the job keeps them in its reading path):
+# words a paraphrase matched are accounted for by that match.
+MATCHED_PHRASES = "matched_phrases"
 
-    seed: int
-    reading: str = "fragrance_ai.domain.parser.DeterministicBriefParser"
+Paraphraser = Callable[[str, CreativeBrief], tuple[CreativeBrief, list[str]]]
+
+
+class AfterPipeline:
+    """The working tree's read + design, in-process, as the product runs it: the deterministic
+    parser, then (where the working tree has it) the paraphrase matcher every mode of the
+    ensemble applies, then design_options with the balanced mode's settings."""
+
+    def __init__(self, seed: int, *, paraphrases: bool = True) -> None:
+        self.seed = seed
+        self.paraphrases = paraphrases
+        self.reading = LITERAL_READING
 
     def run(self, briefs: Sequence[ReviewBrief]) -> list[Outcome]:
         from fragrance_ai.domain.catalogue_file import load_catalogue
@@ -935,6 +948,9 @@ class AfterPipeline:
         catalogue = load_catalogue()
         parser = DeterministicBriefParser(catalogue)
         settings = load_settings()
+        paraphrase: Paraphraser | None = None
+        if self.paraphrases:
+            paraphrase, self.reading = paraphrase_step(catalogue)
         search = settings.optimizer.modes[InferenceMode.BALANCED]
         config = SearchConfig(
             population=search.population,
@@ -946,6 +962,9 @@ class AfterPipeline:
         outcomes = []
         for brief in briefs:
             read = parser.parse(brief.text, product=brief.product)
+            matched: list[str] = []
+            if paraphrase is not None:
+                read, matched = paraphrase(brief.text, read)
             options: list[Formula] = []
             error = None
             if read.understood and not getattr(read, "needs_direction", False):
@@ -960,8 +979,37 @@ class AfterPipeline:
                     options = [option.designed.formula for option in design.options]
                 except Exception as exc:  # the review reports it as the brief's failure
                     error = f"{type(exc).__name__}: {exc}"
-            outcomes.append(Outcome(brief.id, read.model_dump(mode="json"), options, error))
+            held = {**read.model_dump(mode="json"), MATCHED_PHRASES: matched}
+            outcomes.append(Outcome(brief.id, held, options, error))
         return outcomes
+
+
+def paraphrase_step(catalogue: Catalogue) -> tuple[Paraphraser | None, str]:
+    """The ensemble's paraphrase step (evocations a clause paraphrases, applied to the literal
+    reading; an entry read literally is not matched again), and the reading in words; None
+    and why where the working tree has no matcher or its model does not load."""
+    try:
+        from fragrance_ai.domain.evocations import apply_evocations, match_literal
+        from fragrance_ai.llm.evocation_embedding import ParaphraseReader
+        from fragrance_ai.settings import load_settings
+
+        reader = ParaphraseReader(load_settings())
+        matcher = reader.get()
+    except (ImportError, AttributeError, TypeError) as error:
+        return None, f"{LITERAL_READING}; no paraphrase matcher ({error})"
+    if matcher is None:
+        why = reader.unavailable or "off in the settings"
+        return None, f"{LITERAL_READING}; no paraphrase matcher ({why})"
+
+    def paraphrase(text: str, brief: CreativeBrief) -> tuple[CreativeBrief, list[str]]:
+        literal = {match.evocation.id for match in match_literal(text, matcher.library)}
+        outcome = matcher.match(text, exclude=frozenset(brief.evocations) | literal)
+        if not outcome.matches:
+            return brief, []
+        applied = apply_evocations(brief, outcome.matches, catalogue=catalogue)
+        return applied, [match.phrase for match in outcome.matches]
+
+    return paraphrase, f"{LITERAL_READING} + the paraphrase matcher ({matcher.version})"
 
 
 @contextmanager
@@ -1096,13 +1144,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--briefs", type=int, default=None, help="review the first N briefs")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--json", type=Path, default=None, help="write the full results here")
+    parser.add_argument(
+        "--no-paraphrases",
+        action="store_true",
+        help="read after with the literal parser only, not the paraphrase matcher",
+    )
     args = parser.parse_args(argv)
 
     ref = Reference.load()
     briefs = load_briefs(catalogue=ref.catalogue, structures=ref.structures)
     if args.briefs is not None:
         briefs = briefs[: args.briefs]
-    after_pipeline = AfterPipeline(seed=args.seed)
+    after_pipeline = AfterPipeline(args.seed, paraphrases=not args.no_paraphrases)
     with worktree(REVISION_BEFORE) as tree, tempfile.TemporaryDirectory() as scratch_dir:
         scratch = Path(scratch_dir)
         process = start_before(tree, briefs, args.seed, scratch)
