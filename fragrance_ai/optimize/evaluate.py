@@ -43,6 +43,8 @@ OVER_BUDGET_PENALTY = 3.0
 NAMED_NOTE_SHARE_OF_FIT = 0.25
 # How much of the fit is the genre's shape (base and musk shares within their ranges).
 STRUCTURE_SHARE_OF_FIT = 0.15
+# Sums of the same shares in another order differ in the last bits: a limit is met within this.
+_LIMIT_TOLERANCE = 1e-9
 # Percentage points outside a range at which the structure score reaches 0.
 STRUCTURE_SLACK_POINTS = 20.0
 
@@ -108,8 +110,20 @@ def evaluate(
     undissolved = np.maximum(
         population @ space.crystalline - space.product_base.crystalline_cap_percent, 0.0
     )
-    feasible = (verdicts.verdicts == COMPLIANT) & (undissolved == 0)
-    violation = verdicts.violation + undissolved / 100.0
+    # The genre's base and musk ranges, and the product's cost ceiling, are limits too.
+    outside = _outside_structure(space, population, shares)
+    over_cost = (
+        np.maximum(cost - space.hard_cost_ceiling_eur_per_kg, 0.0)
+        if space.hard_cost_ceiling_eur_per_kg is not None
+        else np.zeros(population.shape[0])
+    )
+    feasible = (
+        (verdicts.verdicts == COMPLIANT)
+        & (undissolved <= _LIMIT_TOLERANCE)
+        & (outside <= _LIMIT_TOLERANCE)
+        & (over_cost <= _LIMIT_TOLERANCE)
+    )
+    violation = verdicts.violation + (undissolved + outside) / 100.0 + over_cost / 1000.0
     raw = {
         Objective.BRIEF_FIT: 1.0 - fit,
         Objective.PYRAMID: 1.0 - balance,
@@ -163,18 +177,24 @@ def _carried(space: SearchSpace, population: Vector) -> Vector | None:
 def _structure_score(space: SearchSpace, population: Vector, shares: Vector) -> Vector:
     """1 inside the genre's base and musk ranges, falling to 0 at STRUCTURE_SLACK_POINTS
     outside them (added over both)."""
+    outside = _outside_structure(space, population, shares)
+    return np.asarray(np.clip(1.0 - outside / STRUCTURE_SLACK_POINTS, 0.0, 1.0))
+
+
+def _outside_structure(space: SearchSpace, population: Vector, shares: Vector) -> Vector:
+    """Percentage points by which the base tier and the musks fall outside the genre's ranges
+    (a leave-on product's musk floor included), added over both."""
     base_low, base_high = space.structure.base_percent
     musk_low, musk_high = space.structure.musk_percent
     musk_low = max(musk_low, space.product_base.leave_on_musk_percent)
     base = shares[:, TIERS.index(Tier.BASE)]
     musk = population @ space.musk
-    outside = (
+    return np.asarray(
         np.maximum(base_low - base, 0.0)
         + np.maximum(base - base_high, 0.0)
         + np.maximum(musk_low - musk, 0.0)
         + np.maximum(musk - musk_high, 0.0)
     )
-    return np.asarray(np.clip(1.0 - outside / STRUCTURE_SLACK_POINTS, 0.0, 1.0))
 
 
 def _tier_shares(space: SearchSpace, population: Vector) -> Vector:
@@ -250,13 +270,13 @@ def evaluate_one(
     base_low, base_high = space.structure.base_percent
     musk_low, musk_high = space.structure.musk_percent
     musk_low = max(musk_low, space.product_base.leave_on_musk_percent)
-    outside = (
+    off_structure = (
         max(base_low - base_share, 0.0)
         + max(base_share - base_high, 0.0)
         + max(musk_low - musk, 0.0)
         + max(musk - musk_high, 0.0)
     )
-    structure = min(max(1.0 - outside / STRUCTURE_SLACK_POINTS, 0.0), 1.0)
+    structure = min(max(1.0 - off_structure / STRUCTURE_SLACK_POINTS, 0.0), 1.0)
     character_share = 1.0 - STRUCTURE_SHARE_OF_FIT
     if terms:
         fit = (
@@ -278,13 +298,19 @@ def evaluate_one(
     formula = to_formula(space, vector)
     verdict = check_compliance(formula, catalogue).verdict
     crystalline = sum(a for i, a in enumerate(amounts) if space.crystalline[i])
-    dissolves = crystalline <= space.product_base.crystalline_cap_percent
+    dissolves = crystalline <= space.product_base.crystalline_cap_percent + _LIMIT_TOLERANCE
+    ceiling = space.hard_cost_ceiling_eur_per_kg
+    within_limits = (
+        dissolves
+        and off_structure <= _LIMIT_TOLERANCE
+        and (ceiling is None or cost <= ceiling + _LIMIT_TOLERANCE)
+    )
     return OneEvaluation(
         fit=fit,
         pyramid_balance=1.0 - gap / 200.0,
         cost_per_kg_eur=cost,
         novelty=max(novelty, 0.0),
-        compliant=verdict is Verdict.COMPLIANT and dissolves,
+        compliant=verdict is Verdict.COMPLIANT and within_limits,
     )
 
 

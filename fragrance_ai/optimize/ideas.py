@@ -1,6 +1,8 @@
 """An option's olfactive idea, as far as the numbers can say it: the materials that speak
-loudest in the formula (highest dose over the dose that carries them). Two options that share
-their loudest materials are one idea in two proportions, not two choices."""
+loudest in the formula (highest dose over the dose that carries them), leaving out what every
+option of the brief holds by design (its named notes and the key materials of its accord).
+Two options that share their loudest materials are one idea in two proportions, not two
+choices."""
 
 from __future__ import annotations
 
@@ -17,9 +19,11 @@ Idea = frozenset[int]
 
 def idea_of(space: SearchSpace, genome: Vector) -> Idea:
     loudness = genome / space.carry_percent
-    present = np.flatnonzero(genome > 0)
-    loudest = present[np.argsort(-loudness[present], kind="stable")][:IDEA_SIZE]
-    return frozenset(int(i) for i in loudest)
+    present = np.flatnonzero((genome > 0) & ~space.shared_by_design)
+    # Loudest first; equally loud materials (at the same cap) by name, so the idea does not
+    # depend on the order of the catalogue.
+    ranked = sorted(present, key=lambda i: (-round(float(loudness[i]), 6), space.materials[i].name))
+    return frozenset(int(i) for i in ranked[:IDEA_SIZE])
 
 
 def same_idea(first: Idea, second: Idea) -> bool:

@@ -23,6 +23,7 @@ from fragrance_ai.domain.designer import (
     resolve_avoid,
     tier_targets,
 )
+from fragrance_ai.domain.evocations import load_evocations
 from fragrance_ai.domain.families import canonical_family
 from fragrance_ai.domain.formula import Formula
 from fragrance_ai.domain.material_knowledge import Clash, Form, KnowledgeBook
@@ -59,16 +60,13 @@ KEY_MATERIAL_WEIGHT = PREFERRED_NOTE_WEIGHT
 # is used up to this many times the dose that carries it, no more.
 AT_RISK_CARRY_MULTIPLE = 2.0
 # Clash classes a family asks for by itself: a leather brief wants its tar and its animalic
-# facets, an oud brief agarwood's barnyard, a spicy one its clove.
+# facets, an oud brief agarwood's barnyard. Other classes come only from the reading (a
+# "spice market" accepts clove) or a named material.
 FAMILY_ACCEPTS: dict[str, frozenset[Clash]] = {
     "leather": frozenset({Clash.SMOKY_TAR, Clash.ANIMALIC}),
     "smoky": frozenset({Clash.SMOKY_TAR}),
     "animalic": frozenset({Clash.ANIMALIC}),
-    "oud": frozenset({Clash.ANIMALIC, Clash.SMOKY_TAR}),
-    "spicy": frozenset({Clash.PHENOLIC_SPICE, Clash.ANISIC}),
-    "herbal": frozenset({Clash.ANISIC, Clash.CAMPHORACEOUS}),
-    "aromatic": frozenset({Clash.CAMPHORACEOUS}),
-    "tobacco": frozenset({Clash.SMOKY_TAR}),
+    "oud": frozenset({Clash.ANIMALIC}),
 }
 
 Vector = npt.NDArray[np.float64]
@@ -119,11 +117,15 @@ class SearchSpace:
     missing_keys: tuple[tuple[str, ...], ...]
     musk: npt.NDArray[np.bool_]
     crystalline: npt.NDArray[np.bool_]
+    # Named notes and key materials: every option holds them by design, so they are not what
+    # tells one option's idea from another's.
+    shared_by_design: npt.NDArray[np.bool_]
     # Materials left out because they clash with the brief, cost too much for the product or
     # are nitro musks nobody asked for, with the reason: shown to the perfumer.
     vetoed: tuple[tuple[str, str], ...]
     # The cost the concentrate is held to: the brief's budget, else the product's ceiling.
     cost_ceiling_eur_per_kg: float | None
+    hard_cost_ceiling_eur_per_kg: float | None
 
     @property
     def size(self) -> int:
@@ -159,6 +161,7 @@ def build_space(
     product_base = structures.product_base(brief.product)
     structure = structures.for_brief(brief)
     key_names = structures.required_keys(brief, structure)
+    key_names += _evocation_keys(brief, key_names)
     dosage = brief.dosage_percent or profile.default_dosage_percent
     excluded, avoided = resolve_avoid(catalogue, brief.avoid)
     named: list[Ingredient] = []
@@ -180,7 +183,6 @@ def build_space(
         named_cas=named_cas,
         excluded=excluded,
         avoided=avoided,
-        keys=key_material_names,
         accepted=accepted,
         knowledge=knowledge,
         product_base=product_base,
@@ -243,9 +245,27 @@ def build_space(
         missing_keys=tuple(missing_keys),
         musk=np.array([canonical_family(m.families[0]) == MUSK_FAMILY for m in materials]),
         crystalline=np.array([knowledge.of(m.cas).form is Form.CRYSTALLINE for m in materials]),
+        shared_by_design=required | keyed,
         vetoed=tuple(chosen.vetoed),
         cost_ceiling_eur_per_kg=brief.budget_per_kg_eur or product_base.cost_ceiling_eur_per_kg,
+        # A brief's own budget is a target (a formula a little over it can still be shown);
+        # the product's ceiling, when the brief names none, is what the market pays: a limit.
+        hard_cost_ceiling_eur_per_kg=(
+            None if brief.budget_per_kg_eur else product_base.cost_ceiling_eur_per_kg
+        ),
     )
+
+
+def _evocation_keys(brief: CreativeBrief, keys: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    """Each evocation the brief was read with is carried by one of its materials, as a key
+    group of the accord ("petrichor": vetiver, cypriol, patchouli or a moss)."""
+    notes = {evocation.id: evocation.notes for evocation in load_evocations()}
+    groups = []
+    for evocation_id in brief.evocations:
+        group = tuple(notes.get(evocation_id, ()))
+        if group and group not in keys and group not in groups:
+            groups.append(group)
+    return groups
 
 
 @dataclass
@@ -265,7 +285,6 @@ def _select_candidates(
     named_cas: set[str],
     excluded: set[str],
     avoided: set[str],
-    keys: set[str],
     accepted: frozenset[Clash],
     knowledge: KnowledgeBook,
     product_base: ProductBase,
@@ -284,15 +303,9 @@ def _select_candidates(
                 chosen.unusable.append(ingredient)
             continue
         known = knowledge.of(ingredient.cas)
-        # What the brief names is never vetoed; the accord's key materials are not vetoed for
-        # a clash (they are the accord), but are for their price.
-        veto = _veto(
-            ingredient,
-            () if ingredient.name in keys else known.clashes,
-            known.nitro_musk,
-            accepted,
-            product_base,
-        )
+        # What the brief names is never vetoed; a key material is, like any other (its
+        # group has others).
+        veto = _veto(ingredient, known.clashes, known.nitro_musk, accepted, product_base)
         if veto and not is_named:
             chosen.vetoed.append((ingredient.name, veto))
             continue
