@@ -92,6 +92,29 @@ def test_a_formula_over_its_limits_shows_verdict_limiting_substances_repair_and_
     expect(formula).to_have_value(CHYPRE)
 
 
+def test_each_line_shows_its_odour_per_mille_and_the_stock_dilution_it_is_weighed_as(
+    page: Page, workbench: Workbench
+) -> None:
+    formula, check = open_check(page, workbench)
+    formula.fill(CHYPRE)
+    page.get_by_label("Product", exact=True).select_option("EDP")
+    check.click()
+
+    lines = page.get_by_role("region", name="Result").locator("table.lines").first
+    expect(lines.locator("thead")).to_contain_text("‰")
+    # Rose oil is weighed as its 10 % dilution, in alcohol for an EDP: 1 % neat is 10 %
+    # of the dilution, and 10 parts per thousand.
+    rose = lines.locator("tr[data-cas='8007-01-0']")
+    expect(rose.locator(".material-name")).to_have_text("Rose oil")
+    expect(rose.locator(".descriptors")).to_have_text("rose, honeyed, spicy, lush")
+    expect(rose.locator("td.percent")).to_have_text("1.00 %")
+    expect(rose.locator("td.per-mille")).to_have_text("10.00 ‰")
+    expect(rose.locator("td.weighed-as")).to_have_text("10 % in ethanol: 10.00 %")
+    hedione = lines.locator("tr[data-cas='24851-98-7']")
+    expect(hedione.locator("td.per-mille")).to_have_text("250.0 ‰")
+    expect(hedione.locator("td.weighed-as")).to_have_text("neat")
+
+
 # If the API ever answers an unknown name with a 422 (lines.N.name), the page shows that too.
 @pytest.mark.expected_http_errors(422)
 def test_a_misspelt_material_is_named_by_its_pasted_line_and_the_text_is_kept(

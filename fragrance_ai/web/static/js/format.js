@@ -7,6 +7,13 @@ export function percent(value) {
   return `${value.toFixed(digits)} %`;
 }
 
+// Parts per thousand, the unit perfumers formulate in.
+export function perMille(value) {
+  if (value === null || value === undefined || Number.isNaN(value)) return "—";
+  const digits = Math.abs(value) < 1 ? 3 : Math.abs(value) < 100 ? 2 : 1;
+  return `${value.toFixed(digits)} ‰`;
+}
+
 export function eur(value) {
   if (value === null || value === undefined) return "—";
   return `€${value.toFixed(2)}`;

@@ -45,20 +45,42 @@ export function pyramidChart(pyramid) {
   return chart;
 }
 
+// A line as a perfumer reads it: the material with its odour in a few words, its share neat
+// in percent and per mille, and how it is weighed: a powerful material as its stock
+// dilution ("10 % in DPG: 2.00 %"), which holds the neat share.
+function weighedAs(line) {
+  if (!line.diluent) return h("span", { class: "neat" }, "neat");
+  return `${line.working_dilution_percent} % in ${line.diluent}: ${fmt.percent(line.percent_as_weighed)}`;
+}
+
+function materialCell(line) {
+  const descriptors = line.descriptors ?? [];
+  return h(
+    "td",
+    { class: "material" },
+    h("span", { class: "material-name" }, line.name),
+    descriptors.length ? h("span", { class: "descriptors" }, descriptors.join(", ")) : null,
+  );
+}
+
+const LINE_COLUMNS = 5;
+
 export function linesTable(lines, { caption = "Lines of the concentrate", highlight = new Set() } = {}) {
   const body = [];
   for (const tier of TIERS) {
     const inTier = lines.filter((line) => line.tier === tier).sort((a, b) => b.percent - a.percent);
     if (!inTier.length) continue;
-    body.push(h("tr", { class: "tier-row" }, h("th", { colspan: 3, scope: "rowgroup" }, TIER_LABELS[tier])));
+    body.push(h("tr", { class: "tier-row" }, h("th", { colspan: LINE_COLUMNS, scope: "rowgroup" }, TIER_LABELS[tier])));
     for (const line of inTier) {
       body.push(
         h(
           "tr",
-          { class: highlight.has(line.cas) ? "highlight" : null },
-          h("td", {}, line.name),
+          { class: highlight.has(line.cas) ? "highlight" : null, dataset: { cas: line.cas } },
+          materialCell(line),
           h("td", { class: "cas" }, line.cas),
-          h("td", { class: "number" }, fmt.percent(line.percent)),
+          h("td", { class: "number percent" }, fmt.percent(line.percent)),
+          h("td", { class: "number per-mille" }, fmt.perMille(line.per_mille ?? line.percent * 10)),
+          h("td", { class: "weighed-as" }, weighedAs(line)),
         ),
       );
     }
@@ -67,7 +89,13 @@ export function linesTable(lines, { caption = "Lines of the concentrate", highli
     "table",
     { class: "lines" },
     h("caption", { class: "visually-hidden" }, caption),
-    h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Material"), h("th", { scope: "col" }, "CAS"), h("th", { scope: "col", class: "number" }, "% conc."))),
+    h("thead", {}, h("tr", {},
+      h("th", { scope: "col" }, "Material"),
+      h("th", { scope: "col" }, "CAS"),
+      h("th", { scope: "col", class: "number" }, "% conc."),
+      h("th", { scope: "col", class: "number" }, h("abbr", { title: "parts per thousand of the concentrate" }, "‰")),
+      h("th", { scope: "col" }, "Weighed as"),
+    )),
     h("tbody", {}, body),
   );
 }

@@ -59,24 +59,33 @@ function showErrors(error, inputs, output) {
   output.append(alertBox(error.message));
 }
 
+// A material weighed as its stock dilution is named as the dilution, its neat grams beside
+// it; the dilutions' solvent counts as part of the batch's, so the solvent added last is less
+// by it and the balance still ends on the batch.
 function sheetTable(sheet) {
+  const brought = (sheet.diluents ?? []).map((diluent) => ` ${fmt.grams(diluent.grams)} of ${diluent.name} comes in with the dilutions.`).join("");
   return h(
     "table",
     { class: "weigh-out-table" },
-    h("caption", {}, `${fmt.grams(sheet.batch_g)} at ${fmt.percent(sheet.dilution_percent)}: ${fmt.grams(sheet.concentrate_g)} of concentrate. ${sheet.order}`),
+    h("caption", {},
+      `${fmt.grams(sheet.batch_g)} at ${fmt.percent(sheet.dilution_percent)}: ${fmt.grams(sheet.concentrate_g)} of concentrate.${brought} ${sheet.order}`,
+      (sheet.notes ?? []).map((note) => h("span", { class: "weigh-out-note" }, note)),
+    ),
     h("thead", {}, h("tr", {},
       h("th", { scope: "col", class: "number" }, "Step"),
-      h("th", { scope: "col" }, "Material"),
+      h("th", { scope: "col" }, "Material (as weighed)"),
       h("th", { scope: "col" }, "Tier"),
       h("th", { scope: "col", class: "number" }, "Grams"),
+      h("th", { scope: "col", class: "number" }, "Of which neat"),
       h("th", { scope: "col", class: "number" }, "Running total"),
     )),
     h("tbody", {},
-      sheet.lines.map((line) => h("tr", {},
+      sheet.lines.map((line) => h("tr", { dataset: { cas: line.cas } },
         h("td", { class: "number" }, String(line.step)),
-        h("td", {}, line.name),
+        h("td", {}, line.weighed_as ?? line.name),
         h("td", {}, line.tier),
-        h("td", { class: "number" }, fmt.grams(line.grams)),
+        h("td", { class: "number grams" }, fmt.grams(line.grams)),
+        h("td", { class: "number neat-grams" }, fmt.grams(line.neat_grams ?? line.grams)),
         h("td", { class: "number" }, fmt.grams(line.running_total_g)),
       )),
       h("tr", { class: "solvent" },
@@ -84,6 +93,7 @@ function sheetTable(sheet) {
         h("td", {}, sheet.solvent.name),
         h("td", {}, "solvent"),
         h("td", { class: "number" }, fmt.grams(sheet.solvent.grams)),
+        h("td", {}, ""),
         h("td", { class: "number" }, fmt.grams(sheet.total_g)),
       ),
     ),
