@@ -1150,6 +1150,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="read after with the literal parser only, not the paraphrase matcher",
     )
     args = parser.parse_args(argv)
+    # The paraphrase matcher's model loads through transformers: its load report and progress
+    # bar are not the review's.
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
     ref = Reference.load()
     briefs = load_briefs(catalogue=ref.catalogue, structures=ref.structures)
