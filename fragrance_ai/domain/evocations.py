@@ -111,9 +111,7 @@ def _where(raw: Any, index: int) -> str:
     return f"{EVOCATIONS_FILE}: entry {index + 1}" + (f" ({name})" if name else "")
 
 
-def _evocation(
-    raw: Any, index: int, sources: dict[str, Any], names: set[str] | None
-) -> Evocation:
+def _evocation(raw: Any, index: int, sources: dict[str, Any], names: set[str] | None) -> Evocation:
     where = _where(raw, index)
     if not isinstance(raw, dict):
         raise EvocationError(f"{where}: not a mapping")
@@ -149,35 +147,14 @@ def _evocation(
         raise EvocationError(f"{where}: kind: {kind!r} is not one of {', '.join(KINDS)}")
     phrases = tuple(normalise_text(p).strip() for p in words("phrases", required=False))
     phrases_ko = tuple(normalise_text(p).strip() for p in words("phrases_ko", required=False))
-    if not phrases and not phrases_ko:
-        raise EvocationError(f"{where}: phrases: an evocation needs a phrase to be read by")
-    for phrase in phrases:
-        if HANGUL.search(phrase):
-            raise EvocationError(f"{where}: phrases: {phrase!r} is Korean (phrases_ko)")
-    for phrase in phrases_ko:
-        if not HANGUL.search(phrase):
-            raise EvocationError(f"{where}: phrases_ko: {phrase!r} has no Korean in it")
+    _check_phrases(where, phrases, phrases_ko)
     families = words("families", required=True)
-    for family in families:
-        if family not in FAMILIES:
-            raise EvocationError(
-                f"{where}: families: {family!r} is not a canonical family "
-                f"({', '.join(sorted(FAMILIES))})"
-            )
     notes = words("notes", required=False)
-    if names is not None:
-        for note in notes:
-            if note not in names:
-                raise EvocationError(f"{where}: notes: {note!r} is not a catalogue material")
     structure = raw.get("structure")
-    if structure is not None and structure not in STRUCTURE_IDS:
-        raise EvocationError(f"{where}: structure: {structure!r} is not a known structure")
     accepts = words("accepts", required=False)
-    for clash in accepts:
-        if clash not in CLASHES:
-            raise EvocationError(
-                f"{where}: accepts: {clash!r} is not a clash class ({', '.join(sorted(CLASHES))})"
-            )
+    _check_vocabulary(
+        where, families=families, notes=notes, structure=structure, accepts=accepts, names=names
+    )
     source = text("source")
     key = source.split(":", 1)[0]
     if ":" in source and key in sources:
@@ -191,10 +168,48 @@ def _evocation(
         description=" ".join(text("description").split()),
         families=families,
         notes=notes,
-        structure=structure,
+        structure=str(structure) if structure is not None else None,
         accepts=accepts,
         source=" ".join(source.split()),
     )
+
+
+def _check_phrases(where: str, phrases: tuple[str, ...], phrases_ko: tuple[str, ...]) -> None:
+    if not phrases and not phrases_ko:
+        raise EvocationError(f"{where}: phrases: an evocation needs a phrase to be read by")
+    for phrase in phrases:
+        if HANGUL.search(phrase):
+            raise EvocationError(f"{where}: phrases: {phrase!r} is Korean (phrases_ko)")
+    for phrase in phrases_ko:
+        if not HANGUL.search(phrase):
+            raise EvocationError(f"{where}: phrases_ko: {phrase!r} has no Korean in it")
+
+
+def _check_vocabulary(
+    where: str,
+    *,
+    families: tuple[str, ...],
+    notes: tuple[str, ...],
+    structure: object,
+    accepts: tuple[str, ...],
+    names: set[str] | None,
+) -> None:
+    for family in families:
+        if family not in FAMILIES:
+            raise EvocationError(
+                f"{where}: families: {family!r} is not a canonical family "
+                f"({', '.join(sorted(FAMILIES))})"
+            )
+    for note in notes:
+        if names is not None and note not in names:
+            raise EvocationError(f"{where}: notes: {note!r} is not a catalogue material")
+    if structure is not None and structure not in STRUCTURE_IDS:
+        raise EvocationError(f"{where}: structure: {structure!r} is not a known structure")
+    for clash in accepts:
+        if clash not in CLASHES:
+            raise EvocationError(
+                f"{where}: accepts: {clash!r} is not a clash class ({', '.join(sorted(CLASHES))})"
+            )
 
 
 @functools.cache
@@ -275,9 +290,7 @@ def apply_evocations(
             "accepted_clashes": accepted,
             "unread_words": [w for w in brief.unread_words if w not in read],
             "understood": True,
-            "defaults_used": [
-                d for d in brief.defaults_used if d != "families" or not families
-            ],
+            "defaults_used": [d for d in brief.defaults_used if d != "families" or not families],
         }
     )
 

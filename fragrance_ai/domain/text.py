@@ -87,7 +87,8 @@ STOP_WORDS = frozenset(
     everyday time times top heart base middle opening drydown dry-down trail sillage
     main mostly overall throughout whole full
     eur euro euros kg kilo kilos kilogram kilograms percent hour hours hrs ml concentration
-    dosage last lasts lasting longevity price cost costs max maximum approximately
+    dosage last lasts lasting longevity price cost costs max maximum approximately twist
+    twists accent accents facet facets undertone undertones nuance nuances layer layers
     """
     )
 )

@@ -229,3 +229,31 @@ def test_a_dosage_the_service_refuses_is_said_next_to_it_and_the_text_is_kept(
     expect(dosage).to_have_attribute("aria-invalid", "true")
     expect(page.locator("main .field-error")).to_contain_text("less than or equal to 40")
     expect(page.get_by_label("Creative brief")).to_have_value(BRIEF)
+
+
+@pytest.mark.timeout(300)
+def test_evocations_read_are_chips_and_unread_words_and_a_missing_direction_are_said(
+    page: Page, workbench: Workbench
+) -> None:
+    client = httpx.Client(base_url=workbench.url, timeout=30)
+    accepted = client.post(
+        "/v1/briefs", json={"text": "a campfire candle with a durian twist", "mode": "fast"}
+    ).json()
+    job = wait_for_job(client, accepted["job_id"], timeout_s=170)
+    assert job["status"] == "finished", job
+    page.goto(f"{workbench.url}/#/briefs/{accepted['brief_id']}?job={accepted['job_id']}")
+    expect(page.locator(".alert-info")).to_contain_text("Read as: campfire.")
+    evocations = page.locator(".chip-group[data-field='evocations']")
+    expect(evocations.locator(".chip[data-value='campfire']")).to_be_visible()
+    expect(page.locator(".unread-words")).to_contain_text("Not read: durian.")
+    # Removable like the other chips.
+    evocations.get_by_role("button", name="Remove campfire from evocations read").click()
+    expect(evocations.locator(".chip[data-value='campfire']")).to_have_count(0)
+
+    vague = client.post("/v1/briefs", json={"text": "a candle for my living room"}).json()
+    assert wait_for_job(client, vague["job_id"])["result"]["brief_understood"] is False
+    page.goto(f"{workbench.url}/#/briefs/{vague['brief_id']}?job={vague['job_id']}")
+    alert = page.locator(".alert-error")
+    expect(alert).to_contain_text("Read the product (candle)")
+    expect(alert).to_contain_text("'living', 'room'")
+    expect(page.locator(".chip-group[data-field='families'] .chip")).to_have_count(0)
