@@ -277,7 +277,8 @@ class DeterministicBriefParser:
             budget = ECONOMY_BUDGET_EUR_PER_KG
         dosage = _first_in_range(_PERCENT, _without_budgets(clean), low=0, high=40)
         longevity = _first_in_range(_HOURS, clean, low=0, high=72)
-        for pattern in (_BUDGET, _PERCENT, _HOURS, _ECONOMY, _ECONOMY_KO, _AVOID_TRIGGER):
+        patterns = (_BUDGET, _PERCENT, _HOURS, _ECONOMY, _ECONOMY_KO, _AVOID_TRIGGER, _KO_AVOID)
+        for pattern in patterns:
             read.extend(m.span() for m in pattern.finditer(clean))
         unread = [word for word in unread_words(clean, read) if word not in findings.avoid]
         # A direction: something that says what it should smell like. A product, a budget

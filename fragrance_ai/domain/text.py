@@ -114,6 +114,14 @@ STOP_STEMS_KO = (
     "그리고", "또는", "하지만", "그런", "이런", "저런", "나는", "저는", "우리", "위한", "위해",
     "정말", "진짜", "너무", "아주", "매우", "조금", "약간", "많이", "살짝", "있는", "있게",
     "하는", "되는", "같은", "어울리", "맞는", "쓸", "사용", "뿌리", "데일리", "느껴", "나는",
+    "중요", "이상", "이하", "위주", "계열", "타깃", "라인", "시즌", "기획", "원가", "단가",
+    "부향률", "함량", "원료", "성분", "들어간", "들어가", "넣어", "않",
+)  # fmt: skip
+# Verb and adjective endings that close a request ("중입니다", "빼주세요", "않게"): the
+# predicate frames the brief; the nouns around it carry what it asks for.
+PREDICATE_ENDINGS_KO = (
+    "니다", "세요", "주세", "해요", "어요", "아요", "지요", "지만", "는데", "다고", "하니",
+    "않게", "않고", "않은", "해야", "해줘", "하게", "하고", "하는", "해서", "이라", "라서",
 )  # fmt: skip
 _STOP_SINGLE_KO = frozenset(
     {"향", "것", "거", "좀", "제", "내", "수", "때", "날", "용", "더", "꼭", "잘"}
@@ -127,15 +135,18 @@ def word_form(token: str) -> str:
     if not HANGUL.match(token):
         return token
     for particle in PARTICLES_KO:
-        if token.endswith(particle) and len(token) - len(particle) >= 2:
-            return token[: -len(particle)]
+        if token.endswith(particle):
+            rest = token[: -len(particle)]
+            if len(rest) >= 2 or rest in _STOP_SINGLE_KO:
+                return rest
     return token
 
 
 def is_content_word(word: str) -> bool:
     """False for function words and request framing, in English and Korean."""
     if HANGUL.match(word):
-        if word in _STOP_SINGLE_KO:
+        # One syllable left is a particle or a fragment, not a word to report.
+        if len(word) < 2 or word.endswith(PREDICATE_ENDINGS_KO):
             return False
         return not word.startswith(STOP_STEMS_KO)
     return len(word) >= 3 and word not in STOP_WORDS and not any(ch.isdigit() for ch in word)
