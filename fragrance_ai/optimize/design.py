@@ -12,6 +12,7 @@ from fragrance_ai.domain.catalogue import Catalogue
 from fragrance_ai.domain.designer import DesignedFormula, DesignError, RuleBasedDesigner
 from fragrance_ai.domain.formula import Formula, cost_per_kg_eur
 from fragrance_ai.optimize.evaluate import Archive, to_formula
+from fragrance_ai.optimize.ideas import Idea, idea_of, same_idea
 from fragrance_ai.optimize.options import (
     Option,
     Verified,
@@ -20,11 +21,12 @@ from fragrance_ai.optimize.options import (
     settle_hundredths,
     verified,
 )
-from fragrance_ai.optimize.search import GenerationStats, SearchConfig, run_search
-from fragrance_ai.optimize.space import TIERS, build_space
+from fragrance_ai.optimize.search import GenerationStats, SearchConfig, SearchRun, run_search
+from fragrance_ai.optimize.space import TIERS, SearchSpace, build_space
 
 # Rule-based variants put into the first population: good starting points, not the answer.
 SEEDS_FROM_RULES = 2
+CANDIDATES_PER_OPTION = 3
 NSGA2 = "nsga2"
 RULE_BASED = "rule_based"
 
@@ -66,10 +68,19 @@ def design_options(
         on_generation=on_generation,
     )
     picked: list[tuple[Verified, dict[str, float], int]] = []
-    for individual in choose(run, count):
+    ideas: list[Idea] = []
+    # More candidates than options: rounding to hundredths can reorder a formula's loudest
+    # materials, so ideas are compared again on the formulas as they will be weighed.
+    for individual in choose(run, count * CANDIDATES_PER_OPTION):
+        if len(picked) == count:
+            break
         checked = verified(settle_hundredths(to_formula(space, individual.genome)), catalogue)
         if checked is None:
             continue
+        idea = idea_of(space, space.vector_of(checked.formula)[0])
+        if any(same_idea(idea, other) for other in ideas):
+            continue
+        ideas.append(idea)
         scores = {
             "brief_fit": round(individual.fit, 4),
             "pyramid_balance": round(individual.pyramid_balance, 4),
@@ -100,11 +111,49 @@ def design_options(
         )
         for checked, scores, born in picked
     ]
-    unmet: list[str] = []
+    unmet = _limits_unmet(space, run)
     if not options:
         unmet.append("the search found no compliant formula; the rule-based designer's stand")
         options = [_fallback(designed) for designed in seeded]
-    budget = brief.budget_per_kg_eur
+    unmet += _brief_unmet(space, options)
+    return Design(
+        options=options,
+        generations=run.generations,
+        seed=config.seed,
+        evaluations=run.evaluations,
+        unmet=unmet,
+    )
+
+
+def _limits_unmet(space: SearchSpace, run: SearchRun) -> list[str]:
+    """The perfumery limits the options could not keep, or had to be moved for the brief."""
+    unmet = []
+    if not any(individual.feasible for individual in run.population) and any(
+        individual.compliant for individual in run.population
+    ):
+        unmet.append(
+            "no formula kept every perfumery limit (the genre's base and musk ranges, the "
+            "product's cost ceiling, what its base dissolves); the options are the compliant "
+            "formulas that come closest"
+        )
+    ceiling = space.hard_cost_ceiling_eur_per_kg
+    if (
+        ceiling is not None
+        and not space.brief.budget_per_kg_eur
+        and ceiling != space.product_base.cost_ceiling_eur_per_kg
+    ):
+        unmet.append(
+            f"the named materials alone cost more than a {space.product_base.base.value} "
+            f"base's {space.product_base.cost_ceiling_eur_per_kg:g} EUR/kg allows; the "
+            f"ceiling was raised to {ceiling:.2f} EUR/kg"
+        )
+    return unmet
+
+
+def _brief_unmet(space: SearchSpace, options: list[Option]) -> list[str]:
+    """What the brief asked that no option meets: its budget, a named material, a tier."""
+    unmet = []
+    budget = space.brief.budget_per_kg_eur
     if budget is not None and options:
         cheapest = min(option.designed.cost_per_kg_eur for option in options)
         if cheapest > budget:
@@ -118,13 +167,7 @@ def design_options(
     for tier, pool in zip(TIERS, space.tier_pools, strict=True):
         if pool.size == 0:
             unmet.append(f"the brief leaves no usable {tier.value} material")
-    return Design(
-        options=options,
-        generations=run.generations,
-        seed=config.seed,
-        evaluations=run.evaluations,
-        unmet=unmet,
-    )
+    return unmet
 
 
 def _fallback(designed: DesignedFormula) -> Option:

@@ -89,6 +89,8 @@ class Evaluation:
     novelty: Vector
     feasible: npt.NDArray[np.bool_]
     violation: Vector
+    # Compliant by the rule book, whether or not the perfumery limits hold.
+    compliant: npt.NDArray[np.bool_]
 
 
 def evaluate(
@@ -139,6 +141,7 @@ def evaluate(
         novelty=novelty,
         feasible=feasible,
         violation=violation,
+        compliant=verdicts.verdicts == COMPLIANT,
     )
 
 

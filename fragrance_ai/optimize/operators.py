@@ -120,10 +120,30 @@ def settle(vector: Vector, space: SearchSpace, rng: np.random.Generator) -> Vect
     settled[space.required] = np.maximum(settled[space.required], space.low[space.required])
     present = settled > 0
     settled[present] = np.clip(settled[present], space.low[present], space.high[present])
+    floor = _carry_keys(settled, space)
     _fix_tiers(settled, space, rng)
     _fix_count(settled, space, rng)
     _fix_capacity(settled, space, rng)
-    return _fill_to_total(settled, space)
+    return _fill_to_total(settled, space, floor)
+
+
+def _carry_keys(vector: Vector, space: SearchSpace) -> Vector:
+    """Every key group of the accord carried by one of its materials: the one already loudest
+    (or, when none is present, the one closest to the brief) is raised to the dose that
+    carries it. Returns the lower bounds the total must then respect."""
+    floor = space.low.copy()
+    for group in space.key_groups:
+        ratio = vector[group] / space.carry[group]
+        if ratio.max() >= 1.0:
+            continue
+        if vector[group].any():
+            index = int(group[int(np.argmax(ratio))])
+        else:
+            index = int(group[int(np.argmax(space.affinity[group]))])
+        dose = min(float(space.carry[index]), float(space.high[index]))
+        vector[index] = max(float(vector[index]), dose)
+        floor[index] = max(float(floor[index]), dose)
+    return floor
 
 
 def _weights(space: SearchSpace, pool: npt.NDArray[np.int64]) -> Vector:
@@ -206,10 +226,11 @@ def _fix_capacity(vector: Vector, space: SearchSpace, rng: np.random.Generator) 
         vector[optional[np.argmax(space.low[optional])]] = 0.0
 
 
-def _fill_to_total(vector: Vector, space: SearchSpace) -> Vector:
+def _fill_to_total(vector: Vector, space: SearchSpace, floor: Vector | None = None) -> Vector:
     """Scale the present materials to a total of 100, pinning those that reach a bound and
     rescaling the rest (water-filling). Where the ranges cannot make exactly 100 the
     proportions win over the ranges: a formula always sums to 100."""
+    low = space.low if floor is None else floor
     present = vector > 0
     pinned = np.zeros_like(present)
     for _ in range(_SETTLE_ROUNDS):
@@ -220,11 +241,11 @@ def _fill_to_total(vector: Vector, space: SearchSpace) -> Vector:
             break
         vector[free] *= room / free_total
         over = free & (vector > space.high + _EPSILON)
-        under = free & (vector < space.low - _EPSILON)
+        under = free & (vector < low - _EPSILON)
         if not over.any() and not under.any():
             break
         vector[over] = space.high[over]
-        vector[under] = space.low[under]
+        vector[under] = low[under]
         pinned |= over | under
     total = vector.sum()
     if total > 0 and abs(total - 100.0) > 1e-6:

@@ -62,6 +62,10 @@ def choose(run: SearchRun, count: int) -> list[Individual]:
         (i for i in run.population if i.feasible),
         key=lambda i: (i.fit < WEAK_FIT, i.rank, -i.fit),
     )
+    if not feasible:
+        # Nothing keeps every perfumery limit: the compliant formulas that come closest (the
+        # design says so in `unmet`), never a non-compliant one.
+        feasible = sorted((i for i in run.population if i.compliant), key=lambda i: i.violation)
     if any(i.fit >= WEAK_FIT for i in feasible):
         feasible = [i for i in feasible if i.fit >= WEAK_FIT]
     # Formulas met earlier in the run with an idea the final population lost: they keep a

@@ -69,6 +69,8 @@ class Individual:
     novelty: float = 0.0
     feasible: bool = False
     rank: int = 0
+    compliant: bool = False
+    violation: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -185,6 +187,8 @@ def _evaluated(
             cost_per_kg_eur=float(scores.cost_per_kg_eur[row]),
             novelty=float(scores.novelty[row]),
             feasible=bool(scores.feasible[row]),
+            compliant=bool(scores.compliant[row]),
+            violation=float(scores.violation[row]),
         )
         individual.fitness.values = tuple(float(v) for v in scores.losses[row])
         individuals.append(individual)

@@ -211,6 +211,15 @@ def build_space(
         else:
             missing_keys.append(group)
     carry_percent = np.array([knowledge.of(m.cas).carry_percent for m in materials])
+    # What the named materials cost at the least they are used at, EUR per kg of concentrate.
+    named_cost = float(
+        sum(
+            low * m.price_per_kg_eur
+            for m, low in zip(materials, chosen.lows, strict=True)
+            if m.cas in named_cas
+        )
+        / 100.0
+    )
     tier_index = np.array([TIERS.index(m.tier) for m in materials], dtype=np.int64)
     return SearchSpace(
         brief=brief,
@@ -248,12 +257,28 @@ def build_space(
         shared_by_design=required | keyed,
         vetoed=tuple(chosen.vetoed),
         cost_ceiling_eur_per_kg=brief.budget_per_kg_eur or product_base.cost_ceiling_eur_per_kg,
-        # A brief's own budget is a target (a formula a little over it can still be shown);
-        # the product's ceiling, when the brief names none, is what the market pays: a limit.
-        hard_cost_ceiling_eur_per_kg=(
-            None if brief.budget_per_kg_eur else product_base.cost_ceiling_eur_per_kg
-        ),
+        hard_cost_ceiling_eur_per_kg=_hard_ceiling(brief, product_base, named_cost),
     )
+
+
+# A brief's budget is a limit with this much room (a formula 5 % over is still a choice).
+BUDGET_TOLERANCE = 0.10
+# A product's cost ceiling leaves the named materials at most this share of it; past that the
+# ceiling is raised so the rest of the formula still has room (and the design says so).
+NAMED_SHARE_OF_CEILING = 0.5
+
+
+def _hard_ceiling(
+    brief: CreativeBrief, product_base: ProductBase, named_cost: float
+) -> float | None:
+    """The cost a formula may not pass: the brief's budget with a little room, else the
+    product's ceiling, raised when the materials the brief names cannot fit under it."""
+    if brief.budget_per_kg_eur:
+        return brief.budget_per_kg_eur * (1 + BUDGET_TOLERANCE)
+    ceiling = product_base.cost_ceiling_eur_per_kg
+    if ceiling is None:
+        return None
+    return max(ceiling, named_cost / NAMED_SHARE_OF_CEILING)
 
 
 def _evocation_keys(brief: CreativeBrief, keys: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
