@@ -59,6 +59,10 @@ def test_the_brief_keeps_its_text_and_parsed_form(client: TestClient) -> None:
     search = job["result"]["search"]
     assert search["mode"] == "fast"
     assert [g["generation"] for g in search["generations"]] == list(range(16))
+    # The structure the options are built on, and what was kept out and why (an amber brief
+    # asks for no minty note).
+    assert search["structure"].startswith("Amber")
+    assert any("Menthol (minty" in entry for entry in search["left_out"])
     assert len(job["result"]["options"]) == len(job["result"]["formula_ids"])
     brief = client.get(f"/v1/briefs/{accepted['brief_id']}").json()
     assert brief["text"] == "a warm amber EDP for winter, no patchouli"

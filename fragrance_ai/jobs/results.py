@@ -46,6 +46,14 @@ class SearchRecord(BaseModel):
     evaluations: int
     generations: list[SearchGeneration]
     unmet: list[str] = Field(description="what the brief asked that no option could meet")
+    structure: str | None = Field(
+        default=None, description="the classic structure the options are built on, and its idea"
+    )
+    left_out: list[str] = Field(
+        default_factory=list,
+        description="materials kept out of the search for this brief, each with the reason "
+        "(a clash class it did not ask for, a nitro musk, too dear for the product)",
+    )
 
 
 class BriefJobResult(BaseModel):

@@ -221,6 +221,8 @@ def design_formulas(job_id: str) -> None:
                         for stats in design.generations
                     ],
                     unmet=design.unmet,
+                    structure=design.structure,
+                    left_out=design.left_out,
                 ),
                 brief_understood=brief.understood,
                 defaults_used=list(brief.defaults_used),

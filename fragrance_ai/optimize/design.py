@@ -39,6 +39,10 @@ class Design:
     evaluations: int
     # Constraints of the brief that no option meets, in words (empty when all are met).
     unmet: list[str] = field(default_factory=list)
+    # The structure the options are built on ("Chypre: the chypre contrast, ..."), and the
+    # materials kept out of the search for this brief, with the reason.
+    structure: str | None = None
+    left_out: list[str] = field(default_factory=list)
 
 
 def design_options(
@@ -122,6 +126,8 @@ def design_options(
         seed=config.seed,
         evaluations=run.evaluations,
         unmet=unmet,
+        structure=f"{space.structure.name}: {space.structure.idea}",
+        left_out=[f"{name} ({why})" for name, why in space.vetoed],
     )
 
 
