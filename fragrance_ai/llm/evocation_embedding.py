@@ -463,8 +463,11 @@ class ParaphraseReader:
         with self._lock:
             if self._thread is not None or not self.enabled:
                 return
+            # Not a daemon: a process that exits while the model loads waits the few seconds
+            # it takes; torch torn down under a running daemon thread aborts the process
+            # ("terminate called without an active exception", exit status 134).
             self._thread = threading.Thread(
-                target=self._load, name="paraphrase-matcher-load", daemon=True
+                target=self._load, name="paraphrase-matcher-load", daemon=False
             )
             self._thread.start()
 

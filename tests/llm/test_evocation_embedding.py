@@ -4,6 +4,7 @@ for the module (a few seconds); each reading takes milliseconds."""
 
 from __future__ import annotations
 
+import os
 import zipfile
 from pathlib import Path
 
@@ -200,8 +201,6 @@ def test_the_model_is_unpacked_once_and_never_half(tmp_path: Path) -> None:
     stale.mkdir(parents=True)
     (stale / "config.json").write_text("{")
     old = stale.stat().st_mtime - 7200
-    import os
-
     os.utime(stale, (old, old))
     first = unpack_model(archive, cache)
     assert (first / "config.json").read_text() == "{}"
