@@ -307,6 +307,19 @@ class Reference:
         known = self.knowledge.get(cas)
         return known.carry_percent if known is not None else CARRY_PERCENT[Strength.MEDIUM]
 
+    def most_allowed(self, cas: str, formula: Formula) -> float:
+        """The most of a material a formula of this product and dosage may hold: its
+        compliance cap there, and the top of its usual use range."""
+        from fragrance_ai.domain.compliance import max_percent_in_concentrate
+
+        material = self.catalogue.get(cas)
+        if material is None:
+            return 0.0
+        cap = max_percent_in_concentrate(
+            material, formula.product, formula.dosage_percent, self.catalogue
+        )
+        return min(cap, material.typical_use_max_percent)
+
     def cas_of(self, name: str) -> str | None:
         material = self.catalogue.find(name)
         return material.cas if material is not None else None
@@ -317,8 +330,13 @@ class Reference:
 # ---------------------------------------------------------------------------------------
 
 
+# Formulas are weighed in hundredths: a dose within this of a bound is at it.
+ROUNDING = 0.01
+
+
 def check_carries_named(formula: Formula, brief: ReviewBrief, ref: Reference) -> str | None:
-    """Each must-carry group has a member at or above its carrying dose."""
+    """Each must-carry group has a member at or above its carrying dose (or at the most its
+    compliance cap and its use range allow here, where that is less)."""
     percent = _percent_by_cas(formula)
     missing: list[str] = []
     for group in brief.must_carry:
@@ -327,7 +345,10 @@ def check_carries_named(formula: Formula, brief: ReviewBrief, ref: Reference) ->
             cas = ref.cas_of(name)
             if cas is None or cas not in percent:
                 continue
-            carry = ref.carry_percent(cas)
+            # The carrying dose, or as much as the material may take here where that is less
+            # (its compliance cap in this product, or its usual use range): a named note
+            # "carries" at the most it is allowed.
+            carry = min(ref.carry_percent(cas), ref.most_allowed(cas, formula) - ROUNDING)
             ratio = percent[cas] / carry
             if best is None or ratio > best[0]:
                 best = (ratio, name, percent[cas], carry)

@@ -352,15 +352,15 @@ def resolve_avoid(catalogue: Catalogue, avoid: list[str]) -> tuple[set[str], set
     families: set[str] = set()
     known_families = catalogue.families()
     for term in avoid:
-        ingredient = catalogue.find(term)
-        if ingredient is not None:
-            excluded.add(ingredient.cas)
-            continue
         family = canonical_family(term)
-        if family in known_families:
+        ingredient = catalogue.find(term)
+        if ingredient is None and family in known_families:
             families.add(family)
             continue
-        # A loose word ("pepper", "lemon"): rule out every material that mentions it.
+        if ingredient is not None:
+            excluded.add(ingredient.cas)
+        # A word ("vanilla", "pepper", "lemon") rules out every material that mentions it, not
+        # only the one it names: "no vanilla" means no vanillin and no ethyl vanillin either.
         needle = term.strip().lower()
         if len(needle) >= 3:
             excluded.update(i.cas for i in catalogue.filter(text=needle))

@@ -18,12 +18,17 @@ import yaml
 
 from fragrance_ai.domain.brief import CreativeBrief
 from fragrance_ai.domain.catalogue import Catalogue, Tier
+from fragrance_ai.domain.evocations import load_evocations
 from fragrance_ai.domain.families import canonical_family
 from fragrance_ai.domain.material_knowledge import BASE_OF_PRODUCT, Base
 from fragrance_ai.domain.products import ProductType
 
 STRUCTURES_FILE = "structures.yaml"
 COLOGNE_PRODUCTS = frozenset({ProductType.EDC})
+# Evocations that name a structure outright (a famous perfume's published accord, "a chypre");
+# a scene's or a mood's structure is only a suggestion, worth this much against the families.
+NAMING_KINDS = frozenset({"reference", "structure"})
+SUGGESTED_STRUCTURE_VOTE = 1.0
 # Families whose materials count as musks in a formula's musk share.
 MUSK_FAMILY = "musky"
 
@@ -77,12 +82,14 @@ class StructureBook:
         return next((s for s in self.structures if s.signature_of == key), None)
 
     def for_brief(self, brief: CreativeBrief) -> Structure:
-        """The structure a brief names, else the one its families and named materials call for
-        most (earlier families weigh more; a named material that is one of a structure's keys
-        weighs like a family); an eau de cologne is a cologne; a tie goes to the first listed."""
-        named = self.get(brief.structure) if brief.structure else None
-        if named is not None:
-            return named
+        """The structure a brief calls for. A reference or a structure it names ("like
+        Shalimar", "a chypre") decides; an eau de cologne is a cologne; otherwise the one its
+        families and named materials call for most (earlier families weigh more; a named
+        material that is a key of the structure weighs like a family), with a scene's or a
+        mood's suggested structure as one more vote. A tie goes to the first listed."""
+        explicit = self._named_by_reference(brief)
+        if explicit is not None:
+            return explicit
         if ProductType(brief.product) in COLOGNE_PRODUCTS:
             cologne = self.get("cologne")
             if cologne is not None:
@@ -94,16 +101,23 @@ class StructureBook:
             total = 0.0
             for rank, family in enumerate(wanted):
                 if family in structure.families:
-                    # Earlier families in the brief count more; a structure's own first family
-                    # (what it is filed under) more than its second.
                     weight = 1.0 / (1 + rank)
                     total += weight * (1.5 if structure.families[0] == family else 1.0)
-            # A named material that is a key of the accord says more than a family word.
             total += 1.0 * sum(1 for group in structure.keys if asked_materials.intersection(group))
+            if structure.id == brief.structure:
+                total += SUGGESTED_STRUCTURE_VOTE
             # A structure that covers more of the brief's families beats one that covers one.
             return total - 0.01 * len(structure.families)
 
         return max(self.structures, key=score)
+
+    def _named_by_reference(self, brief: CreativeBrief) -> Structure | None:
+        by_id = {evocation.id: evocation for evocation in load_evocations()}
+        for evocation_id in brief.evocations:
+            evocation = by_id.get(evocation_id)
+            if evocation is not None and evocation.kind in NAMING_KINDS and evocation.structure:
+                return self.get(evocation.structure)
+        return None
 
     def required_keys(self, brief: CreativeBrief, structure: Structure) -> list[tuple[str, ...]]:
         """Key groups a formula for this brief must carry: the structure's, and the signature

@@ -158,7 +158,11 @@ def _limits_unmet(space: SearchSpace, run: SearchRun) -> list[str]:
 
 def _brief_unmet(space: SearchSpace, options: list[Option]) -> list[str]:
     """What the brief asked that no option meets: its budget, a named material, a tier."""
-    unmet = []
+    unmet = [
+        f"{name} is too dear for a {space.product_base.base.value} base; its note is carried "
+        f"by one of {', '.join(n for n in group if n != name)}"
+        for name, group in space.stand_ins
+    ]
     budget = space.brief.budget_per_kg_eur
     if budget is not None and options:
         cheapest = min(option.designed.cost_per_kg_eur for option in options)

@@ -126,6 +126,8 @@ class SearchSpace:
     # The cost the concentrate is held to: the brief's budget, else the product's ceiling.
     cost_ceiling_eur_per_kg: float | None
     hard_cost_ceiling_eur_per_kg: float | None
+    # Named materials too dear for the product, each with the key group that carries its note.
+    stand_ins: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def size(self) -> int:
@@ -166,10 +168,19 @@ def build_space(
     excluded, avoided = resolve_avoid(catalogue, brief.avoid)
     named: list[Ingredient] = []
     unknown: list[str] = []
+    stand_ins: list[tuple[str, tuple[str, ...]]] = []
     for note in brief.notes:
         ingredient = catalogue.find(note)
         if ingredient is None:
             unknown.append(note)
+            continue
+        group = _stand_in_group(ingredient, product_base, structures)
+        if group:
+            # Too dear for the product (rose oil in a face cream): the note is carried by its
+            # accord's affordable materials instead, and the design says so.
+            stand_ins.append((ingredient.name, group))
+            if group not in key_names:
+                key_names.append(group)
         elif ingredient not in named:
             named.append(ingredient)
     named_cas = {ingredient.cas for ingredient in named}
@@ -258,6 +269,7 @@ def build_space(
         vetoed=tuple(chosen.vetoed),
         cost_ceiling_eur_per_kg=brief.budget_per_kg_eur or product_base.cost_ceiling_eur_per_kg,
         hard_cost_ceiling_eur_per_kg=_hard_ceiling(brief, product_base, named_cost),
+        stand_ins=tuple(stand_ins),
     )
 
 
@@ -279,6 +291,22 @@ def _hard_ceiling(
     if ceiling is None:
         return None
     return max(ceiling, named_cost / NAMED_SHARE_OF_CEILING)
+
+
+def _stand_in_group(
+    ingredient: Ingredient, product_base: ProductBase, structures: StructureBook
+) -> tuple[str, ...]:
+    """For a named material dearer than the product base carries, the affordable rest of the
+    first key group that holds it (rose oil: phenylethyl alcohol, geraniol, citronellol ...);
+    empty when it is affordable or no accord holds it."""
+    ceiling = product_base.max_material_price_eur_per_kg
+    if ceiling is None or ingredient.price_per_kg_eur <= ceiling:
+        return ()
+    for structure in structures.structures:
+        for group in structure.keys:
+            if ingredient.name in group:
+                return group
+    return ()
 
 
 def _evocation_keys(brief: CreativeBrief, keys: list[tuple[str, ...]]) -> list[tuple[str, ...]]:

@@ -165,6 +165,24 @@ def test_carries_named_fails_a_token_dose_and_a_missing_group(
     assert "none of Agarwood oil, Cypriol oil" in (reason or "")
 
 
+def test_carries_named_accepts_the_most_a_compliance_cap_allows(
+    catalogue: Catalogue, ref: Reference
+) -> None:
+    # Oakmoss absolute (no row here: medium, carries at 2.5 %) is capped well below that in a
+    # fine fragrance at 15 % by its IFRA limit: at its cap it carries as much as it may.
+    from fragrance_ai.domain.compliance import max_percent_in_concentrate
+
+    oakmoss = catalogue.find("Oakmoss absolute")
+    assert oakmoss is not None
+    cap = max_percent_in_concentrate(oakmoss, ProductType.EDP, 15, catalogue)
+    assert cap < 2.5
+    must = (("Oakmoss absolute",),)
+    at_cap = formula(catalogue, Oakmoss_absolute=round(cap, 2))
+    assert check_carries_named(at_cap, brief(must_carry=must), ref) is None
+    under = formula(catalogue, Oakmoss_absolute=round(cap / 3, 2))
+    assert check_carries_named(under, brief(must_carry=must), ref) is not None
+
+
 # --- no_clash -----------------------------------------------------------------------------
 
 

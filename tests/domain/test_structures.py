@@ -49,7 +49,17 @@ def test_the_structure_follows_the_brief() -> None:
     )
     assert BOOK.for_brief(CreativeBrief(families=["oud", "floral"])).id == "oud"
     assert BOOK.for_brief(CreativeBrief(families=["floral"], notes=["Rose oil"])).id == "rose"
-    assert BOOK.for_brief(CreativeBrief(families=["amber"], structure="chypre")).id == "chypre"
+    # A reference names its structure outright ...
+    mitsouko = CreativeBrief(families=["amber"], evocations=["chypre"], structure="chypre")
+    assert BOOK.for_brief(mitsouko).id == "chypre"
+    # ... a scene only suggests one: a rose-oud stays an oud with a rose in it.
+    rose_oud = CreativeBrief(
+        families=["oud", "woody", "floral"],
+        notes=["Rose oil"],
+        evocations=["rose_garden"],
+        structure="rose",
+    )
+    assert BOOK.for_brief(rose_oud).id == "oud"
 
 
 def test_a_named_family_requires_its_signature_material() -> None:
