@@ -44,6 +44,9 @@ class CreativeBrief(BaseModel):
     # Evocations read in the text (scenes, textures, references, moods: ids of
     # data/perfumery/evocations.yaml), shown to the perfumer as what was read.
     evocations: list[str] = Field(default_factory=list)
+    # Those of them read from a paraphrase by the sentence model rather than from the text's
+    # own words: suggestions, which never name the structure or make a material a must.
+    paraphrased_evocations: list[str] = Field(default_factory=list)
     # A classic structure the text names or references (an id of data/perfumery/structures.yaml);
     # None: the design picks the one its families suggest.
     structure: str | None = None

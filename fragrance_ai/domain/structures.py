@@ -114,6 +114,8 @@ class StructureBook:
     def _named_by_reference(self, brief: CreativeBrief) -> Structure | None:
         by_id = {evocation.id: evocation for evocation in load_evocations()}
         for evocation_id in brief.evocations:
+            if evocation_id in brief.paraphrased_evocations:
+                continue
             evocation = by_id.get(evocation_id)
             if evocation is not None and evocation.kind in NAMING_KINDS and evocation.structure:
                 return self.get(evocation.structure)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fragrance_ai.domain.brief import CreativeBrief
@@ -234,7 +234,22 @@ class BriefEnsemble:
             text, exclude=set(brief.evocations) | literal, unread=set(brief.unread_words)
         )
         if outcome.matches:
-            brief = apply_evocations(brief, outcome.matches, catalogue=self._catalogue)
+            # A paraphrase is a suggestion (about half of them were right on held-out texts,
+            # docs/llm.md): it adds families and soft materials, shown as chips, but never
+            # names the structure, lets a clash class in, or makes a material a must.
+            suggested = [
+                replace(m, evocation=replace(m.evocation, structure=None, accepts=()))
+                for m in outcome.matches
+            ]
+            brief = apply_evocations(brief, suggested, catalogue=self._catalogue)
+            brief = brief.model_copy(
+                update={
+                    "paraphrased_evocations": [
+                        *brief.paraphrased_evocations,
+                        *(m.evocation.id for m in outcome.matches),
+                    ]
+                }
+            )
         path: dict[str, Any] = {
             "outcome": "matched" if outcome.matches else "none",
             "model": matcher.version,

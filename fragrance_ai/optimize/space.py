@@ -133,6 +133,9 @@ class SearchSpace:
     def size(self) -> int:
         return len(self.materials)
 
+    def key_groups_by_name(self) -> list[tuple[str, ...]]:
+        return [tuple(self.materials[i].name for i in group) for group in self.key_groups]
+
     def vector_of(self, formula: Formula) -> tuple[Vector, float]:
         """A formula as a vector over the candidates, and the percent held by materials that
         are not candidates here (they count fully in any distance)."""
@@ -310,11 +313,14 @@ def _stand_in_group(
 
 
 def _evocation_keys(brief: CreativeBrief, keys: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
-    """Each evocation the brief was read with is carried by one of its materials, as a key
-    group of the accord ("petrichor": vetiver, cypriol, patchouli or a moss)."""
+    """Each evocation the text names is carried by one of its materials, as a key group of
+    the accord ("petrichor": vetiver, cypriol, patchouli or a moss); a paraphrase is only a
+    suggestion and makes no material a must."""
     notes = {evocation.id: evocation.notes for evocation in load_evocations()}
     groups = []
     for evocation_id in brief.evocations:
+        if evocation_id in brief.paraphrased_evocations:
+            continue
         group = tuple(notes.get(evocation_id, ()))
         if group and group not in keys and group not in groups:
             groups.append(group)

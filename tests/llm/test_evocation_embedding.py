@@ -24,6 +24,7 @@ from fragrance_ai.llm.evocation_embedding import (
     unpack_model,
 )
 from fragrance_ai.llm.loading import ModelUnavailable
+from fragrance_ai.optimize.space import build_space
 from fragrance_ai.platform.atomic_file import temporary_name
 from fragrance_ai.settings import ParaphraseSettings, RequestedMode, Settings
 
@@ -153,6 +154,15 @@ def test_reading_without_any_language_model_applies_paraphrased_evocations(
     assert path["outcome"] == "matched"
     assert [match["id"] for match in path["matches"]] == ["campfire"]
     assert path["matches"][0]["clause"] in ("Logs crackling and glowing embers", "Logs crackling")
+    # A paraphrase is a suggestion: it lets no clash class in and makes no material a must.
+    assert reading.brief.paraphrased_evocations == ["campfire"]
+    assert "smoky_tar" not in reading.brief.accepted_clashes
+    space = build_space(catalogue, reading.brief)
+    campfire = next(e for e in load_evocations() if e.id == "campfire")
+    groups = [*space.key_groups_by_name(), *space.missing_keys]
+    assert not any(set(group) <= set(campfire.notes) for group in groups), (
+        "a paraphrased evocation made its materials a must"
+    )
 
 
 def test_turned_off_the_reading_is_the_literal_one(tmp_path: Path, catalogue: Catalogue) -> None:
