@@ -1010,7 +1010,7 @@ def paraphrase_step(catalogue: Catalogue) -> tuple[Paraphraser | None, str]:
     reading; an entry read literally is not matched again), and the reading in words; None
     and why where the working tree has no matcher or its model does not load."""
     try:
-        from fragrance_ai.domain.evocations import apply_evocations, match_literal
+        from fragrance_ai.llm.ensemble import apply_paraphrases
         from fragrance_ai.llm.evocation_embedding import ParaphraseReader
         from fragrance_ai.settings import load_settings
 
@@ -1023,11 +1023,8 @@ def paraphrase_step(catalogue: Catalogue) -> tuple[Paraphraser | None, str]:
         return None, f"{LITERAL_READING}; no paraphrase matcher ({why})"
 
     def paraphrase(text: str, brief: CreativeBrief) -> tuple[CreativeBrief, list[str]]:
-        literal = {match.evocation.id for match in match_literal(text, matcher.library)}
-        outcome = matcher.match(text, exclude=frozenset(brief.evocations) | literal)
-        if not outcome.matches:
-            return brief, []
-        applied = apply_evocations(brief, outcome.matches, catalogue=catalogue)
+        # The product's own step, so the review reads as the product does.
+        applied, outcome = apply_paraphrases(text, brief, matcher, catalogue)
         return applied, [match.phrase for match in outcome.matches]
 
     return paraphrase, f"{LITERAL_READING} + the paraphrase matcher ({matcher.version})"

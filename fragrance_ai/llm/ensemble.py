@@ -32,7 +32,11 @@ from fragrance_ai.llm.breaker import CircuitBreaker
 from fragrance_ai.llm.cache import ReadingCache, cache_key
 from fragrance_ai.llm.constrained import GrammarCache
 from fragrance_ai.llm.downshift import ModeGovernor
-from fragrance_ai.llm.evocation_embedding import ParaphraseReader
+from fragrance_ai.llm.evocation_embedding import (
+    ParaphraseMatcher,
+    ParaphraseOutcome,
+    ParaphraseReader,
+)
 from fragrance_ai.llm.loading import PROCESS_MODELS, ModelStore, ModelUnavailable
 from fragrance_ai.llm.merge import merge_reading
 from fragrance_ai.llm.prompts import hints_chat, parser_chat, validator_chat
@@ -81,6 +85,30 @@ def pick_mode(text: str, literal: CreativeBrief) -> InferenceMode:
 
 def _seed(text: str) -> int:
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little")
+
+
+def apply_paraphrases(
+    text: str, brief: CreativeBrief, matcher: ParaphraseMatcher, catalogue: Catalogue
+) -> tuple[CreativeBrief, ParaphraseOutcome]:
+    """The evocations the text's English clauses paraphrase, applied to its literal reading.
+    An entry the text names literally is the literal reading's, never a paraphrase's, even
+    where the literal reading left it out (named in an avoid list). A paraphrase is a
+    suggestion (about half of them were right on held-out texts, docs/llm.md): it adds
+    families and soft materials, shown as chips, but never names the structure, lets a clash
+    class in, or makes a material a must."""
+    literal = {match.evocation.id for match in match_literal(text, matcher.library)}
+    outcome = matcher.match(
+        text, exclude=set(brief.evocations) | literal, unread=set(brief.unread_words)
+    )
+    if not outcome.matches:
+        return brief, outcome
+    suggested = [
+        replace(m, evocation=replace(m.evocation, structure=None, accepts=()))
+        for m in outcome.matches
+    ]
+    brief = apply_evocations(brief, suggested, catalogue=catalogue)
+    paraphrased = [*brief.paraphrased_evocations, *(m.evocation.id for m in outcome.matches)]
+    return brief.model_copy(update={"paraphrased_evocations": paraphrased}), outcome
 
 
 class BriefEnsemble:
@@ -229,27 +257,7 @@ class BriefEnsemble:
         if matcher is None:
             return brief, {"outcome": "unavailable", "reason": self.paraphrases.unavailable}
         started = time.perf_counter()
-        literal = {match.evocation.id for match in match_literal(text, matcher.library)}
-        outcome = matcher.match(
-            text, exclude=set(brief.evocations) | literal, unread=set(brief.unread_words)
-        )
-        if outcome.matches:
-            # A paraphrase is a suggestion (about half of them were right on held-out texts,
-            # docs/llm.md): it adds families and soft materials, shown as chips, but never
-            # names the structure, lets a clash class in, or makes a material a must.
-            suggested = [
-                replace(m, evocation=replace(m.evocation, structure=None, accepts=()))
-                for m in outcome.matches
-            ]
-            brief = apply_evocations(brief, suggested, catalogue=self._catalogue)
-            brief = brief.model_copy(
-                update={
-                    "paraphrased_evocations": [
-                        *brief.paraphrased_evocations,
-                        *(m.evocation.id for m in outcome.matches),
-                    ]
-                }
-            )
+        brief, outcome = apply_paraphrases(text, brief, matcher, self._catalogue)
         path: dict[str, Any] = {
             "outcome": "matched" if outcome.matches else "none",
             "model": matcher.version,
