@@ -77,7 +77,7 @@ def test_a_candle_base_keeps_absolutes_out_and_wax_as_its_carrier() -> None:
     candle = BOOK.product_base(ProductType.CANDLE)
     assert candle.cost_ceiling_eur_per_kg is not None
     assert candle.max_material_price_eur_per_kg is not None
-    assert (
-        candle.max_material_price_eur_per_kg < CATALOGUE.find("Jasmine absolute").price_per_kg_eur
-    )  # type: ignore[union-attr]
+    jasmine = CATALOGUE.find("Jasmine absolute")
+    assert jasmine is not None
+    assert candle.max_material_price_eur_per_kg < jasmine.price_per_kg_eur
     assert "wax" in candle.carrier

@@ -11,6 +11,7 @@ import numpy as np
 from fragrance_ai.domain.catalogue import Catalogue
 from fragrance_ai.domain.material_knowledge import Clash, Form
 from fragrance_ai.domain.material_knowledge_file import load_knowledge
+from fragrance_ai.domain.products import ProductType
 from fragrance_ai.domain.structures import load_structures
 from fragrance_ai.optimize.evaluate import Archive, Objective, evaluate, impact
 from fragrance_ai.optimize.ideas import idea_of, same_idea
@@ -62,7 +63,7 @@ def test_a_clash_class_is_allowed_when_the_brief_names_its_material() -> None:
 
 
 def test_a_candle_holds_no_absolute_and_no_nitro_musk() -> None:
-    candle = load_structures().product_base("candle")
+    candle = load_structures().product_base(ProductType.CANDLE)
     ceiling = candle.max_material_price_eur_per_kg
     assert ceiling is not None
     for lines in _lines("a cosy amber candle with vanilla and tonka"):
@@ -74,13 +75,14 @@ def test_a_candle_holds_no_absolute_and_no_nitro_musk() -> None:
 
 
 def test_crystalline_materials_stay_within_what_the_base_dissolves() -> None:
-    cap = load_structures().product_base("body_lotion").crystalline_cap_percent
+    cap = load_structures().product_base(ProductType.BODY_LOTION).crystalline_cap_percent
     for lines in _lines("a warm vanilla and tonka body lotion with coumarin"):
-        crystalline = sum(
-            percent
-            for name, percent in lines
-            if KNOWLEDGE.of(CATALOGUE.find(name).cas).form is Form.CRYSTALLINE  # type: ignore[union-attr]
-        )
+        crystalline = 0.0
+        for name, percent in lines:
+            material = CATALOGUE.find(name)
+            assert material is not None
+            if KNOWLEDGE.of(material.cas).form is Form.CRYSTALLINE:
+                crystalline += percent
         assert crystalline <= cap + 0.01
 
 
