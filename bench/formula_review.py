@@ -571,9 +571,11 @@ STOP_WORDS_EN = _word_set(
     fragrance fragrances perfume perfumes note notes touch hint thread trace whisper kind sort
     type style way vibe feel feels feeling think inspired version option options idea spirit
     vein such same no not nothing avoid never only lots plenty around about approximately
-    top heart base underneath middle drydown dry-down opening
+    top heart base underneath middle drydown dry-down opening day days
     """
 )
+# ("day", "days": "a wedding day" says when, not what it smells of; the product's own reading
+# leaves them out of its unread words for the same reason, fragrance_ai/domain/text.py.)
 # Korean particles and endings stripped from a word before it is judged, longest first; the
 # stop words are function words and the generic words of a brief (향, 향수: scent, perfume).
 KOREAN_ENDINGS = tuple(

@@ -61,6 +61,16 @@ def test_every_content_word_is_read_matched_or_listed(
     assert parser.parse(text).unread_words == unread
 
 
+def test_a_season_in_a_company_calendar_is_a_date_not_a_direction(
+    parser: DeterministicBriefParser,
+) -> None:
+    launch = parser.parse("An eau de parfum for our spring launch.")
+    assert launch.seasons == []
+    assert not launch.understood
+    assert "spring" in launch.unread_words
+    assert parser.parse("a fresh spring floral").seasons == ["spring"]
+
+
 def test_named_notes_map_to_their_catalogue_materials(parser: DeterministicBriefParser) -> None:
     brief = parser.parse("fig, tomato leaf and apple with sea salt and driftwood")
     assert brief.notes == ["Stemone", "Isobutyl thiazole", "Fructone"]

@@ -178,6 +178,12 @@ class _Findings:
             target.append(term.value)
 
 
+# After a season word, a word that makes it a date in a company's calendar.
+_CALENDAR = re.compile(
+    r"\s+(?:launch|launches|collection|collections|campaign|release|range|line|drop|edition)\b"
+)
+
+
 class DeterministicBriefParser:
     def __init__(
         self,
@@ -264,6 +270,11 @@ class DeterministicBriefParser:
                 continue
             inside_whole = any(s <= match.start() and match.end() <= e for s, e in whole)
             if inside_whole and term.kind in ("product", "intensity"):
+                continue
+            if term.kind == "season" and _CALENDAR.match(clean, match.end()):
+                # "our spring launch", "the summer collection": a date, not a direction; the
+                # word is left unread rather than read as a season.
+                read.pop()
                 continue
             findings.add(term)
         for start, end in avoid_spans:
