@@ -29,6 +29,9 @@ COLOGNE_PRODUCTS = frozenset({ProductType.EDC})
 # a scene's or a mood's structure is only a suggestion, worth this much against the families.
 NAMING_KINDS = frozenset({"reference", "structure"})
 SUGGESTED_STRUCTURE_VOTE = 1.0
+# A material the brief names that is a key of a structure says more about the genre than a
+# family word does ("orange blossom ... with a soft musk" is a white floral, not a musk).
+NAMED_KEY_WEIGHT = 2.0
 # Families whose materials count as musks in a formula's musk share.
 MUSK_FAMILY = "musky"
 
@@ -84,8 +87,8 @@ class StructureBook:
     def for_brief(self, brief: CreativeBrief) -> Structure:
         """The structure a brief calls for. A reference or a structure it names ("like
         Shalimar", "a chypre") decides; an eau de cologne is a cologne; otherwise the one its
-        families and named materials call for most (earlier families weigh more; a named
-        material that is a key of the structure weighs like a family), with a scene's or a
+        families and named materials call for most (earlier families weigh more; each named
+        material that is a key of the structure weighs more than a family), with a scene's or a
         mood's suggested structure as one more vote. A tie goes to the first listed."""
         explicit = self._named_by_reference(brief)
         if explicit is not None:
@@ -103,7 +106,8 @@ class StructureBook:
                 if family in structure.families:
                     weight = 1.0 / (1 + rank)
                     total += weight * (1.5 if structure.families[0] == family else 1.0)
-            total += 1.0 * sum(1 for group in structure.keys if asked_materials.intersection(group))
+            keys = {name for group in structure.keys for name in group}
+            total += NAMED_KEY_WEIGHT * len(asked_materials & keys)
             if structure.id == brief.structure:
                 total += SUGGESTED_STRUCTURE_VOTE
             # A structure that covers more of the brief's families beats one that covers one.
@@ -123,13 +127,27 @@ class StructureBook:
 
     def required_keys(self, brief: CreativeBrief, structure: Structure) -> list[tuple[str, ...]]:
         """Key groups a formula for this brief must carry: the structure's, and the signature
-        material of every family the brief names (oud: agarwood or its reconstitution)."""
+        material of every family the text itself names (oud: agarwood or its reconstitution).
+        A family only an evocation brought ("dark" -> leather) asks for no signature."""
         groups: list[tuple[str, ...]] = list(structure.keys)
+        evoked = _evoked_families(brief)
         for family in brief.families:
+            if canonical_family(family) in evoked:
+                continue
             signature = self.signature(family)
             if signature is not None and signature.keys[0] not in groups:
                 groups.append(signature.keys[0])
         return groups
+
+
+def _evoked_families(brief: CreativeBrief) -> set[str]:
+    by_id = {evocation.id: evocation for evocation in load_evocations()}
+    return {
+        canonical_family(family)
+        for evocation_id in brief.evocations
+        if (evocation := by_id.get(evocation_id)) is not None
+        for family in evocation.families
+    }
 
 
 @functools.cache

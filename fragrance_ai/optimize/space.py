@@ -59,15 +59,6 @@ KEY_MATERIAL_WEIGHT = PREFERRED_NOTE_WEIGHT
 # A material the product base discolours or breaks down (vanillin in a lotion, citral in soap)
 # is used up to this many times the dose that carries it, no more.
 AT_RISK_CARRY_MULTIPLE = 2.0
-# Clash classes a family asks for by itself: a leather brief wants its tar and its animalic
-# facets, an oud brief agarwood's barnyard. Other classes come only from the reading (a
-# "spice market" accepts clove) or a named material.
-FAMILY_ACCEPTS: dict[str, frozenset[Clash]] = {
-    "leather": frozenset({Clash.SMOKY_TAR, Clash.ANIMALIC}),
-    "smoky": frozenset({Clash.SMOKY_TAR}),
-    "animalic": frozenset({Clash.ANIMALIC}),
-    "oud": frozenset({Clash.ANIMALIC}),
-}
 
 Vector = npt.NDArray[np.float64]
 
@@ -402,8 +393,10 @@ def structure_tier_targets(structure: Structure, brief: CreativeBrief) -> dict[T
 def _accepted_clashes(
     brief: CreativeBrief, named: list[Ingredient], knowledge: KnowledgeBook
 ) -> frozenset[Clash]:
-    """What the brief asks for: its reading's accepted classes, those of the materials it
-    names, and those its families want (leather: tar and animalic)."""
+    """What the brief asks for: its reading's accepted classes ("leather", "campfire" accept
+    smoky tar) and those of the materials it names. A family word alone accepts none: the
+    families a reading holds include what its moods and scenes suggest ("dark" -> leather),
+    and a perfumer does not put birch tar in an orris because it mentions suede."""
     accepted: set[Clash] = set()
     for value in brief.accepted_clashes:
         try:
@@ -412,8 +405,6 @@ def _accepted_clashes(
             continue
     for ingredient in named:
         accepted.update(knowledge.of(ingredient.cas).clashes)
-    for family in brief.families:
-        accepted |= FAMILY_ACCEPTS.get(canonical_family(family), frozenset())
     return frozenset(accepted)
 
 
