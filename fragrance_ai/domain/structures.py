@@ -32,6 +32,8 @@ SUGGESTED_STRUCTURE_VOTE = 1.0
 # A material the brief names that is a key of a structure says more about the genre than a
 # family word does ("orange blossom ... with a soft musk" is a white floral, not a musk).
 NAMED_KEY_WEIGHT = 2.0
+# A material only suggested (an evocation's or a model's) is a hint, not the hero.
+SUGGESTED_KEY_WEIGHT = 0.25
 # Families whose materials count as musks in a formula's musk share.
 MUSK_FAMILY = "musky"
 
@@ -98,7 +100,8 @@ class StructureBook:
             if cologne is not None:
                 return cologne
         wanted = [canonical_family(f) for f in brief.families]
-        asked_materials = {*brief.notes, *brief.preferred_notes}
+        named = set(brief.notes)
+        suggested = set(brief.preferred_notes) - named
 
         def score(structure: Structure) -> float:
             total = 0.0
@@ -107,7 +110,8 @@ class StructureBook:
                     weight = 1.0 / (1 + rank)
                     total += weight * (1.5 if structure.families[0] == family else 1.0)
             keys = {name for group in structure.keys for name in group}
-            total += NAMED_KEY_WEIGHT * len(asked_materials & keys)
+            total += NAMED_KEY_WEIGHT * len(named & keys)
+            total += SUGGESTED_KEY_WEIGHT * len(suggested & keys)
             if structure.id == brief.structure:
                 total += SUGGESTED_STRUCTURE_VOTE
             # A structure that covers more of the brief's families beats one that covers one.
