@@ -157,7 +157,7 @@ def build_space(
     product_base = structures.product_base(brief.product)
     structure = structures.for_brief(brief)
     key_names = structures.required_keys(brief, structure)
-    key_names += _evocation_keys(brief, key_names)
+    key_names += _evocation_keys(brief, key_names, catalogue)
     dosage = brief.dosage_percent or profile.default_dosage_percent
     excluded, avoided = resolve_avoid(catalogue, brief.avoid)
     named: list[Ingredient] = []
@@ -303,19 +303,40 @@ def _stand_in_group(
     return ()
 
 
-def _evocation_keys(brief: CreativeBrief, keys: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
-    """Each evocation the text names is carried by one of its materials, as a key group of
-    the accord ("petrichor": vetiver, cypriol, patchouli or a moss); a paraphrase is only a
-    suggestion and makes no material a must."""
-    notes = {evocation.id: evocation.notes for evocation in load_evocations()}
-    groups = []
+def _evocation_keys(
+    brief: CreativeBrief, keys: list[tuple[str, ...]], catalogue: Catalogue
+) -> list[tuple[str, ...]]:
+    """Each evocation the text names is carried in each of its facets: one of its materials
+    of every family it evokes ("a forest after rain": a wood, a green note, a moss), as key
+    groups of the accord; a paraphrase is only a suggestion and makes no material a must."""
+    by_id = {evocation.id: evocation for evocation in load_evocations()}
+    groups: list[tuple[str, ...]] = []
     for evocation_id in brief.evocations:
-        if evocation_id in brief.paraphrased_evocations:
+        evocation = by_id.get(evocation_id)
+        if evocation is None or evocation_id in brief.paraphrased_evocations:
             continue
-        group = tuple(notes.get(evocation_id, ()))
-        if group and group not in keys and group not in groups:
-            groups.append(group)
+        for group in _facets(evocation.notes, evocation.families, catalogue):
+            if group not in keys and group not in groups:
+                groups.append(group)
     return groups
+
+
+def _facets(
+    notes: tuple[str, ...], families: tuple[str, ...], catalogue: Catalogue
+) -> list[tuple[str, ...]]:
+    """An evocation's materials grouped by the evocation's families (by each material's
+    first family); all of them as one group when none falls in its families."""
+    family_of = {}
+    for name in notes:
+        material = catalogue.find(name)
+        if material is not None:
+            family_of[name] = canonical_family(material.families[0])
+    facets = [
+        tuple(name for name in notes if family_of.get(name) == canonical_family(family))
+        for family in families
+    ]
+    facets = [facet for facet in facets if facet]
+    return facets or ([notes] if notes else [])
 
 
 @dataclass
