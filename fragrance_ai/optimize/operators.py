@@ -19,6 +19,7 @@ from fragrance_ai.optimize.space import SearchSpace, Vector
 RANDOM_TIER_SIZES = (3, 6)
 _EPSILON = 1e-9
 _SETTLE_ROUNDS = 30
+CARRY_MARGIN = 1.03
 
 
 def random_formula(space: SearchSpace, rng: np.random.Generator) -> Vector:
@@ -140,7 +141,9 @@ def _carry_keys(vector: Vector, space: SearchSpace) -> Vector:
             index = int(group[int(np.argmax(ratio))])
         else:
             index = int(group[int(np.argmax(space.affinity[group]))])
-        dose = min(float(space.carry[index]), float(space.high[index]))
+        # A little over the carrying dose, so rounding to hundredths and the final scaling
+        # to 100 % leave it carried.
+        dose = min(float(space.carry[index]) * CARRY_MARGIN, float(space.high[index]))
         vector[index] = max(float(vector[index]), dose)
         floor[index] = max(float(floor[index]), dose)
     return floor

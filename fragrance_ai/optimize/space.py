@@ -56,6 +56,9 @@ NAMED_NOTE_WEIGHT = 0.5
 PREFERRED_NOTE_WEIGHT = NAMED_NOTE_WEIGHT / 2
 # The key materials of the brief's structure: pulled towards like a hint.
 KEY_MATERIAL_WEIGHT = PREFERRED_NOTE_WEIGHT
+# A named note's floor sits this far over its carrying dose, so rounding to hundredths and
+# the final scaling to 100 % leave it carried.
+NAMED_CARRY_MARGIN = 1.03
 # A material the product base discolours or breaks down (vanillin in a lotion, citral in soap)
 # is used up to this many times the dose that carries it, no more.
 AT_RISK_CARRY_MULTIPLE = 2.0
@@ -390,7 +393,7 @@ def _select_candidates(
         if is_named:
             # A named note is present at a dose that carries it, where its limit allows; one
             # whose limit sits below its usual range takes as much as is allowed.
-            low = min(max(low, known.carry_percent), high)
+            low = min(max(low, known.carry_percent * NAMED_CARRY_MARGIN), high)
         elif high < low:
             continue
         chosen.materials.append(ingredient)
