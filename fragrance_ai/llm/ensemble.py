@@ -111,6 +111,12 @@ def apply_paraphrases(
     return brief.model_copy(update={"paraphrased_evocations": paraphrased}), outcome
 
 
+# The deterministic reading's version, part of every cached reading's key: bump it when the
+# parser or the evocation library reads a text differently, so a cache filled before (a brief
+# with defaulted families, say) is not served after. 2: issue 25 (evocations, honest reading).
+LITERAL_READING_VERSION = 2
+
+
 class BriefEnsemble:
     def __init__(
         self,
@@ -172,7 +178,11 @@ class BriefEnsemble:
 
     def model_versions(self) -> list[str]:
         roles = [f"{name.value}={role.version}" for name, role in sorted(self.roles.items())]
-        return [*roles, f"paraphrases={self.paraphrases.version}"]
+        return [
+            *roles,
+            f"paraphrases={self.paraphrases.version}",
+            f"literal={LITERAL_READING_VERSION}",
+        ]
 
     def read(self, request: BriefRequest) -> BriefReading:
         return self.read_many([request])[0]
