@@ -8,14 +8,13 @@ absent), so a population is a (formulas x candidates) matrix.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from fragrance_ai.domain.brief import CreativeBrief, Intensity
 from fragrance_ai.domain.catalogue import Catalogue, Ingredient, Tier
-from fragrance_ai.domain.compliance import max_percent_in_concentrate
 from fragrance_ai.domain.designer import (
     PYRAMID_SHIFT,
     PYRAMIDS,
@@ -26,7 +25,7 @@ from fragrance_ai.domain.designer import (
 from fragrance_ai.domain.evocations import load_evocations
 from fragrance_ai.domain.families import canonical_family
 from fragrance_ai.domain.formula import Formula
-from fragrance_ai.domain.material_knowledge import Clash, Form, KnowledgeBook
+from fragrance_ai.domain.material_knowledge import Form, KnowledgeBook
 from fragrance_ai.domain.material_knowledge_file import load_knowledge
 from fragrance_ai.domain.products import ProductType, product_profile
 from fragrance_ai.domain.rules import RuleBook, rule_book
@@ -37,10 +36,9 @@ from fragrance_ai.domain.structures import (
     StructureBook,
     load_structures,
 )
+from fragrance_ai.optimize.candidates import accepted_clashes, select_candidates, stand_in_group
 
 TIERS = tuple(Tier)
-# No single material takes more than this share of the concentrate, whatever its range.
-MAX_SHARE_PERCENT = 30.0
 MIN_MATERIALS = 8
 MAX_MATERIALS = 25
 # Weights of a material's character: its families say more than its descriptors, and its
@@ -56,12 +54,6 @@ NAMED_NOTE_WEIGHT = 0.5
 PREFERRED_NOTE_WEIGHT = NAMED_NOTE_WEIGHT / 2
 # The key materials of the brief's structure: pulled towards like a hint.
 KEY_MATERIAL_WEIGHT = PREFERRED_NOTE_WEIGHT
-# A named note's floor sits this far over its carrying dose, so rounding to hundredths and
-# the final scaling to 100 % leave it carried.
-NAMED_CARRY_MARGIN = 1.03
-# A material the product base discolours or breaks down (vanillin in a lotion, citral in soap)
-# is used up to this many times the dose that carries it, no more.
-AT_RISK_CARRY_MULTIPLE = 2.0
 
 Vector = npt.NDArray[np.float64]
 
@@ -171,7 +163,7 @@ def build_space(
         if ingredient is None:
             unknown.append(note)
             continue
-        group = _stand_in_group(ingredient, product_base, structures)
+        group = stand_in_group(ingredient, product_base, structures)
         if group:
             # Too dear for the product (rose oil in a face cream): the note is carried by its
             # accord's affordable materials instead, and the design says so.
@@ -182,9 +174,9 @@ def build_space(
             named.append(ingredient)
     named_cas = {ingredient.cas for ingredient in named}
     key_material_names = {name for group in key_names for name in group}
-    accepted = _accepted_clashes(brief, named, knowledge)
+    accepted = accepted_clashes(brief, named, knowledge)
 
-    chosen = _select_candidates(
+    chosen = select_candidates(
         catalogue,
         brief,
         dosage=dosage,
@@ -290,22 +282,6 @@ def _hard_ceiling(
     return max(ceiling, named_cost / NAMED_SHARE_OF_CEILING)
 
 
-def _stand_in_group(
-    ingredient: Ingredient, product_base: ProductBase, structures: StructureBook
-) -> tuple[str, ...]:
-    """For a named material dearer than the product base carries, the affordable rest of the
-    first key group that holds it (rose oil: phenylethyl alcohol, geraniol, citronellol ...);
-    empty when it is affordable or no accord holds it."""
-    ceiling = product_base.max_material_price_eur_per_kg
-    if ceiling is None or ingredient.price_per_kg_eur <= ceiling:
-        return ()
-    for structure in structures.structures:
-        for group in structure.keys:
-            if ingredient.name in group:
-                return group
-    return ()
-
-
 def _evocation_keys(
     brief: CreativeBrief, keys: list[tuple[str, ...]], catalogue: Catalogue
 ) -> list[tuple[str, ...]]:
@@ -342,66 +318,6 @@ def _facets(
     return facets or ([notes] if notes else [])
 
 
-@dataclass
-class _Candidates:
-    materials: list[Ingredient] = field(default_factory=list)
-    lows: list[float] = field(default_factory=list)
-    highs: list[float] = field(default_factory=list)
-    unusable: list[Ingredient] = field(default_factory=list)
-    vetoed: list[tuple[str, str]] = field(default_factory=list)
-
-
-def _select_candidates(
-    catalogue: Catalogue,
-    brief: CreativeBrief,
-    *,
-    dosage: float,
-    named_cas: set[str],
-    excluded: set[str],
-    avoided: set[str],
-    accepted: frozenset[Clash],
-    knowledge: KnowledgeBook,
-    product_base: ProductBase,
-) -> _Candidates:
-    """The catalogue less what the brief rules out, what is prohibited or uncertifiable here,
-    and what a perfumer would veto for it (a clash it did not ask for, a nitro musk, a
-    material too dear for the product), each with the range it may take."""
-    chosen = _Candidates()
-    for ingredient in catalogue:
-        is_named = ingredient.cas in named_cas
-        ruled_out = ingredient.cas in excluded or bool(avoided.intersection(ingredient.families))
-        # Prohibited here, or limited by a figure the data lacks: never proposed (0).
-        cap = max_percent_in_concentrate(ingredient, brief.product, dosage, catalogue)
-        if ruled_out or cap == 0:
-            if is_named:
-                chosen.unusable.append(ingredient)
-            continue
-        known = knowledge.of(ingredient.cas)
-        # What the brief names is never vetoed; a key material is, like any other (its
-        # group has others).
-        veto = _veto(ingredient, known.clashes, known.nitro_musk, accepted, product_base)
-        if veto and not is_named:
-            chosen.vetoed.append((ingredient.name, veto))
-            continue
-        low = ingredient.typical_use_min_percent
-        # Past a few times its carrying dose a material dominates whatever it is in; one the
-        # product base discolours or breaks down is used only as much as carries it.
-        dominates = known.dominates_above_percent
-        if known.risks_in(brief.product):
-            dominates = known.carry_percent * AT_RISK_CARRY_MULTIPLE
-        high = min(ingredient.typical_use_max_percent, cap, MAX_SHARE_PERCENT, dominates)
-        if is_named:
-            # A named note is present at a dose that carries it, where its limit allows; one
-            # whose limit sits below its usual range takes as much as is allowed.
-            low = min(max(low, known.carry_percent * NAMED_CARRY_MARGIN), high)
-        elif high < low:
-            continue
-        chosen.materials.append(ingredient)
-        chosen.lows.append(low)
-        chosen.highs.append(high)
-    return chosen
-
-
 def structure_tier_targets(structure: Structure, brief: CreativeBrief) -> dict[Tier, float]:
     """The structure's pyramid, moved towards the base or the top by the brief's intensity
     and wear exactly as `tier_targets` moves the default pyramid (the cologne's top-heaviness
@@ -412,46 +328,6 @@ def structure_tier_targets(structure: Structure, brief: CreativeBrief) -> dict[T
     top = max(structure.pyramid[Tier.TOP] - moved, 5.0)
     base = max(structure.pyramid[Tier.BASE] + moved, 5.0)
     return {Tier.TOP: top, Tier.HEART: 100.0 - top - base, Tier.BASE: base}
-
-
-def _accepted_clashes(
-    brief: CreativeBrief, named: list[Ingredient], knowledge: KnowledgeBook
-) -> frozenset[Clash]:
-    """What the brief asks for: its reading's accepted classes ("leather", "campfire" accept
-    smoky tar) and those of the materials it names. A family word alone accepts none: the
-    families a reading holds include what its moods and scenes suggest ("dark" -> leather),
-    and a perfumer does not put birch tar in an orris because it mentions suede."""
-    accepted: set[Clash] = set()
-    for value in brief.accepted_clashes:
-        try:
-            accepted.add(Clash(value))
-        except ValueError:
-            continue
-    for ingredient in named:
-        accepted.update(knowledge.of(ingredient.cas).clashes)
-    return frozenset(accepted)
-
-
-def _veto(
-    ingredient: Ingredient,
-    clashes: tuple[Clash, ...],
-    nitro_musk: bool,
-    accepted: frozenset[Clash],
-    product_base: ProductBase,
-) -> str:
-    """Why a material the brief did not name is kept out of the search, or ''."""
-    unasked = [clash.value for clash in clashes if clash not in accepted]
-    if unasked:
-        return f"{', '.join(unasked).replace('_', ' ')}: the brief does not ask for it"
-    if nitro_musk:
-        return "a nitro musk: not used unless asked for"
-    ceiling = product_base.max_material_price_eur_per_kg
-    if ceiling is not None and ingredient.price_per_kg_eur > ceiling:
-        return (
-            f"{ingredient.price_per_kg_eur:g} EUR/kg: above what a {product_base.base.value} "
-            f"base carries ({ceiling:g} EUR/kg)"
-        )
-    return ""
 
 
 def _feature_matrix(materials: list[Ingredient]) -> tuple[Vector, tuple[str, ...]]:
