@@ -57,6 +57,10 @@ class Evocation:
     structure: str | None
     accepts: tuple[str, ...]  # Clash values
     source: str
+    # What the evocation cannot be without, as groups of catalogue names (one of each must
+    # carry): a famous perfume's signature (Shalimar: bergamot and vanilla). Empty: its notes
+    # are carried facet by facet.
+    signature: tuple[tuple[str, ...], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -117,7 +121,7 @@ def _evocation(raw: Any, index: int, sources: dict[str, Any], names: set[str] | 
         raise EvocationError(f"{where}: not a mapping")
     known = {
         "id", "kind", "phrases", "phrases_ko", "description", "families", "notes",
-        "structure", "accepts", "source",
+        "structure", "accepts", "source", "signature",
     }  # fmt: skip
     extra = sorted(set(raw) - known)
     if extra:
@@ -155,6 +159,7 @@ def _evocation(raw: Any, index: int, sources: dict[str, Any], names: set[str] | 
     _check_vocabulary(
         where, families=families, notes=notes, structure=structure, accepts=accepts, names=names
     )
+    signature = _signature(where, raw.get("signature"), names)
     source = text("source")
     key = source.split(":", 1)[0]
     if ":" in source and key in sources:
@@ -171,7 +176,24 @@ def _evocation(raw: Any, index: int, sources: dict[str, Any], names: set[str] | 
         structure=str(structure) if structure is not None else None,
         accepts=accepts,
         source=" ".join(source.split()),
+        signature=signature,
     )
+
+
+def _signature(where: str, raw: Any, names: set[str] | None) -> tuple[tuple[str, ...], ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(
+        isinstance(group, list) and group and all(isinstance(n, str) for n in group)
+        for group in raw
+    ):
+        raise EvocationError(f"{where}: signature: must be a list of groups of material names")
+    groups = tuple(tuple(name.strip() for name in group) for group in raw)
+    if names is not None:
+        unknown = sorted({n for group in groups for n in group} - names)
+        if unknown:
+            raise EvocationError(f"{where}: signature: not in the catalogue: {', '.join(unknown)}")
+    return groups
 
 
 def _check_phrases(where: str, phrases: tuple[str, ...], phrases_ko: tuple[str, ...]) -> None:

@@ -285,16 +285,18 @@ def _hard_ceiling(
 def _evocation_keys(
     brief: CreativeBrief, keys: list[tuple[str, ...]], catalogue: Catalogue
 ) -> list[tuple[str, ...]]:
-    """Each evocation the text names is carried in each of its facets: one of its materials
-    of every family it evokes ("a forest after rain": a wood, a green note, a moss), as key
-    groups of the accord; a paraphrase is only a suggestion and makes no material a must."""
+    """Each evocation the text names is carried, as key groups of the accord: a reference by
+    its signature (Shalimar: bergamot and vanilla), anything else in each of its facets, one
+    of its materials of every family it evokes ("a forest after rain": a wood, a green note).
+    A paraphrase is only a suggestion and makes no material a must."""
     by_id = {evocation.id: evocation for evocation in load_evocations()}
     groups: list[tuple[str, ...]] = []
     for evocation_id in brief.evocations:
         evocation = by_id.get(evocation_id)
         if evocation is None or evocation_id in brief.paraphrased_evocations:
             continue
-        for group in _facets(evocation.notes, evocation.families, catalogue):
+        carried = evocation.signature or _facets(evocation.notes, evocation.families, catalogue)
+        for group in carried:
             if group not in keys and group not in groups:
                 groups.append(group)
     return groups

@@ -66,6 +66,9 @@ def test_every_entry_names_catalogue_materials_canonical_families_and_known_clas
         assert set(evocation.families) <= set(FAMILY_WORDS), evocation.id
         assert set(evocation.accepts) <= clashes, evocation.id
         assert evocation.structure is None or evocation.structure in structures, evocation.id
+        assert {n for group in evocation.signature for n in group} <= names, evocation.id
+    # Every famous perfume says what it cannot be without.
+    assert all(e.signature for e in load_evocations() if e.kind == "reference")
 
 
 @pytest.mark.parametrize(
@@ -78,6 +81,11 @@ def test_every_entry_names_catalogue_materials_canonical_families_and_known_clas
         ("kind: scene", "kind: place", "entry 1 (petrichor): kind: 'place'"),
         ("phrases_ko: [비 온 뒤]", "phrases_ko: [after]", "phrases_ko: 'after'"),
         ('source: "practice: geosmin"', "source: ''", "entry 1 (petrichor): source"),
+        (
+            "accepts: [smoky_tar]",
+            "accepts: [smoky_tar]\n  signature: [[Vetiver]]",
+            "entry 1 (petrichor): signature: not in the catalogue: Vetiver",
+        ),
     ],
 )
 def test_a_loader_error_names_the_entry_and_the_field(

@@ -42,6 +42,19 @@ def test_a_rose_oud_carries_agarwood_or_its_reconstitution_and_its_rose() -> Non
         assert _carried(CATALOGUE, lines, ["Rose oil"]), lines
 
 
+def test_a_reference_is_carried_by_its_signature() -> None:
+    # Shalimar is bergamot over vanilla, whatever else an option does with the amber: one of
+    # each at its carrying dose, or at the most its limit allows (expressed bergamot's
+    # phototoxicity cap sits below its carrying dose in an eau de parfum).
+    text = "something like Shalimar but lighter"
+    space = build_space(CATALOGUE, brief_of(text))
+    enough = {m.name: float(space.carry[i]) - 0.01 for i, m in enumerate(space.materials)}
+    for lines in _lines(text):
+        amounts = dict(lines)
+        for group in (["Bergamot oil", "Bergamot oil FCF"], ["Vanillin", "Ethyl vanillin"]):
+            assert any(amounts.get(name, 0) >= enough[name] for name in group), (group, lines)
+
+
 def test_no_option_holds_a_clash_the_brief_did_not_ask_for() -> None:
     for text in ("rose oud parfum, dark and luxurious", "white floral with jasmine and tuberose"):
         for lines in _lines(text):
