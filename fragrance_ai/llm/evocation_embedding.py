@@ -28,15 +28,15 @@ import time
 import zipfile
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from fragrance_ai.domain.evocations import Evocation, EvocationMatch, load_evocations
 from fragrance_ai.domain.text import WORD, normalise_text, word_form
-from fragrance_ai.llm.loading import PACKAGE_PREFIX, ModelUnavailable
+from fragrance_ai.llm.loading import ModelUnavailable, spec_path
 from fragrance_ai.platform.atomic_file import (
     STALE_AFTER_S,
+    fsync_path,
     is_temporary,
     temporary_name,
     write_atomically,
@@ -129,21 +129,7 @@ def _has_unread_word(clause: str, unread: Collection[str]) -> bool:
 def locate_model(spec: str, cache_dir: Path) -> Path:
     """The model directory `spec` names: a directory, a .zip (unpacked into `cache_dir`), or
     `package:<distribution>/<file>` inside an installed wheel. ModelUnavailable otherwise."""
-    if spec.startswith(PACKAGE_PREFIX):
-        distribution, _, inner = spec.removeprefix(PACKAGE_PREFIX).partition("/")
-        if not distribution or not inner:
-            raise ModelUnavailable(f"{spec!r}: expected package:<distribution>/<file>")
-        try:
-            path = Path(str(metadata.distribution(distribution).locate_file(inner)))
-        except metadata.PackageNotFoundError:
-            raise ModelUnavailable(
-                f"{spec!r}: the {distribution} wheel is not installed "
-                "(scripts/bootstrap installs requirements-models.txt)"
-            ) from None
-    else:
-        path = Path(spec).expanduser()
-    if not path.exists():
-        raise ModelUnavailable(f"{spec!r}: {path} does not exist")
+    path = spec_path(spec)
     if path.is_file():
         if path.suffix != ".zip":
             raise ModelUnavailable(f"{spec!r}: a model file must be a .zip; else give a directory")
@@ -183,7 +169,7 @@ def unpack_model(archive: Path, cache_dir: Path) -> Path:
                     shutil.copyfileobj(source, sink, 1 << 20)
                     sink.flush()
                     os.fsync(sink.fileno())
-        _fsync_directory(temporary)
+        fsync_path(temporary)
         try:
             os.rename(temporary, target)
         except OSError:
@@ -191,7 +177,7 @@ def unpack_model(archive: Path, cache_dir: Path) -> Path:
                 raise
             # Another process unpacked the same archive first: keep its copy.
             shutil.rmtree(temporary, ignore_errors=True)
-        _fsync_directory(cache_dir)
+        fsync_path(cache_dir)
     except (OSError, zipfile.BadZipFile) as error:
         shutil.rmtree(temporary, ignore_errors=True)
         raise ModelUnavailable(f"{archive}: unpacking into {cache_dir} failed: {error}") from error
@@ -213,14 +199,6 @@ def _remove_stale_directories(directory: Path) -> None:
             if stale:
                 shutil.rmtree(entry.path, ignore_errors=True)
                 log.warning("removed %s, left by an unpacking that did not finish", entry.path)
-
-
-def _fsync_directory(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 # ---------------------------------------------------------------------------------------

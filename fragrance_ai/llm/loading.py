@@ -48,8 +48,9 @@ class LoadedModel:
     version: str
 
 
-def resolve_model_path(spec: str) -> ModelLocation:
-    """Where `spec` points on this machine; ModelUnavailable when nothing is there."""
+def spec_path(spec: str) -> Path:
+    """The existing file or directory a model spec names: a path, or
+    `package:<distribution>/<file>` inside an installed wheel. ModelUnavailable otherwise."""
     if spec.startswith(PACKAGE_PREFIX):
         distribution, _, inner = spec.removeprefix(PACKAGE_PREFIX).partition("/")
         if not distribution or not inner:
@@ -65,6 +66,12 @@ def resolve_model_path(spec: str) -> ModelLocation:
         path = Path(spec).expanduser()
     if not path.exists():
         raise ModelUnavailable(f"{spec!r}: {path} does not exist")
+    return path
+
+
+def resolve_model_path(spec: str) -> ModelLocation:
+    """Where `spec` points on this machine; ModelUnavailable when nothing is there."""
+    path = spec_path(spec)
     if path.is_file():
         if path.suffix != ".gguf":
             raise ModelUnavailable(f"{spec!r}: a model file must be .gguf; else give a directory")

@@ -49,17 +49,17 @@ def replaced_atomically(path: Path) -> Iterator[Path]:
     if not directory.is_dir():
         directory.mkdir(parents=True, exist_ok=True)
         # The new directory's own entry must survive a crash too.
-        _fsync(directory.parent)
+        fsync_path(directory.parent)
     remove_stale_temporaries(directory)
     temporary = directory / temporary_name(path.name)
     try:
         yield temporary
-        _fsync(temporary)
+        fsync_path(temporary)
         os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
-    _fsync(directory)
+    fsync_path(directory)
 
 
 def temporary_name(target_name: str) -> str:
@@ -111,7 +111,7 @@ def _writer_is_alive(name: str) -> bool:
     return True
 
 
-def _fsync(path: Path) -> None:
+def fsync_path(path: Path) -> None:
     """A file's or a directory's; a read-only descriptor is enough for either on Linux."""
     descriptor = os.open(path, os.O_RDONLY)
     try:
