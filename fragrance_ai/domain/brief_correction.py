@@ -14,7 +14,12 @@ from dataclasses import dataclass, field
 from fragrance_ai.domain.brief import CreativeBrief, Intensity
 from fragrance_ai.domain.catalogue import Catalogue
 from fragrance_ai.domain.designer import MOOD_FAMILIES, SEASON_FAMILIES
-from fragrance_ai.domain.evocations import EvocationMatch, apply_evocations, load_evocations
+from fragrance_ai.domain.evocations import (
+    EvocationMatch,
+    apply_evocations,
+    evocations_by_id,
+    load_evocations,
+)
 from fragrance_ai.domain.families import canonical_family
 from fragrance_ai.domain.parser import language_of
 from fragrance_ai.domain.products import ProductType
@@ -64,7 +69,7 @@ def correct_brief(
     families = _known(edits.families, "families", set(words["families"]), problems)
     moods = _known(edits.moods, "moods", set(words["moods"]), problems)
     seasons = _known(edits.seasons, "seasons", set(words["seasons"]), problems)
-    by_id = {evocation.id: evocation for evocation in load_evocations()}
+    by_id = evocations_by_id()
     evocations = [
         by_id[word] for word in _known(edits.evocations, "evocations", set(by_id), problems)
     ]

@@ -90,6 +90,12 @@ def load_evocations() -> tuple[Evocation, ...]:
     return parse_evocations(text.read_text(encoding="utf-8"), load_catalogue())
 
 
+@functools.cache
+def evocations_by_id() -> dict[str, Evocation]:
+    """The packaged library by id (read-only: the same mapping is shared by every caller)."""
+    return {evocation.id: evocation for evocation in load_evocations()}
+
+
 def parse_evocations(text: str, catalogue: Catalogue | None = None) -> tuple[Evocation, ...]:
     """The entries of an evocation file, checked: known kind, canonical families, valid clash
     classes and structure ids, a source, at least one phrase, and (given a catalogue) notes

@@ -18,7 +18,7 @@ import yaml
 
 from fragrance_ai.domain.brief import CreativeBrief
 from fragrance_ai.domain.catalogue import Catalogue, Tier
-from fragrance_ai.domain.evocations import load_evocations
+from fragrance_ai.domain.evocations import evocations_by_id
 from fragrance_ai.domain.families import canonical_family
 from fragrance_ai.domain.material_knowledge import BASE_OF_PRODUCT, Base
 from fragrance_ai.domain.products import ProductType
@@ -120,7 +120,7 @@ class StructureBook:
         return max(self.structures, key=score)
 
     def _named_by_reference(self, brief: CreativeBrief) -> Structure | None:
-        by_id = {evocation.id: evocation for evocation in load_evocations()}
+        by_id = evocations_by_id()
         for evocation_id in brief.evocations:
             if evocation_id in brief.paraphrased_evocations:
                 continue
@@ -145,7 +145,7 @@ class StructureBook:
 
 
 def _evoked_families(brief: CreativeBrief) -> set[str]:
-    by_id = {evocation.id: evocation for evocation in load_evocations()}
+    by_id = evocations_by_id()
     return {
         canonical_family(family)
         for evocation_id in brief.evocations

@@ -22,7 +22,7 @@ from fragrance_ai.domain.designer import (
     resolve_avoid,
     tier_targets,
 )
-from fragrance_ai.domain.evocations import load_evocations
+from fragrance_ai.domain.evocations import evocations_by_id
 from fragrance_ai.domain.families import canonical_family
 from fragrance_ai.domain.formula import Formula
 from fragrance_ai.domain.material_knowledge import Form, KnowledgeBook
@@ -289,7 +289,7 @@ def _evocation_keys(
     its signature (Shalimar: bergamot and vanilla), anything else in each of its facets, one
     of its materials of every family it evokes ("a forest after rain": a wood, a green note).
     A paraphrase is only a suggestion and makes no material a must."""
-    by_id = {evocation.id: evocation for evocation in load_evocations()}
+    by_id = evocations_by_id()
     groups: list[tuple[str, ...]] = []
     for evocation_id in brief.evocations:
         evocation = by_id.get(evocation_id)
