@@ -1169,6 +1169,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         action="store_true",
         help="read after with the literal parser only, not the paraphrase matcher",
     )
+    parser.add_argument(
+        "--after-only",
+        action="store_true",
+        help="review the working tree only, without the before revision (for quick iteration)",
+    )
     args = parser.parse_args(argv)
     # The paraphrase matcher's model loads through transformers: its load report and progress
     # bar are not the review's.
@@ -1180,6 +1185,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.briefs is not None:
         briefs = briefs[: args.briefs]
     after_pipeline = AfterPipeline(args.seed, paraphrases=not args.no_paraphrases)
+    if args.after_only:
+        _report_after_only(briefs, after_pipeline.run(briefs), ref, args.json)
+        return
     with worktree(REVISION_BEFORE) as tree, tempfile.TemporaryDirectory() as scratch_dir:
         scratch = Path(scratch_dir)
         process = start_before(tree, briefs, args.seed, scratch)
@@ -1215,6 +1223,35 @@ def main(argv: Sequence[str] | None = None) -> None:
                         for brief in briefs
                     ],
                 },
+                ensure_ascii=False,
+                indent=1,
+                default=_json_default,
+            ),
+            encoding="utf-8",
+        )
+
+
+def _report_after_only(
+    briefs: Sequence[ReviewBrief], outcomes: Sequence[Outcome], ref: Reference, path: Path | None
+) -> None:
+    by_id = {outcome.brief_id: outcome for outcome in outcomes}
+    rows = [row for brief in briefs for row in review(brief, by_id[brief.id], ref)]
+    for check in CHECKS:
+        print(f"{check:16} {share(rows, check)}")
+    print(f"{'every check':16} {share(rows)}")
+    held = [row for row in rows if row.held_out]
+    print(f"{'held-out':16} {share(held)}")
+    for row in rows:
+        for check, verdict in row.verdicts.items():
+            if verdict is not None:
+                print(f"  {row.brief_id} option {row.option} {check}: {verdict}")
+    if path is not None:
+        path.write_text(
+            json.dumps(
+                [
+                    {**asdict(brief), "after": _outcome_json(outcomes, rows, brief.id)}
+                    for brief in briefs
+                ],
                 ensure_ascii=False,
                 indent=1,
                 default=_json_default,
