@@ -143,11 +143,8 @@ def _limits_unmet(space: SearchSpace, run: SearchRun) -> list[str]:
             "formulas that come closest"
         )
     ceiling = space.hard_cost_ceiling_eur_per_kg
-    if (
-        ceiling is not None
-        and not space.brief.budget_per_kg_eur
-        and ceiling != space.product_base.cost_ceiling_eur_per_kg
-    ):
+    product_ceiling = space.product_base.cost_ceiling_eur_per_kg
+    if ceiling is not None and product_ceiling is not None and ceiling > product_ceiling:
         unmet.append(
             f"the named materials alone cost more than a {space.product_base.base.value} "
             f"base's {space.product_base.cost_ceiling_eur_per_kg:g} EUR/kg allows; the "

@@ -256,7 +256,7 @@ def build_space(
         crystalline=np.array([knowledge.of(m.cas).form is Form.CRYSTALLINE for m in materials]),
         shared_by_design=required | keyed,
         vetoed=tuple(chosen.vetoed),
-        cost_ceiling_eur_per_kg=brief.budget_per_kg_eur or product_base.cost_ceiling_eur_per_kg,
+        cost_ceiling_eur_per_kg=_soft_ceiling(brief, product_base),
         hard_cost_ceiling_eur_per_kg=_hard_ceiling(brief, product_base, named_cost),
         stand_ins=tuple(stand_ins),
     )
@@ -269,17 +269,28 @@ BUDGET_TOLERANCE = 0.10
 NAMED_SHARE_OF_CEILING = 0.5
 
 
+def _soft_ceiling(brief: CreativeBrief, product_base: ProductBase) -> float | None:
+    """The cost the search aims under: the brief's budget or the product's ceiling, the lower
+    where both are given ("cheap" reads as 20 EUR/kg, yet a detergent's ceiling is lower)."""
+    ceilings = [
+        c for c in (brief.budget_per_kg_eur, product_base.cost_ceiling_eur_per_kg) if c
+    ]
+    return min(ceilings) if ceilings else None
+
+
 def _hard_ceiling(
     brief: CreativeBrief, product_base: ProductBase, named_cost: float
 ) -> float | None:
-    """The cost a formula may not pass: the brief's budget with a little room, else the
-    product's ceiling, raised when the materials the brief names cannot fit under it."""
+    """The cost a formula may not pass: the brief's budget with a little room, and the
+    product's ceiling, raised when the materials the brief names cannot fit under it; the
+    lower of the two where both are given."""
+    ceilings = []
     if brief.budget_per_kg_eur:
-        return brief.budget_per_kg_eur * (1 + BUDGET_TOLERANCE)
+        ceilings.append(brief.budget_per_kg_eur * (1 + BUDGET_TOLERANCE))
     ceiling = product_base.cost_ceiling_eur_per_kg
-    if ceiling is None:
-        return None
-    return max(ceiling, named_cost / NAMED_SHARE_OF_CEILING)
+    if ceiling is not None:
+        ceilings.append(max(ceiling, named_cost / NAMED_SHARE_OF_CEILING))
+    return min(ceilings) if ceilings else None
 
 
 def _evocation_keys(

@@ -151,3 +151,18 @@ def test_each_option_states_its_idea_and_the_bases_risks() -> None:
         for option in design.options
         for line in option.designed.rationale
     )
+
+
+def test_a_cheap_word_does_not_lift_a_products_own_cost_ceiling() -> None:
+    # "cheap" reads as 20 EUR/kg; a laundry detergent's own ceiling is lower and still holds.
+    text = "cheap laundry detergent, fresh and clean"
+    brief = brief_of(text)
+    detergent = load_structures().product_base(ProductType.LAUNDRY_DETERGENT)
+    assert detergent.cost_ceiling_eur_per_kg is not None
+    assert brief.budget_per_kg_eur is not None
+    assert brief.budget_per_kg_eur > detergent.cost_ceiling_eur_per_kg
+    space = build_space(CATALOGUE, brief)
+    assert space.cost_ceiling_eur_per_kg == detergent.cost_ceiling_eur_per_kg
+    assert space.hard_cost_ceiling_eur_per_kg == detergent.cost_ceiling_eur_per_kg
+    for option in designed(text).options:
+        assert option.designed.cost_per_kg_eur <= detergent.cost_ceiling_eur_per_kg
