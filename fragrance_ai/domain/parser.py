@@ -75,7 +75,14 @@ SEASON_WORDS: dict[str, tuple[str, ...]] = {
 }
 
 INTENSITY_WORDS: dict[Intensity, tuple[str, ...]] = {
-    Intensity.LIGHT: ("light", "subtle", "soft", "sheer", "airy", "delicate", "discreet", "gentle"),
+    Intensity.LIGHT: (
+        "light", "subtle", "soft", "sheer", "airy", "delicate", "discreet", "gentle",
+        # A strong word denied asks for a light one (read whole, before "nothing" opens an
+        # avoid list that would drop the word).
+        "nothing heavy", "nothing too heavy", "not heavy", "not too heavy", "never heavy",
+        "nothing strong", "nothing too strong", "not too strong", "not overpowering",
+        "nothing overpowering",
+    ),
     Intensity.MODERATE: ("moderate", "balanced", "medium", "everyday", "versatile"),
     Intensity.STRONG: (
         "strong", "intense", "powerful", "bold", "heavy", "rich", "loud", "beast mode",

@@ -113,8 +113,9 @@ def apply_paraphrases(
 
 # The deterministic reading's version, part of every cached reading's key: bump it when the
 # parser or the evocation library reads a text differently, so a cache filled before (a brief
-# with defaulted families, say) is not served after. 2: issue 25 (evocations, honest reading).
-LITERAL_READING_VERSION = 2
+# with defaulted families, say) is not served after. 2: issue 25 (evocations, honest reading);
+# 3: a denied strong word reads as light, structure phrases, lipstick and clean cotton.
+LITERAL_READING_VERSION = 3
 
 
 class BriefEnsemble:

@@ -88,6 +88,16 @@ def test_intensity_words(parser: DeterministicBriefParser) -> None:
     assert parser.parse("an intense, powerful leather").intensity is Intensity.STRONG
 
 
+def test_a_strong_word_denied_reads_as_light_and_is_read(
+    parser: DeterministicBriefParser,
+) -> None:
+    for text in ("summer citrus with lemon, nothing heavy", "a rose, not too strong"):
+        brief = parser.parse(text)
+        assert brief.intensity is Intensity.LIGHT, text
+        assert "intensity" not in brief.defaults_used
+        assert not brief.unread_words
+
+
 def test_gibberish_is_not_understood_and_gets_no_families(
     parser: DeterministicBriefParser,
 ) -> None:
