@@ -47,6 +47,9 @@ class CreativeBrief(BaseModel):
     # Those of them read from a paraphrase by the sentence model rather than from the text's
     # own words: suggestions, which never name the structure or make a material a must.
     paraphrased_evocations: list[str] = Field(default_factory=list)
+    # Named notes the text asks for only as a touch ("a hint of rose", "a little muguet"):
+    # carried like any named note, but they do not choose the structure.
+    accent_notes: list[str] = Field(default_factory=list)
     # A classic structure the text names or references (an id of data/perfumery/structures.yaml);
     # None: the design picks the one its families suggest.
     structure: str | None = None

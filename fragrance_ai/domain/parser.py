@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -123,6 +123,16 @@ _CLAUSE_END = re.compile(
     r"[.;:!?,()\n]|(?<![a-z0-9])(?:but|with|please|for|that|which)(?![a-z0-9])"
 )
 _AVOID_SCOPE_CHARS = 60
+# "a hint of rose", "a little lily of the valley and aldehydes": the notes that follow, to the
+# end of the clause, are accents, not the heart of the brief.
+_ACCENT_TRIGGER = re.compile(
+    r"(?<![a-z0-9])(?:(?:a |the )?(?:hint|hints|touch|touches|dash|whisper|trace|pinch|drop|"
+    r"nuance|suggestion|bit|little bit) of|a little|slightly|a twist of)(?![a-z0-9])"
+    r"|살짝|약간|조금"
+)
+_ACCENT_CLAUSE_END = re.compile(
+    r"[.;:!?,()\n]|(?<![a-z0-9])(?:but|with|please|for|that|which|over|on)(?![a-z0-9])"
+)
 _STOPWORDS = frozenset({
     "a", "an", "the", "any", "of", "or", "and", "too", "much", "more", "very", "really", "some",
     "heavy", "strong", "notes", "note", "like", "smell", "smells", "smelling",
@@ -168,6 +178,7 @@ class _Findings:
     intensities: list[Intensity] = field(default_factory=list)
     products: list[ProductType] = field(default_factory=list)
     avoid: list[str] = field(default_factory=list)
+    accents: list[str] = field(default_factory=list)
 
     def add(self, term: _Term) -> None:
         target: list[str] = {
@@ -260,6 +271,7 @@ class DeterministicBriefParser:
     def parse(self, text: str, *, product: ProductType | None = None) -> CreativeBrief:
         clean = normalise_text(text)
         avoid_spans = list(self._avoid_spans(clean))
+        accent_spans = list(_accent_spans(clean))
 
         def avoided(start: int) -> bool:
             return any(low <= start < high for low, high in avoid_spans)
@@ -284,6 +296,9 @@ class DeterministicBriefParser:
                 read.pop()
                 continue
             findings.add(term)
+            accent = any(low <= match.start() < high for low, high in accent_spans)
+            if accent and term.kind == "note" and term.value not in findings.accents:
+                findings.accents.append(term.value)
         for start, end in avoid_spans:
             self._add_unrecognised_avoid(clean[start:end], findings)
         findings.notes = [note for note in findings.notes if note not in findings.avoid]
@@ -295,7 +310,10 @@ class DeterministicBriefParser:
             budget = ECONOMY_BUDGET_EUR_PER_KG
         dosage = _first_in_range(_PERCENT, _without_budgets(clean), low=0, high=40)
         longevity = _first_in_range(_HOURS, clean, low=0, high=72)
-        patterns = (_BUDGET, _PERCENT, _HOURS, _ECONOMY, _ECONOMY_KO, _AVOID_TRIGGER, _KO_AVOID)
+        patterns = (
+            _BUDGET, _PERCENT, _HOURS, _ECONOMY, _ECONOMY_KO, _AVOID_TRIGGER, _KO_AVOID,
+            _ACCENT_TRIGGER,
+        )  # fmt: skip
         for pattern in patterns:
             read.extend(m.span() for m in pattern.finditer(clean))
         unread = [word for word in unread_words(clean, read) if word not in findings.avoid]
@@ -382,6 +400,7 @@ class DeterministicBriefParser:
         return CreativeBrief(
             families=families,
             notes=findings.notes,
+            accent_notes=[note for note in findings.accents if note in findings.notes],
             unmatched_notes=findings.unmatched,
             moods=findings.moods,
             seasons=findings.seasons,
@@ -441,6 +460,15 @@ class DeterministicBriefParser:
 
 
 _KO_AVOID = re.compile("|".join(AVOID_AFTER_KO))
+
+
+def _accent_spans(clean: str) -> Iterator[tuple[int, int]]:
+    """Where the text asks for a touch of something: from the trigger to the clause's end."""
+    for trigger in _ACCENT_TRIGGER.finditer(clean):
+        start = trigger.end()
+        window = clean[start : start + _AVOID_SCOPE_CHARS]
+        stop = _ACCENT_CLAUSE_END.search(window)
+        yield start, start + (stop.start() if stop else len(window))
 
 
 def _korean_avoid_spans(clean: str) -> list[tuple[int, int]]:

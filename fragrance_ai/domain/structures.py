@@ -100,8 +100,10 @@ class StructureBook:
             if cologne is not None:
                 return cologne
         wanted = [canonical_family(f) for f in brief.families]
-        named = set(brief.notes)
-        suggested = set(brief.preferred_notes) - named
+        # A note asked for as a touch ("a hint of rose") is carried but does not pick the
+        # structure: it weighs as a suggestion.
+        named = set(brief.notes) - set(brief.accent_notes)
+        suggested = (set(brief.preferred_notes) | set(brief.accent_notes)) - named
 
         def score(structure: Structure) -> float:
             total = 0.0

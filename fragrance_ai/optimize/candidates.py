@@ -124,16 +124,30 @@ def _veto(
 
 
 def stand_in_group(
-    ingredient: Ingredient, product_base: ProductBase, structures: StructureBook
+    ingredient: Ingredient,
+    product_base: ProductBase,
+    structures: StructureBook,
+    catalogue: Catalogue,
 ) -> tuple[str, ...]:
-    """For a named material dearer than the product base carries, the affordable rest of the
-    first key group that holds it (rose oil: phenylethyl alcohol, geraniol, citronellol ...);
-    empty when it is affordable or no accord holds it."""
+    """For a named material dearer than the product base carries, the affordable materials of
+    its own note among the key groups that hold it (rose oil: phenylethyl alcohol, geraniol,
+    citronellol ...): the group most of whose members share its first family, kept to those
+    members. Empty when it is affordable or no accord holds it."""
     ceiling = product_base.max_material_price_eur_per_kg
     if ceiling is None or ingredient.price_per_kg_eur <= ceiling:
         return ()
-    for structure in structures.structures:
-        for group in structure.keys:
-            if ingredient.name in group:
-                return group
-    return ()
+    family = ingredient.families[0]
+
+    def same_note(name: str) -> bool:
+        material = catalogue.find(name)
+        return (
+            material is not None
+            and material.families[0] == family
+            and material.price_per_kg_eur <= ceiling
+        )
+
+    groups = [group for s in structures.structures for group in s.keys if ingredient.name in group]
+    # The group that is most of this material's note (rose oil's own rose accord, not the
+    # rose-oud group where it stands beside saffron and woods); the first listed on a tie.
+    best = max(groups, key=lambda g: sum(map(same_note, g)) / len(g), default=())
+    return tuple(name for name in best if same_note(name))

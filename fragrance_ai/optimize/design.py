@@ -22,11 +22,13 @@ from fragrance_ai.optimize.options import (
     verified,
 )
 from fragrance_ai.optimize.search import GenerationStats, SearchConfig, SearchRun, run_search
-from fragrance_ai.optimize.space import TIERS, SearchSpace, build_space
+from fragrance_ai.optimize.space import TIERS, SearchSpace, Vector, build_space
 
 # Rule-based variants put into the first population: good starting points, not the answer.
 SEEDS_FROM_RULES = 2
 CANDIDATES_PER_OPTION = 3
+# The fewest options a design offers where the search holds them (the settings ask 3 to 5).
+MIN_OPTIONS = 3
 NSGA2 = "nsga2"
 RULE_BASED = "rule_based"
 
@@ -71,27 +73,7 @@ def design_options(
         seeds=[space.vector_of(s.formula)[0] for s in seeded],
         on_generation=on_generation,
     )
-    picked: list[tuple[Verified, dict[str, float], int]] = []
-    ideas: list[Idea] = []
-    # More candidates than options: rounding to hundredths can reorder a formula's loudest
-    # materials, so ideas are compared again on the formulas as they will be weighed.
-    for individual in choose(run, count * CANDIDATES_PER_OPTION):
-        if len(picked) == count:
-            break
-        checked = verified(settle_hundredths(to_formula(space, individual.genome)), catalogue)
-        if checked is None:
-            continue
-        idea = idea_of(space, space.vector_of(checked.formula)[0])
-        if any(same_idea(idea, other) for other in ideas):
-            continue
-        ideas.append(idea)
-        scores = {
-            "brief_fit": round(individual.fit, 4),
-            "pyramid_balance": round(individual.pyramid_balance, 4),
-            "cost_per_kg_eur": round(individual.cost_per_kg_eur, 2),
-            "novelty": round(individual.novelty, 4),
-        }
-        picked.append((checked, scores, individual.born))
+    picked = _pick(space, run, catalogue, count)
     formulas = [checked.formula for checked, *_ in picked]
     options = [
         Option(
@@ -128,6 +110,61 @@ def design_options(
         unmet=unmet,
         structure=f"{space.structure.name}: {space.structure.idea}",
         left_out=[f"{name} ({why})" for name, why in space.vetoed],
+    )
+
+
+Picked = tuple[Verified, dict[str, float], int]
+
+
+def _pick(space: SearchSpace, run: SearchRun, catalogue: Catalogue, count: int) -> list[Picked]:
+    """Options whose ideas differ clearly; when the search holds fewer than MIN_OPTIONS such,
+    the rest differ in their loudest three at least, so the perfumer still has a choice."""
+    picked: list[Picked] = []
+    ideas: list[Idea] = []
+    seen: set[int] = set()
+    for strict in (True, False):
+        if strict is False and len(picked) >= MIN_OPTIONS:
+            break
+        # More candidates than options: rounding to hundredths can reorder a formula's
+        # loudest materials, so ideas are compared again on the formulas as they are weighed.
+        for individual in choose(run, count * CANDIDATES_PER_OPTION, strict=strict):
+            if len(picked) == (count if strict else MIN_OPTIONS):
+                break
+            if id(individual) in seen:
+                continue
+            seen.add(id(individual))
+            formula = settle_hundredths(to_formula(space, individual.genome))
+            checked = verified(formula, catalogue)
+            if checked is None:
+                continue
+            weighed = space.vector_of(checked.formula)[0]
+            if not carries_its_keys(space, weighed):
+                # Rounding or the compliance repair took a key note under its carrying dose.
+                continue
+            idea = idea_of(space, weighed)
+            if any(same_idea(idea, other, strict=strict) for other in ideas):
+                continue
+            ideas.append(idea)
+            scores = {
+                "brief_fit": round(individual.fit, 4),
+                "pyramid_balance": round(individual.pyramid_balance, 4),
+                "cost_per_kg_eur": round(individual.cost_per_kg_eur, 2),
+                "novelty": round(individual.novelty, 4),
+            }
+            picked.append((checked, scores, individual.born))
+    return picked
+
+
+# A formula is weighed in hundredths: a dose within this of the carrying dose carries.
+WEIGHING_STEP_PERCENT = 0.01
+
+
+def carries_its_keys(space: SearchSpace, vector: Vector) -> bool:
+    """Every key group of the accord has a member at its carrying dose (or its most allowed
+    here), as the formula will be weighed."""
+    return all(
+        bool((vector[group] >= space.carry[group] - WEIGHING_STEP_PERCENT).any())
+        for group in space.key_groups
     )
 
 

@@ -12,24 +12,33 @@ import numpy.typing as npt
 from fragrance_ai.optimize.space import SearchSpace, Vector
 
 IDEA_SIZE = 3
-# Two formulas share an idea when their loudest three overlap in more than one material.
+# Two formulas share an idea when the loudest three of either overlap the loudest four of the
+# other in more than one material: the fourth counts because a material one option holds
+# third and the other fourth is still what both smell of.
 MAX_SHARED_IDEA_MATERIALS = 1
+RUNNER_UP = IDEA_SIZE + 1
+VIEWS = ("all", "free", "plain")
 
-# ("all" | "free", candidate index): see idea_of.
-Idea = frozenset[tuple[str, int]]
+# (view, place among the loudest (0 = loudest), candidate index): see idea_of.
+Idea = frozenset[tuple[str, int, int]]
 
 
 def idea_of(space: SearchSpace, genome: Vector) -> Idea:
-    """The formula's loudest materials twice over: among all but its named notes, and among
-    all but its named notes and key materials. Which materials count as 'there by design'
-    is a judgement; an idea that differs both ways differs however one judges it."""
+    """The formula's loudest materials three times over: among all but its named notes;
+    among all but its named notes (in any quality) and key materials; and among all but those
+    and what the reading suggests. Which materials count as 'there by design' is a
+    judgement; an idea that differs every way differs however one judges it."""
     loudness = genome / space.carry_percent
     present = genome > 0
+    among = {
+        "all": present & ~space.required,
+        "free": present & ~space.shared_by_design,
+        "plain": present & ~(space.shared_by_design | space.suggested),
+    }
     return frozenset(
-        {
-            *(("all", i) for i in _loudest(space, loudness, present & ~space.required)),
-            *(("free", i) for i in _loudest(space, loudness, present & ~space.shared_by_design)),
-        }
+        (view, place, i)
+        for view in VIEWS
+        for place, i in enumerate(_loudest(space, loudness, among[view]))
     )
 
 
@@ -40,12 +49,21 @@ def _loudest(space: SearchSpace, loudness: Vector, among: npt.NDArray[np.bool_])
         (int(i) for i in np.flatnonzero(among)),
         key=lambda i: (-round(float(loudness[i]), 6), space.materials[i].name),
     )
-    return ranked[:IDEA_SIZE]
+    return ranked[:RUNNER_UP]
 
 
-def same_idea(first: Idea, second: Idea) -> bool:
+def same_idea(first: Idea, second: Idea, *, strict: bool = True) -> bool:
+    """Strict: the loudest three of either against the loudest four of the other. Not strict:
+    three against three, the looser test options fall back on when the search holds too few
+    ideas that differ strictly (a cheap functional product has few materials to speak with)."""
+
+    def loudest(idea: Idea, view: str, size: int) -> set[int]:
+        return {i for v, place, i in idea if v == view and place < size}
+
+    against = RUNNER_UP if strict else IDEA_SIZE
     return any(
-        len({i for k, i in first if k == kind} & {i for k, i in second if k == kind})
+        len(loudest(one, view, IDEA_SIZE) & loudest(other, view, against))
         > MAX_SHARED_IDEA_MATERIALS
-        for kind in ("all", "free")
+        for view in VIEWS
+        for one, other in ((first, second), (second, first))
     )

@@ -52,12 +52,12 @@ def distance_percent(first: Vector, second: Vector) -> float:
     return float(np.abs(first - second).sum() / 2)
 
 
-def choose(run: SearchRun, count: int) -> list[Individual]:
+def choose(run: SearchRun, count: int, *, strict: bool = True) -> list[Individual]:
     """The best brief fit of the first front first, then, again and again, the formula
     farthest from those already chosen, front by front, as long as it differs enough in its
     proportions and in its idea (the materials that speak loudest). With a budget, formulas
     within it are chosen before any over it; a formula that fits the brief weakly is chosen
-    only when no better-fitting one is left."""
+    only when no better-fitting one is left. `strict` is the idea test (see same_idea)."""
     feasible = sorted(
         (i for i in run.population if i.feasible),
         key=lambda i: (i.fit < WEAK_FIT, i.rank, -i.fit),
@@ -99,7 +99,9 @@ def choose(run: SearchRun, count: int) -> list[Individual]:
                     pool = [
                         i
                         for i in pool
-                        if not any(same_idea(ideas[id(i)], ideas[id(c)]) for c in chosen)
+                        if not any(
+                            same_idea(ideas[id(i)], ideas[id(c)], strict=strict) for c in chosen
+                        )
                     ]
                     if not pool:
                         break

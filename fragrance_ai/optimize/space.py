@@ -106,6 +106,9 @@ class SearchSpace:
     # Named notes and key materials: every option holds them by design, so they are not what
     # tells one option's idea from another's.
     shared_by_design: npt.NDArray[np.bool_]
+    # What the reading suggests (an evocation's notes, a family's usual materials): many
+    # options hold them, so a third view of an option's idea leaves them out too.
+    suggested: npt.NDArray[np.bool_]
     # Materials left out because they clash with the brief, cost too much for the product or
     # are nitro musks nobody asked for, with the reason: shown to the perfumer.
     vetoed: tuple[tuple[str, str], ...]
@@ -155,23 +158,8 @@ def build_space(
     key_names += _evocation_keys(brief, key_names, catalogue)
     dosage = brief.dosage_percent or profile.default_dosage_percent
     excluded, avoided = resolve_avoid(catalogue, brief.avoid)
-    named: list[Ingredient] = []
-    unknown: list[str] = []
-    stand_ins: list[tuple[str, tuple[str, ...]]] = []
-    for note in brief.notes:
-        ingredient = catalogue.find(note)
-        if ingredient is None:
-            unknown.append(note)
-            continue
-        group = stand_in_group(ingredient, product_base, structures)
-        if group:
-            # Too dear for the product (rose oil in a face cream): the note is carried by its
-            # accord's affordable materials instead, and the design says so.
-            stand_ins.append((ingredient.name, group))
-            if group not in key_names:
-                key_names.append(group)
-        elif ingredient not in named:
-            named.append(ingredient)
+    named, unknown, stand_ins = _named_notes(brief, catalogue, product_base, structures)
+    key_names += [group for _, group in stand_ins if group not in key_names]
     named_cas = {ingredient.cas for ingredient in named}
     key_material_names = {name for group in key_names for name in group}
     accepted = accepted_clashes(brief, named, knowledge)
@@ -194,6 +182,11 @@ def build_space(
     features, feature_names = _feature_matrix(materials)
     preferred = np.array([m.name in brief.preferred_notes for m in materials], dtype=bool)
     keyed = np.array([m.name in key_material_names for m in materials], dtype=bool)
+    # Lemon oil distilled when lemon oil is named, bergamot FCF for bergamot: the named note
+    # in another quality, shared by design like the named material itself.
+    named_quality = np.array(
+        [any(m.name.startswith(f"{n.name} ") for n in named) for m in materials], dtype=bool
+    )
     target = _brief_target(
         brief, features, feature_names, required=required, preferred=preferred, keyed=keyed
     )
@@ -254,7 +247,8 @@ def build_space(
         missing_keys=tuple(missing_keys),
         musk=np.array([canonical_family(m.families[0]) == MUSK_FAMILY for m in materials]),
         crystalline=np.array([knowledge.of(m.cas).form is Form.CRYSTALLINE for m in materials]),
-        shared_by_design=required | keyed,
+        shared_by_design=required | named_quality | keyed,
+        suggested=preferred,
         vetoed=tuple(chosen.vetoed),
         cost_ceiling_eur_per_kg=_soft_ceiling(brief, product_base),
         hard_cost_ceiling_eur_per_kg=_hard_ceiling(brief, product_base, named_cost),
@@ -269,12 +263,35 @@ BUDGET_TOLERANCE = 0.10
 NAMED_SHARE_OF_CEILING = 0.5
 
 
+def _named_notes(
+    brief: CreativeBrief,
+    catalogue: Catalogue,
+    product_base: ProductBase,
+    structures: StructureBook,
+) -> tuple[list[Ingredient], list[str], list[tuple[str, tuple[str, ...]]]]:
+    """The brief's named notes as catalogue materials, the notes no material carries, and
+    the named materials too dear for the product (rose oil in a face cream), each with the
+    affordable materials of its own accord that carry its note instead (the design says so)."""
+    named: list[Ingredient] = []
+    unknown: list[str] = []
+    stand_ins: list[tuple[str, tuple[str, ...]]] = []
+    for note in brief.notes:
+        ingredient = catalogue.find(note)
+        if ingredient is None:
+            unknown.append(note)
+            continue
+        group = stand_in_group(ingredient, product_base, structures, catalogue)
+        if group:
+            stand_ins.append((ingredient.name, group))
+        elif ingredient not in named:
+            named.append(ingredient)
+    return named, unknown, stand_ins
+
+
 def _soft_ceiling(brief: CreativeBrief, product_base: ProductBase) -> float | None:
     """The cost the search aims under: the brief's budget or the product's ceiling, the lower
     where both are given ("cheap" reads as 20 EUR/kg, yet a detergent's ceiling is lower)."""
-    ceilings = [
-        c for c in (brief.budget_per_kg_eur, product_base.cost_ceiling_eur_per_kg) if c
-    ]
+    ceilings = [c for c in (brief.budget_per_kg_eur, product_base.cost_ceiling_eur_per_kg) if c]
     return min(ceilings) if ceilings else None
 
 

@@ -88,6 +88,22 @@ def test_intensity_words(parser: DeterministicBriefParser) -> None:
     assert parser.parse("an intense, powerful leather").intensity is Intensity.STRONG
 
 
+def test_a_note_asked_for_as_a_touch_is_an_accent(parser: DeterministicBriefParser) -> None:
+    brief = parser.parse("soft musk with a hint of rose, and jasmine for the heart")
+    assert {"Rose oil", "Jasmine absolute"} <= set(brief.notes)
+    assert brief.accent_notes == ["Rose oil"]
+    laundry = parser.parse("fresh musk with a little lily of the valley and aldehydes")
+    assert (
+        set(laundry.accent_notes)
+        == set(laundry.notes)
+        == {
+            "Hydroxycitronellal",
+            "Aldehyde C-12 lauric",
+        }
+    )
+    assert not laundry.unread_words
+
+
 def test_a_strong_word_denied_reads_as_light_and_is_read(
     parser: DeterministicBriefParser,
 ) -> None:

@@ -62,6 +62,13 @@ def test_the_structure_follows_the_brief() -> None:
     assert BOOK.for_brief(rose_oud).id == "oud"
 
 
+def test_a_note_asked_for_as_a_touch_does_not_choose_the_structure() -> None:
+    hero = CreativeBrief(families=["musky", "floral"], notes=["Jasmine absolute"])
+    assert BOOK.for_brief(hero).id == "white_floral"
+    touch = hero.model_copy(update={"accent_notes": ["Jasmine absolute"]})
+    assert BOOK.for_brief(touch).id == "musk_skin"
+
+
 def test_a_named_family_requires_its_signature_material() -> None:
     brief = CreativeBrief(families=["floral", "oud"])
     structure = BOOK.for_brief(brief)
