@@ -17,21 +17,23 @@ IDEA_SIZE = 3
 # third and the other fourth is still what both smell of.
 MAX_SHARED_IDEA_MATERIALS = 1
 RUNNER_UP = IDEA_SIZE + 1
-VIEWS = ("all", "free", "plain")
+VIEWS = ("all", "accord", "free", "plain")
 
 # (view, place among the loudest (0 = loudest), candidate index): see idea_of.
 Idea = frozenset[tuple[str, int, int]]
 
 
 def idea_of(space: SearchSpace, genome: Vector) -> Idea:
-    """The formula's loudest materials three times over: among all but its named notes;
-    among all but its named notes (in any quality) and key materials; and among all but those
-    and what the reading suggests. Which materials count as 'there by design' is a
-    judgement; an idea that differs every way differs however one judges it."""
+    """The formula's loudest materials four times over, leaving out ever more of what every
+    option may hold by design: its named notes; those in any quality and the structure's key
+    materials; those and the keys an evocation brings; all that and what the reading
+    suggests. Which materials count as 'there by design' is a judgement; an idea that
+    differs every way differs however one judges it."""
     loudness = genome / space.carry_percent
     present = genome > 0
     among = {
         "all": present & ~space.required,
+        "accord": present & ~(space.named_quality | space.structure_keyed),
         "free": present & ~space.shared_by_design,
         "plain": present & ~(space.shared_by_design | space.suggested),
     }

@@ -103,6 +103,10 @@ class SearchSpace:
     missing_keys: tuple[tuple[str, ...], ...]
     musk: npt.NDArray[np.bool_]
     crystalline: npt.NDArray[np.bool_]
+    # The named notes in any quality (lemon oil distilled when lemon oil is named), and the
+    # keys of the structure and of the named families (not those an evocation brings).
+    named_quality: npt.NDArray[np.bool_]
+    structure_keyed: npt.NDArray[np.bool_]
     # Named notes and key materials: every option holds them by design, so they are not what
     # tells one option's idea from another's.
     shared_by_design: npt.NDArray[np.bool_]
@@ -155,6 +159,7 @@ def build_space(
     product_base = structures.product_base(brief.product)
     structure = structures.for_brief(brief)
     key_names = structures.required_keys(brief, structure)
+    structure_key_names = {name for group in key_names for name in group}
     key_names += _evocation_keys(brief, key_names, catalogue)
     dosage = brief.dosage_percent or profile.default_dosage_percent
     excluded, avoided = resolve_avoid(catalogue, brief.avoid)
@@ -247,6 +252,8 @@ def build_space(
         missing_keys=tuple(missing_keys),
         musk=np.array([canonical_family(m.families[0]) == MUSK_FAMILY for m in materials]),
         crystalline=np.array([knowledge.of(m.cas).form is Form.CRYSTALLINE for m in materials]),
+        named_quality=required | named_quality,
+        structure_keyed=np.array([m.name in structure_key_names for m in materials], dtype=bool),
         shared_by_design=required | named_quality | keyed,
         suggested=preferred,
         vetoed=tuple(chosen.vetoed),
