@@ -47,6 +47,10 @@ class CreativeBrief(BaseModel):
     # Those of them read from a paraphrase by the sentence model rather than from the text's
     # own words: suggestions, which never name the structure or make a material a must.
     paraphrased_evocations: list[str] = Field(default_factory=list)
+    # Moods read as a word that colours a note ("clean musk", "warm vanilla"): their families
+    # and materials come in as preferences, but they name no structure and make no material
+    # a must (the note they colour is read on its own).
+    qualifying_evocations: list[str] = Field(default_factory=list)
     # Named notes the text asks for only as a touch ("a hint of rose", "a little muguet"):
     # carried like any named note, but they do not choose the structure.
     accent_notes: list[str] = Field(default_factory=list)

@@ -69,6 +69,9 @@ class EvocationMatch:
     phrase: str  # the text that matched (or the brief clause, for a paraphrase)
     score: float  # 1.0 for literal matches
     how: str  # "literal" or "paraphrase"
+    # A mood word that qualifies a note ("clean musk", "warm vanilla"): it colours that note,
+    # not the whole perfume, so it brings its families and materials but names no structure.
+    qualifies_a_note: bool = False
 
 
 @dataclass(frozen=True)
@@ -294,17 +297,20 @@ def apply_evocations(
     preferred = list(brief.preferred_notes)
     structure = brief.structure
     accepted = list(brief.accepted_clashes)
+    qualifying = list(brief.qualifying_evocations)
     read: set[str] = set()
     for match in matches:
         evocation = match.evocation
         _add(evocations, evocation.id)
+        if match.qualifies_a_note:
+            _add(qualifying, evocation.id)
         for family in evocation.families:
             if family not in avoided:
                 _add(families, family)
         for note in evocation.notes:
             if note not in brief.notes and not _forbidden(note, avoided, catalogue):
                 _add(preferred, note)
-        if structure is None and evocation.structure is not None:
+        if structure is None and evocation.structure is not None and not match.qualifies_a_note:
             structure = evocation.structure
         for clash in evocation.accepts:
             _add(accepted, clash)
@@ -316,6 +322,7 @@ def apply_evocations(
             "preferred_notes": preferred,
             "structure": structure,
             "accepted_clashes": accepted,
+            "qualifying_evocations": qualifying,
             "unread_words": [w for w in brief.unread_words if w not in read],
             "understood": True,
             "defaults_used": [d for d in brief.defaults_used if d != "families" or not families],

@@ -365,8 +365,21 @@ class DeterministicBriefParser:
             if span.evocation.kind in WHOLE_KINDS:
                 whole.append((span.start, span.end))
             if all(m.evocation.id != span.evocation.id for m in matches):
-                matches.append(EvocationMatch(span.evocation, span.phrase, 1.0, "literal"))
+                qualifier = span.evocation.kind == "mood" and self._note_follows(clean, span.end)
+                matches.append(
+                    EvocationMatch(span.evocation, span.phrase, 1.0, "literal", qualifier)
+                )
         return matches, whole
+
+    def _note_follows(self, clean: str, end: int) -> bool:
+        """A note or family word right after a mood word ("clean musk", "warm vanilla"): the
+        mood qualifies the note. English word order only; a Korean adjective qualifies the
+        whole phrase it opens, which this cannot tell."""
+        start = end + len(clean[end:]) - len(clean[end:].lstrip(" "))
+        following = self._pattern.match(clean, start)
+        if following is None or start == end:
+            return False
+        return self._lexicon[following.group(0)].kind in ("note", "family", "unmatched")
 
     def _assemble(
         self,

@@ -11,7 +11,7 @@ from fragrance_ai.domain.brief import CreativeBrief
 from fragrance_ai.domain.catalogue import Catalogue
 from fragrance_ai.domain.designer import DesignedFormula, DesignError, RuleBasedDesigner
 from fragrance_ai.domain.formula import Formula, cost_per_kg_eur
-from fragrance_ai.optimize.evaluate import Archive, to_formula
+from fragrance_ai.optimize.evaluate import Archive, evaluate, to_formula
 from fragrance_ai.optimize.ideas import Idea, idea_of, same_idea
 from fragrance_ai.optimize.options import (
     Option,
@@ -95,9 +95,9 @@ def design_options(
             scores=scores,
             generation=born,
         )
-        for checked, scores, born in picked
+        for checked, scores, born, _ in picked
     ]
-    unmet = _limits_unmet(space, run)
+    unmet = _limits_unmet(space, [kept for *_, kept in picked])
     if not options:
         unmet.append("the search found no compliant formula; the rule-based designer's stand")
         options = [_fallback(designed) for designed in seeded]
@@ -113,7 +113,9 @@ def design_options(
     )
 
 
-Picked = tuple[Verified, dict[str, float], int]
+# The verified formula, its scores, the generation it was born in, whether it kept every
+# perfumery limit.
+Picked = tuple[Verified, dict[str, float], int, bool]
 
 
 def _pick(space: SearchSpace, run: SearchRun, catalogue: Catalogue, count: int) -> list[Picked]:
@@ -121,25 +123,31 @@ def _pick(space: SearchSpace, run: SearchRun, catalogue: Catalogue, count: int) 
     the rest differ in their loudest three at least, so the perfumer still has a choice."""
     picked: list[Picked] = []
     ideas: list[Idea] = []
-    seen: set[int] = set()
-    for strict in (True, False):
-        if strict is False and len(picked) >= MIN_OPTIONS:
+    chosen: set[int] = set()
+    # Clearly different feasible ideas first; then, only to reach MIN_OPTIONS, ideas that
+    # differ in their loudest three; then the compliant formulas closest to the limits.
+    for strict, closest in ((True, False), (False, False), (False, True)):
+        if not strict and len(picked) >= MIN_OPTIONS:
             break
         # More candidates than options: rounding to hundredths can reorder a formula's
         # loudest materials, so ideas are compared again on the formulas as they are weighed.
-        for individual in choose(run, count * CANDIDATES_PER_OPTION, strict=strict):
+        candidates = choose(run, count * CANDIDATES_PER_OPTION, strict=strict, closest=closest)
+        for individual in candidates:
             if len(picked) == (count if strict else MIN_OPTIONS):
                 break
-            if id(individual) in seen:
+            if id(individual) in chosen:
                 continue
-            seen.add(id(individual))
             formula = settle_hundredths(to_formula(space, individual.genome))
             checked = verified(formula, catalogue)
             if checked is None:
                 continue
             weighed = space.vector_of(checked.formula)[0]
-            if not carries_its_keys(space, weighed):
-                # Rounding or the compliance repair took a key note under its carrying dose.
+            kept = carries_its_keys(space, weighed) and (
+                not individual.feasible or _keeps_its_limits(space, run, weighed)
+            )
+            if not kept and not closest:
+                # Rounding or the compliance repair took a key note under its carrying dose,
+                # or the formula over a limit it kept (a leave-on musk floor by 0.01 %).
                 continue
             idea = idea_of(space, weighed)
             if any(same_idea(idea, other, strict=strict) for other in ideas):
@@ -151,7 +159,8 @@ def _pick(space: SearchSpace, run: SearchRun, catalogue: Catalogue, count: int) 
                 "cost_per_kg_eur": round(individual.cost_per_kg_eur, 2),
                 "novelty": round(individual.novelty, 4),
             }
-            picked.append((checked, scores, individual.born))
+            picked.append((checked, scores, individual.born, individual.feasible and kept))
+            chosen.add(id(individual))
     return picked
 
 
@@ -168,16 +177,26 @@ def carries_its_keys(space: SearchSpace, vector: Vector) -> bool:
     )
 
 
-def _limits_unmet(space: SearchSpace, run: SearchRun) -> list[str]:
+def _keeps_its_limits(space: SearchSpace, run: SearchRun, vector: Vector) -> bool:
+    judged = evaluate(space, vector[None, :], run.config.objectives, Archive.empty(space))
+    return bool(judged.feasible[0])
+
+
+def _limits_unmet(space: SearchSpace, kept_limits: list[bool]) -> list[str]:
     """The perfumery limits the options could not keep, or had to be moved for the brief."""
     unmet = []
-    if not any(individual.feasible for individual in run.population) and any(
-        individual.compliant for individual in run.population
-    ):
+    missed = kept_limits.count(False)
+    if missed:
+        verb = "is" if missed == 1 else "are"
+        which = (
+            "the options are"
+            if missed == len(kept_limits)
+            else f"{missed} of the {len(kept_limits)} options {verb}"
+        )
         unmet.append(
-            "no formula kept every perfumery limit (the genre's base and musk ranges, the "
-            "product's cost ceiling, what its base dissolves); the options are the compliant "
-            "formulas that come closest"
+            "the search found too few formulas that keep every perfumery limit (the genre's "
+            "base and musk ranges, the product's cost ceiling, what its base dissolves); "
+            f"{which} the compliant formulas that come closest"
         )
     ceiling = space.hard_cost_ceiling_eur_per_kg
     product_ceiling = space.product_base.cost_ceiling_eur_per_kg

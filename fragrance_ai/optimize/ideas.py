@@ -7,7 +7,6 @@ choices."""
 from __future__ import annotations
 
 import numpy as np
-import numpy.typing as npt
 
 from fragrance_ai.optimize.space import SearchSpace, Vector
 
@@ -19,8 +18,9 @@ MAX_SHARED_IDEA_MATERIALS = 1
 RUNNER_UP = IDEA_SIZE + 1
 VIEWS = ("all", "accord", "free", "plain")
 
-# (view, place among the loudest (0 = loudest), candidate index): see idea_of.
-Idea = frozenset[tuple[str, int, int]]
+# Per view (in VIEWS order), the candidate indices of the loudest materials, loudest first:
+# see idea_of. Tuples, because options are compared thousands of times a design.
+Idea = tuple[tuple[int, ...], ...]
 
 
 def idea_of(space: SearchSpace, genome: Vector) -> Idea:
@@ -29,29 +29,15 @@ def idea_of(space: SearchSpace, genome: Vector) -> Idea:
     materials; those and the keys an evocation brings; all that and what the reading
     suggests. Which materials count as 'there by design' is a judgement; an idea that
     differs every way differs however one judges it."""
-    loudness = genome / space.carry_percent
-    present = genome > 0
-    among = {
-        "all": present & ~space.required,
-        "accord": present & ~(space.named_quality | space.structure_keyed),
-        "free": present & ~space.shared_by_design,
-        "plain": present & ~(space.shared_by_design | space.suggested),
-    }
-    return frozenset(
-        (view, place, i)
-        for view in VIEWS
-        for place, i in enumerate(_loudest(space, loudness, among[view]))
-    )
-
-
-def _loudest(space: SearchSpace, loudness: Vector, among: npt.NDArray[np.bool_]) -> list[int]:
+    present = np.flatnonzero(genome > 0)
     # Loudest first; equally loud materials (at the same cap) by name, so the idea does not
     # depend on the order of the catalogue.
-    ranked = sorted(
-        (int(i) for i in np.flatnonzero(among)),
-        key=lambda i: (-round(float(loudness[i]), 6), space.materials[i].name),
+    loudness = np.round(genome[present] / space.carry_percent[present], 6)
+    ranked = present[np.lexsort((space.name_rank[present], -loudness))].tolist()
+    return tuple(
+        tuple([i for i in ranked if not left_out[i]][:RUNNER_UP])
+        for left_out in space.left_out_of_idea
     )
-    return ranked[:RUNNER_UP]
 
 
 def same_idea(first: Idea, second: Idea, *, strict: bool = True) -> bool:
@@ -59,13 +45,10 @@ def same_idea(first: Idea, second: Idea, *, strict: bool = True) -> bool:
     three against three, the looser test options fall back on when the search holds too few
     ideas that differ strictly (a cheap functional product has few materials to speak with)."""
 
-    def loudest(idea: Idea, view: str, size: int) -> set[int]:
-        return {i for v, place, i in idea if v == view and place < size}
-
     against = RUNNER_UP if strict else IDEA_SIZE
-    return any(
-        len(loudest(one, view, IDEA_SIZE) & loudest(other, view, against))
-        > MAX_SHARED_IDEA_MATERIALS
-        for view in VIEWS
-        for one, other in ((first, second), (second, first))
-    )
+    for one_view, other_view in zip(first, second, strict=True):
+        for one, other in ((one_view, other_view), (other_view, one_view)):
+            shared = sum(1 for i in one[:IDEA_SIZE] if i in other[:against])
+            if shared > MAX_SHARED_IDEA_MATERIALS:
+                return True
+    return False

@@ -113,7 +113,41 @@ def mutate(vector: Vector, space: SearchSpace, rng: np.random.Generator, steps: 
             mutated[index] = rng.uniform(space.low[index], space.high[index])
         elif edit == 4 and optional.size:
             mutated[rng.choice(optional)] = 0.0
+    _cheapen(mutated, space, rng)
     return settle(mutated, space, rng)
+
+
+def _cheapen(vector: Vector, space: SearchSpace, rng: np.random.Generator) -> None:
+    """Over the cost the formula may not pass, one directed edit: a material that weighs
+    heavily on the cost (drawn by its share of it) gives way to a cheaper neighbour, or, with
+    none, is halved. Random edits alone rarely find the few formulas under a functional
+    product's tight ceiling (18 EUR/kg for a detergent) once named and key materials hold
+    part of it. Named and key materials stay."""
+    ceiling = space.hard_cost_ceiling_eur_per_kg
+    total = float(vector.sum())
+    if ceiling is None or total <= 0:
+        return
+    spend = vector * space.price_per_kg_eur / total
+    if spend.sum() <= ceiling:
+        return
+    movable = np.flatnonzero((vector > 0) & ~space.shared_by_design)
+    if movable.size == 0:
+        return
+    weights = spend[movable] / spend[movable].sum()
+    index = int(rng.choice(movable, p=weights))
+    cheaper = [
+        n
+        for n in space.neighbours[index]
+        if vector[n] == 0 and space.price_per_kg_eur[n] < space.price_per_kg_eur[index]
+    ]
+    if cheaper:
+        replacement = int(cheaper[int(np.argmin(space.price_per_kg_eur[cheaper]))])
+        vector[replacement] = float(
+            np.clip(vector[index], space.low[replacement], space.high[replacement])
+        )
+        vector[index] = 0.0
+    else:
+        vector[index] *= 0.5
 
 
 def settle(vector: Vector, space: SearchSpace, rng: np.random.Generator) -> Vector:

@@ -52,20 +52,27 @@ def distance_percent(first: Vector, second: Vector) -> float:
     return float(np.abs(first - second).sum() / 2)
 
 
-def choose(run: SearchRun, count: int, *, strict: bool = True) -> list[Individual]:
+def choose(
+    run: SearchRun, count: int, *, strict: bool = True, closest: bool = False
+) -> list[Individual]:
     """The best brief fit of the first front first, then, again and again, the formula
     farthest from those already chosen, front by front, as long as it differs enough in its
     proportions and in its idea (the materials that speak loudest). With a budget, formulas
     within it are chosen before any over it; a formula that fits the brief weakly is chosen
-    only when no better-fitting one is left. `strict` is the idea test (see same_idea)."""
+    only when no better-fitting one is left. `strict` is the idea test (see same_idea);
+    `closest` adds, after every feasible formula, the compliant ones that come closest to
+    the perfumery limits (for a design that found too few feasible ideas)."""
     feasible = sorted(
         (i for i in run.population if i.feasible),
         key=lambda i: (i.fit < WEAK_FIT, i.rank, -i.fit),
     )
-    if not feasible:
-        # Nothing keeps every perfumery limit: the compliant formulas that come closest (the
-        # design says so in `unmet`), never a non-compliant one.
-        feasible = sorted((i for i in run.population if i.compliant), key=lambda i: i.violation)
+    if not feasible or closest:
+        # Nothing (or too little) keeps every perfumery limit: the compliant formulas that
+        # come closest (the design says so in `unmet`), never a non-compliant one.
+        feasible += sorted(
+            (i for i in run.population if i.compliant and not i.feasible),
+            key=lambda i: i.violation,
+        )
     if any(i.fit >= WEAK_FIT for i in feasible):
         feasible = [i for i in feasible if i.fit >= WEAK_FIT]
     # Formulas met earlier in the run with an idea the final population lost: they keep a
@@ -91,27 +98,30 @@ def choose(run: SearchRun, count: int, *, strict: bool = True) -> list[Individua
     chosen: list[Individual] = []
     for group in groups:
         for rank in sorted({i.rank for i in group}):
-            pool = [i for i in group if i.rank <= rank and i not in chosen]
+            pool = [
+                i
+                for i in group
+                if i.rank <= rank
+                and i not in chosen
+                and not any(same_idea(ideas[id(i)], ideas[id(c)], strict=strict) for c in chosen)
+            ]
             while len(chosen) < count and pool:
                 if not chosen:
                     pick = pool[0]
                 else:
-                    pool = [
-                        i
-                        for i in pool
-                        if not any(
-                            same_idea(ideas[id(i)], ideas[id(c)], strict=strict) for c in chosen
-                        )
-                    ]
-                    if not pool:
-                        break
                     gaps = [min(distance_percent(i.genome, c.genome) for c in chosen) for i in pool]
                     best = int(np.argmax(gaps))
                     if gaps[best] < MIN_OPTION_DISTANCE_PERCENT:
                         break
                     pick = pool[best]
                 chosen.append(pick)
-                pool.remove(pick)
+                # What shares the new pick's idea leaves the pool (it already differs from
+                # every earlier pick).
+                pool = [
+                    i
+                    for i in pool
+                    if i is not pick and not same_idea(ideas[id(i)], ideas[id(pick)], strict=strict)
+                ]
             if len(chosen) == count:
                 return chosen
     return chosen

@@ -7,6 +7,7 @@ absent), so a population is a (formulas x candidates) matrix.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -125,6 +126,26 @@ class SearchSpace:
     @property
     def size(self) -> int:
         return len(self.materials)
+
+    @functools.cached_property
+    def left_out_of_idea(self) -> tuple[list[bool], ...]:
+        """Per view of an option's idea (ideas.VIEWS), what it leaves out as there by design:
+        the named notes; those in any quality and the structure's keys; those and the keys
+        an evocation brings; all that and what the reading suggests."""
+        views = (
+            self.required,
+            self.named_quality | self.structure_keyed,
+            self.shared_by_design,
+            self.shared_by_design | self.suggested,
+        )
+        return tuple(view.tolist() for view in views)
+
+    @functools.cached_property
+    def name_rank(self) -> npt.NDArray[np.int64]:
+        """Each candidate's place in alphabetical order of names (ties broken by name)."""
+        ranks = np.empty(self.size, dtype=np.int64)
+        ranks[np.argsort([m.name for m in self.materials], kind="stable")] = np.arange(self.size)
+        return ranks
 
     def key_groups_by_name(self) -> list[tuple[str, ...]]:
         return [tuple(self.materials[i].name for i in group) for group in self.key_groups]
@@ -323,12 +344,14 @@ def _evocation_keys(
     """Each evocation the text names is carried, as key groups of the accord: a reference by
     its signature (Shalimar: bergamot and vanilla), anything else in each of its facets, one
     of its materials of every family it evokes ("a forest after rain": a wood, a green note).
-    A paraphrase is only a suggestion and makes no material a must."""
+    A paraphrase, or a mood that colours a note ("clean musk"), is only a suggestion and
+    makes no material a must."""
     by_id = evocations_by_id()
+    suggestions = {*brief.paraphrased_evocations, *brief.qualifying_evocations}
     groups: list[tuple[str, ...]] = []
     for evocation_id in brief.evocations:
         evocation = by_id.get(evocation_id)
-        if evocation is None or evocation_id in brief.paraphrased_evocations:
+        if evocation is None or evocation_id in suggestions:
             continue
         carried = evocation.signature or _facets(evocation.notes, evocation.families, catalogue)
         for group in carried:

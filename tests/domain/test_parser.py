@@ -3,6 +3,7 @@ import pytest
 from fragrance_ai.domain.brief import CreativeBrief, Intensity
 from fragrance_ai.domain.parser import DeterministicBriefParser
 from fragrance_ai.domain.products import ProductType
+from fragrance_ai.domain.structures import load_structures
 
 
 def _fullwidth(text: str) -> str:
@@ -102,6 +103,20 @@ def test_a_note_asked_for_as_a_touch_is_an_accent(parser: DeterministicBriefPars
         }
     )
     assert not laundry.unread_words
+
+
+def test_a_mood_word_before_a_note_colours_the_note_and_names_no_structure(
+    parser: DeterministicBriefParser,
+) -> None:
+    # "clean" alone suggests the white-musk skin scent; "clean musk" is a musk, in a brief
+    # whose hero is the lavender of a fougere.
+    alone = parser.parse("a clean, soft scent for a body lotion")
+    assert alone.structure == "musk_skin"
+    qualified = parser.parse("laundry detergent with a fresh lavender and clean musk scent")
+    assert "clean" in qualified.evocations
+    assert qualified.structure is None
+    assert qualified.qualifying_evocations == ["clean"]
+    assert load_structures().for_brief(qualified).id == "fougere"
 
 
 def test_a_strong_word_denied_reads_as_light_and_is_read(
