@@ -1,0 +1,138 @@
+"""Brief to options on the embedded default, as a new user meets it: `fragrance-ai dev` (SQLite
+and in-process worker threads, no Redis) started fresh on a throwaway data directory, then
+briefs submitted one at a time over HTTP and followed until their options are stored.
+
+    .venv/bin/python -m bench.brief_latency [--briefs 12] [--mode balanced] [--profile development]
+
+Reported:
+- the first brief after start: from the moment `/health` first answers (the user can submit)
+  to its options, and from the process start to its options;
+- the later briefs, one at a time on the warm process: p50 and p95 seconds from submit to
+  options, and the share of that time spent reading (the reading's own `seconds`, stored
+  with the brief: the deterministic parser, the paraphrase matcher and any language model)
+  against the rest (queue hand-over, design, compliance, storing).
+
+Issue 26's goals, on a quiet machine: p50 at most 1 s, the first brief at most 2 s. Jobs are
+polled every 20 ms, which bounds the timing error. The process is stopped with SIGTERM and
+must exit 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.perfumer import BRIEFS
+from bench.stack import Processes, command
+from tests.helpers import free_port
+
+POLL_S = 0.02
+ENDED = ("finished", "failed")
+
+
+@dataclass(frozen=True)
+class Timed:
+    total_s: float
+    reading_s: float
+
+
+def run_brief(client: httpx.Client, text: str, mode: str, timeout_s: float) -> Timed:
+    started = time.monotonic()
+    accepted = client.post("/v1/briefs", json={"text": text, "mode": mode})
+    if accepted.status_code != 202:
+        raise RuntimeError(f"POST /v1/briefs answered {accepted.status_code}: {accepted.text}")
+    job_id = accepted.json()["job_id"]
+    while True:
+        job: dict[str, Any] = client.get(f"/v1/jobs/{job_id}").json()
+        if job["status"] in ENDED:
+            break
+        if time.monotonic() - started > timeout_s:
+            raise RuntimeError(f"{text!r} did not end within {timeout_s:g} s")
+        time.sleep(POLL_S)
+    total = time.monotonic() - started
+    if job["status"] != "finished" or not job["result"].get("formula_ids"):
+        raise RuntimeError(f"{text!r} ended {job['status']} without options: {job}")
+    reading = job["result"].get("reading") or {}
+    return Timed(total, float(reading.get("seconds", 0.0)))
+
+
+def wait_for_health(base_url: str, processes: Processes, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    with httpx.Client(base_url=base_url, timeout=5) as client:
+        while time.monotonic() < deadline:
+            processes.check_alive()
+            try:
+                if client.get("/health").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(POLL_S)
+    raise RuntimeError(f"/health did not answer within {timeout_s:g} s")
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--briefs", type=int, default=12, help="warm briefs after the first")
+    parser.add_argument("--mode", default="balanced")
+    parser.add_argument("--profile", default="development", help="APP_ENV of the process")
+    parser.add_argument("--timeout", type=float, default=300, help="seconds per brief")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="brief-latency-") as scratch:
+        data_dir = Path(scratch)
+        port = free_port()
+        base_url = f"http://127.0.0.1:{port}"
+        environment = {key: value for key, value in os.environ.items() if key not in ("REDIS_URL",)}
+        environment.update({"APP_ENV": args.profile, "DATA_DIR": str(data_dir)})
+        processes = Processes(data_dir)
+        process_started = time.monotonic()
+        processes.start("dev", command("dev", "--port", str(port)), environment)
+        try:
+            wait_for_health(base_url, processes, timeout_s=120)
+            healthy_s = time.monotonic() - process_started
+            with httpx.Client(base_url=base_url, timeout=30) as client:
+                first = run_brief(client, BRIEFS[0], args.mode, args.timeout)
+                ready = client.get("/ready").json()
+                warm = [
+                    run_brief(client, BRIEFS[(1 + i) % len(BRIEFS)], args.mode, args.timeout)
+                    for i in range(args.briefs)
+                ]
+        finally:
+            codes = processes.stop_all()
+    if codes.get("dev") != 0:
+        raise SystemExit(f"fragrance-ai dev exited {codes}")
+
+    totals = [t.total_s for t in warm]
+    reading_share = sum(t.reading_s for t in warm) / sum(totals)
+    print(f"embedded default (fragrance-ai dev), APP_ENV={args.profile}, mode {args.mode}")
+    print(f"process start to /health: {healthy_s:.2f} s; /ready after the first brief: {ready}")
+    print(
+        f"first brief: {first.total_s:.2f} s from submit to options "
+        f"({healthy_s + first.total_s:.2f} s from process start), "
+        f"reading {first.reading_s:.2f} s   (goal: at most 2 s)"
+    )
+    print(
+        f"{len(warm)} warm briefs, one at a time: p50 {statistics.median(totals):.2f} s, "
+        f"p95 {percentile(totals, 0.95):.2f} s   (goal: p50 at most 1 s)"
+    )
+    print(
+        f"share of the time reading {100 * reading_share:.0f} %, designing and the rest "
+        f"{100 * (1 - reading_share):.0f} %"
+    )
+
+
+if __name__ == "__main__":
+    main()
