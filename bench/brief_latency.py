@@ -31,7 +31,7 @@ from typing import Any
 import httpx
 
 from bench.perfumer import BRIEFS
-from bench.stack import Processes, command
+from bench.stack import Processes, command, wait_until_answers
 from tests.helpers import free_port
 
 POLL_S = 0.02
@@ -64,20 +64,6 @@ def run_brief(client: httpx.Client, text: str, mode: str, timeout_s: float) -> T
     return Timed(total, float(reading.get("seconds", 0.0)))
 
 
-def wait_for_health(base_url: str, processes: Processes, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    with httpx.Client(base_url=base_url, timeout=5) as client:
-        while time.monotonic() < deadline:
-            processes.check_alive()
-            try:
-                if client.get("/health").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(POLL_S)
-    raise RuntimeError(f"/health did not answer within {timeout_s:g} s")
-
-
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
@@ -101,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
         process_started = time.monotonic()
         processes.start("dev", command("dev", "--port", str(port)), environment)
         try:
-            wait_for_health(base_url, processes, timeout_s=120)
+            wait_until_answers(base_url, "/health", processes, 120, interval_s=POLL_S)
             healthy_s = time.monotonic() - process_started
             with httpx.Client(base_url=base_url, timeout=30) as client:
                 first = run_brief(client, BRIEFS[0], args.mode, args.timeout)

@@ -48,6 +48,7 @@ from bench.stack import (
     flush_redis,
     run_command,
     throwaway_postgres,
+    wait_until_answers,
 )
 from tests.helpers import free_port
 
@@ -202,20 +203,6 @@ def _wait_for_workers(redis_url: str, processes: Processes, timeout_s: float) ->
     raise RuntimeError(f"the workers did not register within {timeout_s} s")
 
 
-def _wait_for_api(base_url: str, processes: Processes, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    with httpx.Client(base_url=base_url, timeout=5) as client:
-        while time.monotonic() < deadline:
-            processes.check_alive()
-            try:
-                if client.get("/ready").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-    raise RuntimeError(f"the API was not ready within {timeout_s} s")
-
-
 def _seed_formulas(base_url: str, load: Load, mode: str) -> float:
     """One brief through the warm stack before the clock starts; returns its seconds."""
     started = time.monotonic()
@@ -326,7 +313,7 @@ def main() -> None:
             processes.start("api", command("serve"), environment)
             processes.start("llm", command("worker", "llm"), environment)
             processes.start("rl", command("worker", "rl"), environment)
-            _wait_for_api(base_url, processes, timeout_s=120)
+            wait_until_answers(base_url, "/ready", processes, timeout_s=120)
             _wait_for_workers(args.redis_url, processes, timeout_s=300)
             seed_s = _seed_formulas(base_url, load, args.mode)
             print(f"stack up; seed brief took {seed_s:.1f} s; logs in {log_dir}")

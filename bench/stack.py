@@ -6,11 +6,13 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 from redis import Redis
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -98,3 +100,20 @@ class Processes:
         if errors:
             raise RuntimeError("; ".join(errors))
         return codes
+
+
+def wait_until_answers(
+    base_url: str, path: str, processes: Processes, timeout_s: float, *, interval_s: float = 0.2
+) -> None:
+    """Polls GET `path` until it answers 200, failing at once if a child process died."""
+    deadline = time.monotonic() + timeout_s
+    with httpx.Client(base_url=base_url, timeout=5) as client:
+        while time.monotonic() < deadline:
+            processes.check_alive()
+            try:
+                if client.get(path).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(interval_s)
+    raise RuntimeError(f"{path} did not answer 200 within {timeout_s:g} s")
