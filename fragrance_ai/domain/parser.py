@@ -271,7 +271,7 @@ class DeterministicBriefParser:
     def parse(self, text: str, *, product: ProductType | None = None) -> CreativeBrief:
         clean = normalise_text(text)
         avoid_spans = list(self._avoid_spans(clean))
-        accent_spans = list(_accent_spans(clean))
+        accent_spans = list(_scopes(clean, _ACCENT_TRIGGER, _ACCENT_CLAUSE_END))
 
         def avoided(start: int) -> bool:
             return any(low <= start < high for low, high in avoid_spans)
@@ -451,12 +451,7 @@ class DeterministicBriefParser:
         return families
 
     def _avoid_spans(self, clean: str) -> list[tuple[int, int]]:
-        spans: list[tuple[int, int]] = []
-        for trigger in _AVOID_TRIGGER.finditer(clean):
-            start = trigger.end()
-            window = clean[start : start + _AVOID_SCOPE_CHARS]
-            stop = _CLAUSE_END.search(window)
-            spans.append((start, start + (stop.start() if stop else len(window))))
+        spans = list(_scopes(clean, _AVOID_TRIGGER, _CLAUSE_END))
         for suffix in _SUFFIX_FREE.finditer(clean):
             spans.append((suffix.start(1), suffix.end(1)))
         spans.extend(_korean_avoid_spans(clean))
@@ -475,12 +470,15 @@ class DeterministicBriefParser:
 _KO_AVOID = re.compile("|".join(AVOID_AFTER_KO))
 
 
-def _accent_spans(clean: str) -> Iterator[tuple[int, int]]:
-    """Where the text asks for a touch of something: from the trigger to the clause's end."""
-    for trigger in _ACCENT_TRIGGER.finditer(clean):
-        start = trigger.end()
+def _scopes(
+    clean: str, trigger: re.Pattern[str], clause_end: re.Pattern[str]
+) -> Iterator[tuple[int, int]]:
+    """What each trigger word governs: from the word to the end of its clause, at most
+    _AVOID_SCOPE_CHARS ("no patchouli or oud, ..."; "a hint of rose and ...")."""
+    for found in trigger.finditer(clean):
+        start = found.end()
         window = clean[start : start + _AVOID_SCOPE_CHARS]
-        stop = _ACCENT_CLAUSE_END.search(window)
+        stop = clause_end.search(window)
         yield start, start + (stop.start() if stop else len(window))
 
 

@@ -185,7 +185,9 @@ def build_space(
     dosage = brief.dosage_percent or profile.default_dosage_percent
     excluded, avoided = resolve_avoid(catalogue, brief.avoid)
     named, unknown, stand_ins = _named_notes(brief, catalogue, product_base, structures)
-    key_names += [group for _, group in stand_ins if group not in key_names]
+    for _, group in stand_ins:
+        if group not in key_names:
+            key_names.append(group)
     named_cas = {ingredient.cas for ingredient in named}
     key_material_names = {name for group in key_names for name in group}
     accepted = accepted_clashes(brief, named, knowledge)
