@@ -30,6 +30,9 @@ class Runtime:
     engine: Engine
     queue: JobQueue
     sessions: sessionmaker[Session] = field(init=False)
+    _ensemble: BriefEnsemble | None = field(default=None, init=False)
+    _ensemble_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _models_in_background: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         self.sessions = create_session_factory(self.engine)
@@ -38,15 +41,40 @@ class Runtime:
     def catalogue(self) -> Catalogue:
         return load_catalogue()
 
-    @cached_property
+    @property
     def brief_ensemble(self) -> BriefEnsemble:
-        """The LLM worker's models, loaded once and kept. Imported here, not at the top:
-        it brings torch, which the API process never loads."""
-        from fragrance_ai.llm.ensemble import BriefEnsemble
+        """The LLM worker's models, kept between jobs: one per process, whichever thread asks
+        first. A worker starts loading them in the background at its start
+        (`start_loading`); elsewhere the first reading loads them. Imported here, not at the
+        top: it brings torch, which the API process never loads."""
+        with self._ensemble_lock:
+            if self._ensemble is None:
+                from fragrance_ai.llm.ensemble import BriefEnsemble
 
-        ensemble = BriefEnsemble(self.settings, self.catalogue)
-        ensemble.load()
-        return ensemble
+                self._ensemble = BriefEnsemble(self.settings, self.catalogue)
+                if self._models_in_background:
+                    # Whichever thread asks first, a brief's or the start's own.
+                    self._ensemble.start_loading()
+            return self._ensemble
+
+    def start_loading_models(self) -> None:
+        """The in-process workers' code and models, loading in the background from now, so
+        the API answers meanwhile: the optimiser first (the first design needs it, and is
+        quick), then the LLM worker's models (torch, then each model)."""
+
+        self._models_in_background = True
+
+        def load() -> None:
+            import fragrance_ai.optimize.design  # noqa: F401
+
+            _ = self.brief_ensemble
+
+        threading.Thread(target=load, name="workers-start", daemon=True).start()
+
+    def loaded_ensemble(self) -> BriefEnsemble | None:
+        """The ensemble if this process has one (in-process workers), without making one."""
+        with self._ensemble_lock:
+            return self._ensemble
 
     def close(self) -> None:
         self.queue.close()

@@ -297,6 +297,12 @@ class LLMSettings(_Section):
             "hints",
         ]
     ] = Field(default_factory=list)
+    # What a role does whose reading cannot change the design (no field of its own in
+    # model_fills), or whose model is still loading when a brief arrives: read the brief after
+    # its design has started, the reading attached to the brief as suggestions the perfumer
+    # may accept on the workbench ("after_design"), or not read it at all ("skip"). Either
+    # way no brief's design waits for such a role.
+    suggestions: Literal["after_design", "skip"] = "after_design"
     breaker: BreakerSettings = BreakerSettings()
     downshift: DownshiftSettings = DownshiftSettings()
     paraphrases: ParaphraseSettings = ParaphraseSettings()

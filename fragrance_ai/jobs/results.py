@@ -137,13 +137,32 @@ def reading_notes(reading: dict[str, Any] | None, *, design_mode: str) -> list[s
             f"Read in {reading.get('mode')} mode instead of {asked}: the {asked} models were "
             f"failing or slow. The design searched in {design_mode} mode, as asked."
         )
+    later: list[str] = []
     for role, entry in (reading.get("roles") or {}).items():
-        if isinstance(entry, dict) and entry.get("fallback"):
+        if not isinstance(entry, dict):
+            continue
+        name = role.replace("_", " ")
+        if entry.get("fallback"):
             detail = f": {entry['detail']}" if entry.get("detail") else ""
             notes.append(
-                f"The {role.replace('_', ' ')} model did not contribute ({entry['fallback']}"
+                f"The {name} model did not contribute ({entry['fallback']}"
                 f"{detail}); the deterministic reading stands in its place."
             )
+        elif entry.get("outcome") == "after_design":
+            later.append(f"the {name} model ({entry.get('why')})")
+        elif entry.get("outcome") == "skipped":
+            notes.append(f"The {name} model did not read this brief ({entry.get('why')}).")
+    paraphrases = reading.get("paraphrases") or {}
+    if paraphrases.get("outcome") == "after_design":
+        later.insert(0, f"the paraphrase matcher ({paraphrases.get('why')})")
+    elif paraphrases.get("outcome") == "skipped":
+        notes.append(f"The paraphrase matcher did not read this brief ({paraphrases.get('why')}).")
+    if later:
+        notes.append(
+            "Designed without waiting for "
+            + ", ".join(later)
+            + ": what it reads is shown with the brief as suggestions, to accept or leave."
+        )
     return notes
 
 

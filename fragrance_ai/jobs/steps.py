@@ -3,14 +3,18 @@
 Each takes the job's id (never an ORM object) and runs inside `running_step`, which claims
 the job's row and records how the step ended (jobs/lifecycle.py). A brief is read on the
 `llm_inference` queue, then its formulas are designed on `rl_training`; a training run is
-one step on `rl_training`.
+one step on `rl_training`. The models no design waits for read the brief afterwards, on
+`llm_inference` too (`read_after_design`, which takes brief ids and owns no job's status).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from dataclasses import asdict
+from functools import partial
+from typing import TYPE_CHECKING, TypeGuard
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -34,10 +38,14 @@ from fragrance_ai.jobs.results import (
     reading_notes,
     stored,
 )
+from fragrance_ai.llm.late_reading import failed_record, pending_record
 from fragrance_ai.platform.metrics import COMPLIANCE_VERDICTS
 from fragrance_ai.queue import QueueName
 from fragrance_ai.runtime import Runtime, current_runtime
 from fragrance_ai.settings import InferenceMode, RequestedMode
+
+if TYPE_CHECKING:
+    from fragrance_ai.llm.ensemble import BriefRequest
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +53,7 @@ log = logging.getLogger(__name__)
 def parse_brief(job_id: str) -> None:
     runtime = current_runtime()
     understood = False
+    read_late: list[uuid.UUID] = []
     with runtime.sessions() as session, running_step(session, job_id, "parse_brief", 0.1) as job:
         if job is None:
             return
@@ -53,7 +62,7 @@ def parse_brief(job_id: str) -> None:
             # Briefs waiting behind this one are read in the same generate call; their own
             # jobs then find them read and go straight on to design.
             mates = _waiting_briefs(session, brief_row, runtime.settings.llm.batch_size - 1)
-            _read_briefs(runtime, [brief_row, *mates])
+            read_late = _read_briefs(runtime, [brief_row, *mates])
         brief = CreativeBrief.model_validate(brief_row.parsed)
         understood = brief.understood
         if understood:
@@ -74,6 +83,13 @@ def parse_brief(job_id: str) -> None:
             finish(job, JobStatus.FINISHED)
     if understood:
         runtime.queue.enqueue(QueueName.RL_TRAINING, design_formulas, job_id)
+    if read_late:
+        # Once the models have loaded (never holding this queue's worker meanwhile), and
+        # behind the briefs already waiting to be read: their designs start first.
+        brief_ids = ",".join(str(brief_id) for brief_id in read_late)
+        runtime.brief_ensemble.when_loaded(
+            partial(runtime.queue.enqueue, QueueName.LLM_INFERENCE, read_after_design, brief_ids)
+        )
 
 
 def _waiting_briefs(session: Session, leader: Brief, limit: int) -> list[Brief]:
@@ -96,18 +112,20 @@ def _waiting_briefs(session: Session, leader: Brief, limit: int) -> list[Brief]:
     return list(session.scalars(query).unique())
 
 
-def _read_briefs(runtime: Runtime, rows: list[Brief]) -> None:
+def _request_of(row: Brief) -> BriefRequest:
     from fragrance_ai.llm.ensemble import BriefRequest
 
-    requests = [
-        BriefRequest(
-            text=row.text,
-            mode=RequestedMode(row.mode),
-            product=ProductType(row.requested_product) if row.requested_product else None,
-        )
-        for row in rows
-    ]
-    readings = runtime.brief_ensemble.read_many(requests)
+    return BriefRequest(
+        text=row.text,
+        mode=RequestedMode(row.mode),
+        product=ProductType(row.requested_product) if row.requested_product else None,
+    )
+
+
+def _read_briefs(runtime: Runtime, rows: list[Brief]) -> list[uuid.UUID]:
+    """Reads the briefs for their design; returns those that some reader reads later."""
+    readings = runtime.brief_ensemble.read_many([_request_of(row) for row in rows])
+    read_late = []
     for row, reading in zip(rows, readings, strict=True):
         brief = reading.brief
         if row.requested_dosage_percent is not None:
@@ -124,6 +142,63 @@ def _read_briefs(runtime: Runtime, rows: list[Brief]) -> None:
         row.mode = reading.path.get("downshifted_from", reading.mode.value)
         row.reading = reading.path
         row.parser = "ensemble:" + reading.mode.value
+        if reading.later:
+            row.suggestions = pending_record(reading.later)
+            read_late.append(row.id)
+    return read_late
+
+
+def read_after_design(brief_ids: str) -> None:
+    """The readers no design waited for (comma-separated brief ids, read together): what
+    they find is kept on each brief as suggestions (fragrance_ai/llm/late_reading.py).
+    Never raises: the briefs' jobs are designing or done, and a retry of this step would
+    only read again; a failure is recorded on the brief instead."""
+    from fragrance_ai.llm.ensemble import BriefReading
+
+    runtime = current_runtime()
+    ids = [uuid.UUID(brief_id) for brief_id in brief_ids.split(",")]
+    try:
+        # No transaction stays open while the models read: on SQLite it would hold off
+        # every design's writes.
+        with runtime.sessions() as session:
+            rows = [row for row in (session.get(Brief, i) for i in ids) if _awaits_late(row)]
+            requests = [_request_of(row) for row in rows]
+            readings = [
+                BriefReading(
+                    brief=CreativeBrief.model_validate(row.parsed),
+                    mode=InferenceMode((row.reading or {}).get("mode", row.mode)),
+                    later=list((row.suggestions or {}).get("readers", {})),
+                )
+                for row in rows
+            ]
+            read_ids = [row.id for row in rows]
+        started = time.perf_counter()
+        found = runtime.brief_ensemble.read_later(requests, readings)
+        seconds = time.perf_counter() - started
+        with runtime.sessions() as session:
+            for brief_id, suggestions in zip(read_ids, found, strict=True):
+                row = session.get(Brief, brief_id)
+                if row is not None:
+                    row.suggestions = suggestions.record(seconds)
+            session.commit()
+    except Exception as error:  # recorded on the briefs; the designs are not concerned
+        log.exception("reading briefs %s after their design failed", brief_ids)
+        _record_late_failure(runtime, ids, f"{type(error).__name__}: {error}")
+
+
+def _awaits_late(row: Brief | None) -> TypeGuard[Brief]:
+    return row is not None and row.parsed is not None and row.suggestions is not None
+
+
+def _record_late_failure(runtime: Runtime, ids: list[uuid.UUID], detail: str) -> None:
+    try:
+        with runtime.sessions() as session:
+            for row in (session.get(Brief, i) for i in ids):
+                if row is not None:
+                    row.suggestions = failed_record(detail)
+            session.commit()
+    except Exception:
+        log.exception("could not record the late reading's failure")
 
 
 def design_formulas(job_id: str) -> None:

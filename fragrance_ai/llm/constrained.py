@@ -2,60 +2,18 @@
 step a token mask that leaves the model only tokens that keep its output valid JSON of that
 schema. Works wherever the logits are (CPU or CUDA): the mask is built on the CPU and moved.
 
-Grammars are compiled once per schema and tokenizer; each generated sequence gets its own
-matcher (its own position in the grammar), so one batch can hold several briefs.
+Grammars are compiled once per schema and tokenizer (grammars.py); each generated sequence
+gets its own matcher (its own position in the grammar), so one batch can hold several briefs.
 """
 
 from __future__ import annotations
 
-import json
-import threading
 from typing import Any
 
-import llguidance
-import llguidance.hf
 import numpy as np
 import torch
 from llguidance.numpy import allocate_token_bitmask, fill_next_token_bitmask
 from transformers import LogitsProcessor
-
-# No whitespace between JSON tokens: fewer tokens to generate, same meaning.
-_JSON_OPTIONS: dict[str, Any] = {"whitespace_flexible": False}
-
-
-class GrammarCache:
-    """llguidance's tokenizer view (about a second to build) and compiled grammars."""
-
-    def __init__(self) -> None:
-        self._tokenizers: dict[int, llguidance.LLTokenizer] = {}
-        self._grammars: dict[str, str] = {}
-        self._lock = threading.Lock()
-
-    def tokenizer(self, hf_tokenizer: Any) -> llguidance.LLTokenizer:
-        with self._lock:
-            key = id(hf_tokenizer)
-            if key not in self._tokenizers:
-                self._tokenizers[key] = llguidance.hf.from_tokenizer(hf_tokenizer)
-            return self._tokenizers[key]
-
-    def grammar(self, schema: dict[str, Any]) -> str:
-        key = json.dumps(schema, sort_keys=True)
-        with self._lock:
-            if key not in self._grammars:
-                grammar = llguidance.LLMatcher.grammar_from_json_schema(
-                    schema,
-                    defaults=_JSON_OPTIONS,  # type: ignore[arg-type]
-                )
-                error = llguidance.LLMatcher.validate_grammar(grammar)
-                if error:
-                    raise ValueError(f"JSON schema not usable as a grammar: {error}")
-                self._grammars[key] = grammar
-            return self._grammars[key]
-
-    def matchers(self, hf_tokenizer: Any, schema: dict[str, Any], count: int) -> list[Any]:
-        lltokenizer = self.tokenizer(hf_tokenizer)
-        grammar = self.grammar(schema)
-        return [llguidance.LLMatcher(lltokenizer, grammar, log_level=0) for _ in range(count)]
 
 
 class SchemaLogitsProcessor(LogitsProcessor):

@@ -458,6 +458,23 @@ class ParaphraseReader:
         return self._matcher
 
     @property
+    def loading(self) -> bool:
+        """Enabled, and not yet loaded (or found unavailable): a reading made now does not
+        wait for it."""
+        return self.enabled and not self._done.is_set()
+
+    @property
+    def state(self) -> str:
+        """ "off", "loading", "loaded: <version>" or "unavailable: <why>"."""
+        if not self.enabled:
+            return "off"
+        if not self._done.is_set():
+            return "loading"
+        if self._matcher is None:
+            return f"unavailable: {self.unavailable}"
+        return f"loaded: {self._matcher.version}"
+
+    @property
     def version(self) -> str:
         if not self.enabled:
             return "off"

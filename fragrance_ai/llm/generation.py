@@ -9,7 +9,8 @@ from typing import Any
 import torch
 from transformers import LogitsProcessorList
 
-from fragrance_ai.llm.constrained import GrammarCache, SchemaLogitsProcessor
+from fragrance_ai.llm.constrained import SchemaLogitsProcessor
+from fragrance_ai.llm.grammars import GrammarCache
 from fragrance_ai.llm.loading import LoadedModel
 
 Chat = list[dict[str, str]]

@@ -5,10 +5,13 @@ uses the schema's English values (the decoder enforces them)."""
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from fragrance_ai.domain.brief import CreativeBrief
-from fragrance_ai.llm.generation import Chat
 from fragrance_ai.llm.reading import FAMILIES, MOODS, SEASONS
+
+if TYPE_CHECKING:
+    from fragrance_ai.llm.generation import Chat
 
 _PARSER_SYSTEM = (
     "You read perfumers' creative briefs (in English or Korean, 한국어) and answer with JSON "

@@ -6,13 +6,12 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
 from fragrance_ai.llm.breaker import BreakerState, CircuitBreaker
-from fragrance_ai.llm.constrained import GrammarCache
-from fragrance_ai.llm.generation import Chat, generate_json
+from fragrance_ai.llm.grammars import GrammarCache
 from fragrance_ai.llm.guard import GuardRejected, parse_record, with_retries
 from fragrance_ai.llm.loading import LoadedModel
 from fragrance_ai.platform.metrics import (
@@ -23,6 +22,9 @@ from fragrance_ai.platform.metrics import (
     LLM_TOKENS,
 )
 from fragrance_ai.settings import EnsembleRole, RoleSettings
+
+if TYPE_CHECKING:
+    from fragrance_ai.llm.generation import Chat
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +81,14 @@ class Role:
         self._grammars = grammars
         self.loaded: LoadedModel | None = None
         self.unavailable: str | None = "not loaded yet"
+        # Whether loading its model has been tried (loaded, or unavailable and why): until
+        # then the role is loading, and no brief waits for it (BriefEnsemble.read_many).
+        self.attempted = False
+
+    @property
+    def has_model(self) -> bool:
+        """Configured with a model; a role without one is the deterministic code by design."""
+        return self.settings.model_path is not None
 
     @property
     def version(self) -> str | None:
@@ -161,6 +171,9 @@ class Role:
         seeds: list[int],
         indices: list[int],
     ) -> list[tuple[str, int, bool, bool, float]]:
+        # torch and transformers, imported once a model has loaded and is asked.
+        from fragrance_ai.llm.generation import generate_json
+
         assert self.loaded is not None
         started = time.perf_counter()
         generation = generate_json(

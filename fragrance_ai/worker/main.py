@@ -73,9 +73,12 @@ def run_worker(
     assert isinstance(runtime.queue, RedisJobQueue)
     # Load what every job needs before the first one arrives, and keep it loaded.
     _ = runtime.catalogue
-    # The LLM worker's models: its /ready names any that the configuration names and that did
-    # not load (fragrance_ai/worker/probes.py).
+    # The LLM worker's models load in the background: a brief arriving meanwhile is designed
+    # from what has loaded, never kept waiting. Its /ready names any that the configuration
+    # names and that are loading or did not load (fragrance_ai/worker/probes.py).
     models = runtime.brief_ensemble if kind is WorkerKind.LLM else None
+    if models is not None:
+        models.start_loading()
     if kind is WorkerKind.RL:
         # The optimiser (DEAP, NumPy) is imported by the design job; import it now.
         import fragrance_ai.optimize.design  # noqa: F401

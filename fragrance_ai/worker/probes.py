@@ -32,12 +32,13 @@ log = logging.getLogger(__name__)
 
 
 def models_not_loaded(ensemble: BriefEnsemble) -> dict[str, str]:
-    """Each role whose configuration names a model that is not loaded, and why. A role
-    configured without a model (model_path null) is the deterministic parser by design."""
+    """Each role whose configuration names a model that is not loaded, and why (still
+    loading, or unavailable). A role configured without a model (model_path null) is the
+    deterministic parser by design."""
     return {
-        name.value: role.unavailable or "not loaded"
+        name.value: (role.unavailable or "not loaded") if role.attempted else "still loading"
         for name, role in sorted(ensemble.roles.items())
-        if role.settings.model_path is not None and role.loaded is None
+        if role.has_model and role.loaded is None
     }
 
 

@@ -15,9 +15,9 @@ from fragrance_ai.domain.catalogue_file import load_catalogue
 from fragrance_ai.domain.parser import DeterministicBriefParser
 from fragrance_ai.llm.breaker import BreakerState
 from fragrance_ai.llm.cache import ReadingCache
-from fragrance_ai.llm.constrained import GrammarCache
 from fragrance_ai.llm.ensemble import BriefEnsemble, BriefRequest
 from fragrance_ai.llm.generation import generate_json
+from fragrance_ai.llm.grammars import GrammarCache
 from fragrance_ai.llm.loading import LoadedModel, ModelStore, ModelUnavailable, resolve_model_path
 from fragrance_ai.llm.prompts import parser_chat
 from fragrance_ai.llm.reading import READING_SCHEMA, ModelReading
@@ -42,8 +42,11 @@ def catalogue() -> Catalogue:
 
 
 def settings_with(roles: Mapping[EnsembleRole, RoleSettings], **llm: object) -> Settings:
+    """The parser and validator have "earned" families here, so they read before the design
+    and these tests see their calls in the reading; the creative hints read after it."""
     values: dict[str, object] = {
         "roles": roles,
+        "model_fills": ["families"],
         "modes": {
             InferenceMode.FAST: [EnsembleRole.PARSER],
             InferenceMode.BALANCED: [EnsembleRole.PARSER, EnsembleRole.VALIDATOR],
@@ -120,11 +123,14 @@ def test_each_mode_reads_english_and_korean_with_smollm2_and_records_its_path(
         assert parser["batch"] == 2  # both briefs in one generate call
         assert reading.path["batch"] == 2
     if mode is InferenceMode.CREATIVE:
-        hints = english.path["roles"]["creative_hints"]
-        assert hints["outcome"] == "ok", hints
-        # Hints are not earned on bench/llm.py (llm.model_fills): recorded, not applied.
-        assert 3 <= len(hints["suggested"]["hints"]) <= 5
+        # Hints are not earned on bench/llm.py (llm.model_fills): read after the design, as
+        # suggestions, batched too, and the reading the design starts from has none.
+        assert english.later == ["creative_hints"]
         assert english.brief.hints == []
+        later = ensemble.read_later([BriefRequest(ENGLISH, RequestedMode.CREATIVE)], [english])[0]
+        hints = later.readers["creative_hints"]
+        assert hints["outcome"] == "ok", hints
+        assert 3 <= len(later.fields["hints"]) <= 5
 
 
 def test_a_model_that_raises_falls_back_opens_the_breaker_and_recovers(

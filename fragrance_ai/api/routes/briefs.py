@@ -143,6 +143,7 @@ def _brief_view(session: Session, brief_id: uuid.UUID) -> BriefView | None:
         ],
         rounds=_rounds(session, brief, rows),
         revises=(brief.reading or {}).get("revises"),
+        suggestions=brief.suggestions,
         created_at=brief.created_at,
     )
 

@@ -30,13 +30,20 @@ async def health() -> dict[str, str]:
     },
 )
 def ready(runtime: RuntimeDep) -> JSONResponse:
-    """Ready to serve: database reachable and migrated, queue reachable. 503 names what is not."""
+    """Ready to serve: database reachable and migrated, queue reachable. 503 names what is not.
+    With in-process workers, `models` says which readers have loaded."""
     checks = dependency_checks(runtime, migrations=True)
     failing_parts = failing(checks)
     body: dict[str, object] = {
         "status": "unavailable" if failing_parts else "ready",
         "checks": checks,
     }
+    # Worker threads in this process (the embedded default): which readers have loaded.
+    # Loading is not failing: briefs are read meanwhile without them. RQ workers answer the
+    # same on their own /ready.
+    ensemble = runtime.loaded_ensemble()
+    if ensemble is not None:
+        body["models"] = ensemble.model_states()
     if failing_parts:
         body["failing"] = failing_parts
         log.warning("not ready: %s", checks)

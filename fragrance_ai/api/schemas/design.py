@@ -161,6 +161,14 @@ class BriefView(BaseModel):
         "for, oldest first, each with the choice made.",
     )
     revises: uuid.UUID | None = Field(None, description="The brief this one corrects.")
+    suggestions: dict[str, Any] | None = Field(
+        None,
+        description="What readers no design waited for found after it had started: "
+        "`state` reading, ready or failed; `fields` (families, moods, seasons, intensity, "
+        "notes, evocations, hints) the reading does not hold; each reader's path. The design "
+        "read none of it: accept a suggestion by correcting the brief. Null when no reader "
+        "reads it late.",
+    )
     created_at: datetime
 
 

@@ -63,6 +63,11 @@ export function chipEditor({ label, values, suggestions = [], name, hint }) {
   return {
     element,
     input,
+    // A word added from elsewhere (a model's suggestion accepted).
+    add: (word) => {
+      if (word && !items.includes(word)) items.push(word);
+      draw();
+    },
     // What the perfumer typed but did not add yet counts too: nothing typed is lost.
     values: () => {
       const pending = input.value.trim();

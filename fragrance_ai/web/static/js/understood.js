@@ -8,6 +8,7 @@ import { showApiErrors } from "./brief_form.js";
 import { chipEditor } from "./chips.js";
 import { clearFieldErrors, h } from "./dom.js";
 import { productSelect } from "./products.js";
+import { suggestionsPanel } from "./suggestions.js";
 
 let vocabulary = null;
 
@@ -54,6 +55,7 @@ export async function understoodEditor(brief) {
     h("h2", { id: "understood-title" }, "What the parser understood"),
     h("p", { class: "hint" }, readBy(brief)),
     h("div", { class: "chip-groups" }, Object.values(editors).map((editor) => editor.element)),
+    suggestionsPanel(brief, { editors, intensity, submit }),
     unreadWords(parsed),
     h("div", { class: "form-row" },
       h("div", {}, h("label", { for: intensity.id }, "Intensity"), intensity),

@@ -6,13 +6,14 @@ import { get } from "../api.js";
 import { alertBox, h } from "../dom.js";
 import { briefForm } from "../brief_form.js";
 import { followJob } from "../job_progress.js";
+import { readersLine } from "../readers.js";
 import { drawRounds } from "../rounds.js";
 import { understoodEditor } from "../understood.js";
 
 export async function render(view, { briefId, jobId, isCurrent }) {
   if (!briefId) {
     // No autofocus: a keyboard user starts at the skip link and the navigation.
-    view.append(briefForm());
+    view.append(briefForm(), readersLine());
     return;
   }
   const progress = h("div", { class: "job-area" });
