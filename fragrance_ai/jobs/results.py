@@ -158,10 +158,10 @@ def reading_notes(reading: dict[str, Any] | None, *, design_mode: str) -> list[s
     elif paraphrases.get("outcome") == "skipped":
         notes.append(f"The paraphrase matcher did not read this brief ({paraphrases.get('why')}).")
     if later:
+        whose = "its" if len(later) == 1 else "their"
         notes.append(
-            "Designed without waiting for "
-            + ", ".join(later)
-            + ": what it reads is shown with the brief as suggestions, to accept or leave."
+            f"Designed without waiting for {', '.join(later)}: {whose} reading is shown with "
+            "the brief as suggestions, to accept or leave."
         )
     return notes
 

@@ -579,6 +579,9 @@ class BriefEnsemble:
             self._late_validator(mode, indices, batch)
         for mode, indices in batch.waiting_for(EnsembleRole.CREATIVE_HINTS):
             self._late_hints(mode, indices, batch)
+        known = set(self._catalogue.families())
+        for suggestions in batch.found:
+            suggestions.keep_families(known)
         return batch.found
 
     def _late_paraphrases(

