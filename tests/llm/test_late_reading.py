@@ -221,3 +221,24 @@ def test_the_design_finishes_while_the_models_still_read_and_their_suggestions_f
     assert suggestions["fields"]["hints"] == HINTS["hints"]
     # Suggestions only: the brief the options were designed from is unchanged.
     assert held_client.get(brief_url).json()["parsed"] == brief["parsed"]
+
+
+def test_a_production_worker_is_not_ready_while_its_models_load_and_says_so(
+    tmp_path: Path, catalogue: Catalogue
+) -> None:
+    """Briefs are read meanwhile (above), but a deploy's health check waits for the models
+    the host was deployed for (fragrance_ai/worker/probes.py)."""
+    from fragrance_ai.settings import AppEnv
+    from fragrance_ai.worker.probes import worker_readiness
+
+    store = ScriptedStore()
+    store.loading.clear()
+    settings = _settings(tmp_path, []).model_copy(update={"app_env": AppEnv.PRODUCTION})
+    ensemble = _ensemble(settings, catalogue, store)
+    ensemble.start_loading()
+    ready, detail = worker_readiness(settings, lambda: (True, "alive"), ensemble)
+    assert not ready
+    assert "parser: still loading" in detail
+    store.loading.set()
+    ensemble.wait_until_loaded()
+    assert worker_readiness(settings, lambda: (True, "alive"), ensemble)[0]
