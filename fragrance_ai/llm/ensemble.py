@@ -562,7 +562,7 @@ class BriefEnsemble:
         """What each reading's `later` readers find, once their models have loaded: the
         suggestions kept on the brief. Nothing here changes a reading or a design; briefs
         read together still share each role's generate call."""
-        self.wait_until_loaded()
+        self.load()  # waits for a load under way, or makes one
         batch = _LateBatch(
             texts=[request.text for request in requests],
             readings=readings,
