@@ -1,13 +1,16 @@
 """A simulated perfumer with a hidden taste, who makes choices through the HTTP API.
 
-Used by the learning test (tests/rl/test_learning.py) and bench/rl.py, never by the
-product. The taste is a score of a formula from its materials: for "woody, not sweet",
-+1 for every percent of the concentrate in woody materials, -1 for every percent in
-materials described as sweet (a material that is both counts 0), over 100. The perfumer
-picks the option with the highest taste plus Gumbel noise (a Bradley-Terry chooser: with
-`sharpness` 100, a taste difference of 0.01, a 1 % shift between a woody and a sweet
-material, is one logit), so choices are informative but
-not perfect, as a real perfumer's are.
+Used by the learning test (tests/rl/test_learning.py), bench/rl.py and bench/learning.py,
+never by the product. The taste is a score of a formula from its materials: each material
+weighs by its families, its descriptors and its tier, and the formula scores the
+amount-weighted sum over 100. For "woody, not sweet", +1 for every percent of the
+concentrate in woody materials, -1 for every percent in materials described as sweet (a
+material that is both counts 0). `TASTES` holds one taste of each kind the benchmark asks
+for: a family preference, an avoided material class and a structural preference. The
+perfumer picks the option with the highest taste plus Gumbel noise (a Bradley-Terry
+chooser: with `sharpness` 100, a taste difference of 0.01, a 1 % shift between a woody and
+a sweet material, is one logit), so choices are informative but not perfect, as a real
+perfumer's are.
 
 An experiment: briefs submitted, their options chosen among, then rounds of variations of
 the last chosen formula (back to a brief's option every few rounds), each answered with a
@@ -24,7 +27,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from fragrance_ai.domain.catalogue import Catalogue
+from fragrance_ai.domain.catalogue import Catalogue, Ingredient
 from fragrance_ai.domain.families import canonical_family
 
 BRIEFS = (
@@ -46,9 +49,11 @@ class Client(Protocol):
 @dataclass(frozen=True)
 class Taste:
     name: str
-    # Canonical family or descriptor -> weight per percent of the concentrate.
+    # Canonical family, descriptor or tier ("top", "heart", "base") -> weight per percent of
+    # the concentrate.
     families: dict[str, float]
     descriptors: dict[str, float]
+    tiers: dict[str, float] = field(default_factory=dict)
 
     def __str__(self) -> str:
         return self.name
@@ -58,22 +63,43 @@ class Taste:
             name=f"not ({self.name})",
             families={k: -v for k, v in self.families.items()},
             descriptors={k: -v for k, v in self.descriptors.items()},
+            tiers={k: -v for k, v in self.tiers.items()},
         )
+
+    def weight(self, material: Ingredient) -> float:
+        """What one percent of this material adds to the taste, times 100."""
+        families = {canonical_family(f) for f in material.families}
+        weight = sum(self.families.get(f, 0.0) for f in families)
+        weight += sum(self.descriptors.get(d, 0.0) for d in material.descriptors)
+        return weight + self.tiers.get(material.tier.value, 0.0)
 
     def score(self, lines: list[dict[str, Any]], catalogue: Catalogue) -> float:
         total = 0.0
         for line in lines:
             material = catalogue.get(line["cas"])
-            if material is None:
-                continue
-            families = {canonical_family(f) for f in material.families}
-            weight = sum(self.families.get(f, 0.0) for f in families)
-            weight += sum(self.descriptors.get(d, 0.0) for d in material.descriptors)
-            total += line["percent"] / 100 * weight
+            if material is not None:
+                total += line["percent"] / 100 * self.weight(material)
         return total
 
 
+# A family preference.
 WOODY_NOT_SWEET = Taste("woody, not sweet", families={"woody": 1.0}, descriptors={"sweet": -1.0})
+# An avoided material class: the musks, as the catalogue's "musky" family names them (19
+# materials: the musks proper, Galaxolide to Civetone, and those with a musky facet, such as
+# Ambroxan, Cashmeran and benzyl salicylate). The optimiser puts some in every option of
+# bench's briefs (2-30 % of the concentrate), so every formula has some to give up.
+NO_MUSKS = Taste("no musks", families={"musky": -1.0}, descriptors={})
+# A structural preference: more of the concentrate in base notes (the catalogue's tier,
+# its volatility class), whatever they smell of.
+HEAVIER_BASE = Taste("heavier base", families={}, descriptors={}, tiers={"base": 1.0})
+TASTES = (WOODY_NOT_SWEET, NO_MUSKS, HEAVIER_BASE)
+
+
+def bradley_terry_choice(tastes: list[float], rng: np.random.Generator, sharpness: float) -> int:
+    """Which option the perfumer picks: the highest taste plus Gumbel noise, one draw per
+    option in order (P(a over b) = sigmoid(sharpness * (taste a - taste b)))."""
+    keys = [sharpness * taste + rng.gumbel() for taste in tastes]
+    return int(np.argmax(keys))
 
 
 @dataclass
@@ -97,8 +123,8 @@ class Perfumer:
         return self.taste.score(self.lines(formula_id), self.catalogue)
 
     def pick(self, offered: list[str]) -> str:
-        keys = [self.sharpness * self.taste_of(f) + self.rng.gumbel() for f in offered]
-        return offered[int(np.argmax(keys))]
+        tastes = [self.taste_of(f) for f in offered]
+        return offered[bradley_terry_choice(tastes, self.rng, self.sharpness)]
 
     def submit_briefs(self, texts: tuple[str, ...] = BRIEFS) -> list[str]:
         """Submits the briefs, chooses among each one's options; returns every option.

@@ -1,0 +1,298 @@
+"""The product's learning driven in-process for bench/learning.py: a simulated perfumer's
+session of choices among variations, and a training run as training/run.py makes one, with
+no HTTP and no database.
+
+Every step is the product's own code. The questions come from `propose_variations` with
+the initial, uniform policy and no reward model, as on a fresh installation; each answer
+stores the chosen formula's preference over every other one offered, the parent included
+(the API offers it by default). The training follows training/run.py's `_train` step by
+step: `fit_reward_model`, the reward standardised over the stored formulas (`_standardised`,
+imported from there), a quarter of the stored formulas (at most rl.eval_formulas) held out
+to evaluate on, a fresh agent, `run_updates` with its checkpoints and rollbacks, and the
+best checkpoint activated only when its evaluated return beats the initial policy's. Left
+out is only what needs the database or disk: rows, files, metrics and TensorBoard.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bench.perfumer import BRIEFS, Taste, bradley_terry_choice
+from fragrance_ai.domain.catalogue import Catalogue
+from fragrance_ai.domain.formula import Formula
+from fragrance_ai.domain.parser import DeterministicBriefParser
+from fragrance_ai.optimize.design import design_options
+from fragrance_ai.optimize.evaluate import Objective
+from fragrance_ai.optimize.search import SearchConfig
+from fragrance_ai.rl.actions import action_names
+from fragrance_ai.rl.checkpoints import encode_checkpoint
+from fragrance_ai.rl.environment import FormulaEnv, Start
+from fragrance_ai.rl.evaluation import Evaluation, evaluate_policy
+from fragrance_ai.rl.exported import ExportedPolicy, ExportedReward
+from fragrance_ai.rl.features import (
+    BriefContext,
+    reward_feature_names,
+    reward_features,
+    state_feature_names,
+)
+from fragrance_ai.rl.loop import run_updates
+from fragrance_ai.rl.materials import MaterialTable, Vector
+from fragrance_ai.rl.ppo import Agent, PPOTrainer, UpdateMetrics, build_agent
+from fragrance_ai.rl.proposals import propose_variations
+from fragrance_ai.rl.reward_model import FittedReward, fit_reward_model
+from fragrance_ai.rl.weights_file import decode
+from fragrance_ai.settings import InferenceMode, RLSettings, Settings
+from fragrance_ai.training.run import EVALUATION_SAMPLES, _standardised
+
+# As the API's defaults: three variations a question, the parent offered beside them.
+VARIATIONS_PER_QUESTION = 3
+# As bench/perfumer.Perfumer.sessions: back to one of the brief's options every few rounds.
+RESTART_EVERY = 4
+
+
+@dataclass(frozen=True)
+class StoredFormula:
+    """A formula as an installation stores it: with its brief, which its variations share."""
+
+    formula: Formula
+    context: BriefContext
+    amounts: Vector
+
+    @staticmethod
+    def of(table: MaterialTable, formula: Formula, context: BriefContext) -> StoredFormula:
+        return StoredFormula(formula, context, table.vector_of(formula))
+
+    def start(self) -> Start:
+        return Start(self.amounts, self.formula.product, self.formula.dosage_percent, self.context)
+
+    def reward_features(self, table: MaterialTable) -> Vector:
+        return np.asarray(
+            reward_features(
+                table,
+                self.amounts[None, :],
+                self.context.family_target[None, :],
+                self.context.tier_targets[None, :],
+            )[0]
+        )
+
+
+def brief_options(
+    catalogue: Catalogue, table: MaterialTable, *, texts: tuple[str, ...] = BRIEFS, seed: int = 1
+) -> list[StoredFormula]:
+    """Every brief's options from the optimiser in fast mode, as POST /v1/briefs designs
+    them (the deterministic parser reads the briefs; one search seed for all)."""
+    settings = Settings(_env_file=None)
+    search = settings.optimizer.modes[InferenceMode.FAST]
+    config = SearchConfig(
+        population=search.population,
+        generations=search.generations,
+        objectives=tuple(Objective(name) for name in search.objectives),
+        mutation_steps=search.mutation_steps,
+        seed=seed,
+    )
+    parser = DeterministicBriefParser(catalogue)
+    options: list[StoredFormula] = []
+    for text in texts:
+        brief = parser.parse(text)
+        context = BriefContext.of(table, brief)
+        design = design_options(
+            catalogue,
+            brief,
+            config,
+            count=settings.optimizer.options,
+            seeds=settings.designer.variants,
+        )
+        options.extend(
+            StoredFormula.of(table, option.designed.formula, context) for option in design.options
+        )
+    return options
+
+
+@dataclass(frozen=True)
+class Session:
+    """What a perfumer's choices left in the installation, in the order they were made."""
+
+    # Per choice, the preferences it stored: (chosen, rejected) reward features.
+    preferences: list[list[tuple[Vector, Vector]]]
+    # Per choice, the variations it offered (stored formulas: PPO starts from them too).
+    offered: list[list[StoredFormula]]
+
+    def first(self, choices: int) -> tuple[Vector, Vector, list[StoredFormula]]:
+        """The preferences (chosen, rejected: pairs x features) and the variations stored
+        after the first `choices` choices."""
+        pairs = [pair for made in self.preferences[:choices] for pair in made]
+        chosen = np.stack([c for c, _ in pairs])
+        rejected = np.stack([r for _, r in pairs])
+        return chosen, rejected, [f for made in self.offered[:choices] for f in made]
+
+
+def run_session(
+    table: MaterialTable,
+    options: list[StoredFormula],
+    taste: Taste,
+    taste_weights: Vector,
+    *,
+    choices: int,
+    seed: int,
+    sharpness: float,
+) -> Session:
+    """As bench/perfumer.Perfumer.sessions: rounds of variations of the last chosen formula,
+    back to a random brief option every `RESTART_EVERY` rounds, each answered by the
+    perfumer's Bradley-Terry choice on the hidden taste. The perfumer's generator draws the
+    parents, every question's seed and the choice's noise, so the first k choices of a
+    longer session are the session of k choices."""
+    rng = np.random.default_rng(seed)
+    preferences: list[list[tuple[Vector, Vector]]] = []
+    offered_sets: list[list[StoredFormula]] = []
+    parent = options[0]
+    for round_index in range(choices):
+        if round_index % RESTART_EVERY == 0:
+            parent = options[int(rng.integers(len(options)))]
+        question_seed = int(rng.integers(2**31))
+        proposals = propose_variations(
+            table,
+            parent.formula,
+            parent.context,
+            count=VARIATIONS_PER_QUESTION,
+            rng=np.random.default_rng(question_seed),
+        )
+        variations = [StoredFormula.of(table, p.formula, parent.context) for p in proposals]
+        offered = [*variations, parent]
+        tastes = [float(f.amounts @ taste_weights) / 100 for f in offered]
+        chosen = offered[bradley_terry_choice(tastes, rng, sharpness)]
+        chosen_features = chosen.reward_features(table)
+        preferences.append(
+            [
+                (chosen_features, other.reward_features(table))
+                for other in offered
+                if other is not chosen
+            ]
+        )
+        offered_sets.append(variations)
+        parent = chosen
+    return Session(preferences, offered_sets)
+
+
+@dataclass(frozen=True)
+class Trained:
+    """A training run's outcome as the API would serve it afterwards."""
+
+    fitted: FittedReward
+    # The activated policy; None when the run kept the initial one.
+    policy: ExportedPolicy | None
+    decision: str
+    rollbacks: int
+
+
+class _Checkpoints:
+    """training/recorder.py's part that run_updates calls, kept in memory."""
+
+    def __init__(self) -> None:
+        self.blobs: dict[str, bytes] = {}
+
+    def on_update(self, metrics: UpdateMetrics, total_updates: int) -> None:
+        pass
+
+    def on_checkpoint(self, metrics: UpdateMetrics, blob: bytes, evaluation: Evaluation) -> str:
+        checkpoint = f"update-{metrics.update}"
+        self.blobs[checkpoint] = blob
+        return checkpoint
+
+    def on_rollback(self, metrics: UpdateMetrics, reason: str, to_checkpoint: str | None) -> None:
+        pass
+
+
+def fit_reward(
+    table: MaterialTable, chosen: Vector, rejected: Vector, config: RLSettings, seed: int
+) -> FittedReward:
+    return fit_reward_model(
+        chosen, rejected, reward_feature_names(table), config.reward_model, seed
+    )
+
+
+def train_policy(
+    table: MaterialTable,
+    stored: list[StoredFormula],
+    fitted: FittedReward,
+    config: RLSettings,
+    seed: int,
+) -> Trained:
+    """training/run.py's `_train` after the reward model, on a fresh installation (no
+    active policy), with `stored` as every stored formula."""
+    starts = [formula.start() for formula in stored]
+    order = np.random.default_rng(seed).permutation(len(starts))
+    held_out = min(config.eval_formulas, max(1, len(starts) // 4))
+    evaluation_starts = [starts[i] for i in order[:held_out]]
+    training_starts = [starts[i] for i in order[held_out:]]
+    reward: ExportedReward = _standardised(fitted.model, table, starts)
+    feature_names, actions = state_feature_names(table), action_names(table)
+    agent = build_agent(len(feature_names), len(actions), config.ppo.hidden, seed)
+
+    def evaluate(candidate: Agent | None) -> Evaluation:
+        return evaluate_policy(
+            table,
+            evaluation_starts,
+            candidate,
+            horizon=config.ppo.horizon,
+            terms=config.reward,
+            reward=reward,
+            samples=EVALUATION_SAMPLES,
+            seed=seed,
+        )
+
+    base_evaluation = evaluate(None)
+    env = FormulaEnv(
+        table,
+        training_starts,
+        num_envs=config.ppo.num_envs,
+        horizon=config.ppo.horizon,
+        terms=config.reward,
+        reward=reward,
+        rng=np.random.default_rng(seed),
+    )
+    trainer = PPOTrainer(config.ppo, env, agent, seed)
+    checkpoints = _Checkpoints()
+
+    def encode(update_index: int) -> bytes:
+        return encode_checkpoint(
+            trainer.agent,
+            feature_names=feature_names,
+            action_names=actions,
+            update=update_index,
+            seed=seed,
+            hidden=config.ppo.hidden,
+            config=config.model_dump(mode="json"),
+        )
+
+    result = run_updates(
+        trainer,
+        config,
+        total_updates=config.ppo.total_updates,
+        evaluate=evaluate,
+        encode=encode,
+        recorder=checkpoints,
+    )
+    best = result.best_evaluation
+    if result.best_checkpoint is None or best is None:
+        return Trained(fitted, None, "kept the initial policy: no good checkpoint", 0)
+    if best.mean_return <= base_evaluation.mean_return:
+        return Trained(
+            fitted,
+            None,
+            f"kept the initial policy: best return {best.mean_return:.3g} <= "
+            f"{base_evaluation.mean_return:.3g}",
+            len(result.rollbacks),
+        )
+    arrays, metadata = decode(checkpoints.blobs[result.best_checkpoint])
+    policy = ExportedPolicy.from_arrays(
+        arrays, metadata, feature_names=feature_names, action_names=actions
+    )
+    return Trained(
+        fitted,
+        policy,
+        f"activated {result.best_checkpoint}: return {best.mean_return:.3g} > "
+        f"{base_evaluation.mean_return:.3g}",
+        len(result.rollbacks),
+    )
