@@ -379,8 +379,8 @@ class BriefEnsemble:
                 reading.later.append(name.value)
 
     def _reads_first(self, name: EnsembleRole) -> bool:
-        role = self.roles[name]
-        if not role.has_model or not role.attempted:
+        role = self.roles.get(name)
+        if role is None or not role.has_model or not role.attempted:
             return False
         return role.loaded is None or bool(ROLE_FILLS[name] & self._fills)
 

@@ -1,8 +1,10 @@
 """Done-when of the LLM worker: a brief submitted over HTTP in each mode (and auto) finishes
-with a valid brief and options, read by SmolLM2, with the path it took recorded."""
+with a valid brief and options, with the path it took recorded; SmolLM2, which earns no field,
+reads it after the design, and its reading arrives on the brief as suggestions."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,5 +56,12 @@ def test_a_brief_in_each_mode_is_read_by_smollm2_and_designed(
     reading = brief["reading"]
     assert reading["requested_mode"] == mode
     assert reading["mode"] == brief["mode"] != "auto"
-    assert reading["roles"]["parser"]["model"] == smollm2.version
+    assert reading["roles"]["parser"]["outcome"] == "after_design"
     assert job["result"]["reading"] == reading
+    deadline = time.monotonic() + 600
+    while brief["suggestions"]["state"] == "reading" and time.monotonic() < deadline:
+        time.sleep(0.5)
+        brief = client.get(f"/v1/briefs/{accepted['brief_id']}").json()
+    suggestions = brief["suggestions"]
+    assert suggestions["state"] == "ready", suggestions
+    assert suggestions["readers"]["parser"]["model"] == smollm2.version
