@@ -5,6 +5,7 @@ overhead over a bare `generate` call, and what batching gains.
     .venv/bin/python -m bench.llm [--limit N] [--sample K] [--modes fast,balanced,creative]
         [--batch 4] [--latency-briefs 6] [--overhead-briefs 4] [--json FILE]
         [--sections accuracy,latency,overhead,batching] [--fills all|config|FIELD,...]
+        [--parser-prompt one|none|varied]
 
 The models are the APP_ENV profile's (development: SmolLM2-135M-Instruct on the CPU; set
 APP_ENV and LLM__... variables to measure others). The reading cache is off (we measure the
@@ -15,6 +16,11 @@ The parser model may fill every field the merge allows (`--fills all`, not the
 configuration's `llm.model_fills`): the table then shows, field by field, whether the model
 beats the deterministic parser, which is what earns a field its place in `model_fills`.
 `--fills config` measures the configuration as it ships.
+
+`--parser-prompt` picks the parser prompt's worked examples (`prompts.PARSER_EXAMPLES`: one,
+none or varied; default the shipped one). The accuracy section counts, per worked example,
+the parser answers that repeat it: the same notes (a non-empty list) or the same families and
+moods, and separately the same families, moods, seasons and intensity.
 
 Role timeouts stay the configuration's; an answer cut off by its timeout falls back to the
 deterministic reading, as in production, and is counted. Timeouts therefore follow the
@@ -54,6 +60,7 @@ from fragrance_ai.domain.catalogue import Catalogue
 from fragrance_ai.domain.catalogue_file import load_catalogue
 from fragrance_ai.domain.parser import DeterministicBriefParser
 from fragrance_ai.llm import ensemble as ensemble_module
+from fragrance_ai.llm import prompts as prompts_module
 from fragrance_ai.llm import roles as roles_module
 from fragrance_ai.llm.constrained import SchemaLogitsProcessor
 from fragrance_ai.llm.ensemble import BriefEnsemble, BriefReading, BriefRequest
@@ -82,7 +89,7 @@ ROLE_SCHEMAS = {
     EnsembleRole.VALIDATOR: FAMILY_VERDICT_SCHEMA,
     EnsembleRole.CREATIVE_HINTS: HINTS_SCHEMA,
 }
-# The fields of the parser prompt's worked example that a copying model would repeat.
+# The fields of a worked example that a copying model would repeat, all four together.
 EXAMPLE_FIELDS = ("families", "moods", "seasons", "intensity")
 BATCHING_ROUNDS = 2
 SECTIONS = ("accuracy", "latency", "overhead", "batching")
@@ -112,6 +119,12 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument(
         "--sections", default=",".join(SECTIONS), help="a subset of " + ", ".join(SECTIONS)
+    )
+    parser.add_argument(
+        "--parser-prompt",
+        choices=sorted(prompts_module.PARSER_EXAMPLES),
+        default=prompts_module.parser_prompt,
+        help="the parser prompt's worked examples (default: the shipped variant)",
     )
     args = parser.parse_args()
     args.modes = [InferenceMode(mode.strip()) for mode in args.modes.split(",") if mode.strip()]
@@ -196,6 +209,7 @@ def setup_figures(
         "load_s": round(load_s, 1),
         "roles": roles,
         "model_fills": list(settings.llm.model_fills),
+        "parser_prompt": prompts_module.parser_prompt,
         # Shown so that a run with changed timeouts says so next to its figures.
         "env_overrides": {k: v for k, v in os.environ.items() if k.upper().startswith("LLM__")},
         "entries": len(chosen),
@@ -215,6 +229,7 @@ def print_setup(setup: dict[str, Any]) -> None:
     overrides = ", ".join(f"{k}={v}" for k, v in sorted(setup["env_overrides"].items()))
     print(f"  environment overrides: {overrides or 'none'}")
     print(f"  fields the parser model may fill: {', '.join(setup['model_fills']) or 'none'}")
+    print(f"  parser prompt: {setup['parser_prompt']} (prompts.PARSER_EXAMPLES)")
     print(
         "  reading cache off; circuit breakers and downshift off (bench only: each would skip "
         "the models after failures)"
@@ -291,17 +306,21 @@ def _wrap(
 
 def read_batched(
     ensemble: BriefEnsemble, texts: Sequence[str], mode: InferenceMode, batch: int
-) -> tuple[list[BriefReading], float, float]:
+) -> tuple[list[BriefReading], float, float, list[float]]:
     """The texts in groups of `batch`, one read_many each, as the worker batches them.
-    Returns the readings, wall seconds and this process's CPU seconds."""
+    Returns the readings, wall seconds, this process's CPU seconds and, per group, its wall
+    seconds divided by its size (seconds per brief)."""
     readings: list[BriefReading] = []
+    per_brief: list[float] = []
     started, cpu = time.perf_counter(), time.process_time()
     for start in range(0, len(texts), batch):
         group = texts[start : start + batch]
+        group_started = time.perf_counter()
         readings.extend(
             ensemble.read_many([BriefRequest(t, RequestedMode(mode.value)) for t in group])
         )
-    return readings, time.perf_counter() - started, time.process_time() - cpu
+        per_brief.append((time.perf_counter() - group_started) / len(group))
+    return readings, time.perf_counter() - started, time.process_time() - cpu, per_brief
 
 
 def role_outcomes(readings: Sequence[BriefReading]) -> dict[str, Counter[str]]:
@@ -348,14 +367,42 @@ def parser_entry(reading: BriefReading) -> dict[str, Any]:
     return entry
 
 
-def example_copies(answers: Sequence[ModelReading]) -> int:
-    """Answers whose families, moods, seasons and intensity are the prompt example's."""
-    example = ModelReading.model_validate_json(parser_chat("")[2]["content"])
-    return sum(
-        1
-        for answer in answers
-        if all(getattr(answer, name) == getattr(example, name) for name in EXAMPLE_FIELDS)
-    )
+def prompt_examples(variant: str) -> list[tuple[str, ModelReading]]:
+    return [
+        (brief, ModelReading.model_validate(answer))
+        for brief, answer in prompts_module.PARSER_EXAMPLES[variant]
+    ]
+
+
+def copies(answer: ModelReading, example: ModelReading) -> bool:
+    """The answer repeats the example: its notes (when the example names any), or its
+    families and moods together."""
+    same_notes = bool(example.notes) and answer.notes == example.notes
+    return same_notes or (answer.families, answer.moods) == (example.families, example.moods)
+
+
+def copies_all_four(answer: ModelReading, example: ModelReading) -> bool:
+    return all(getattr(answer, name) == getattr(example, name) for name in EXAMPLE_FIELDS)
+
+
+def example_copies(answers: Sequence[ModelReading], variant: str) -> list[dict[str, Any]]:
+    """Per worked example of the prompt variant, the answers that repeat it."""
+    return [
+        {
+            "example": brief,
+            "notes_or_families_and_moods": sum(1 for a in answers if copies(a, example)),
+            "families_moods_seasons_intensity": sum(
+                1 for a in answers if copies_all_four(a, example)
+            ),
+        }
+        for brief, example in prompt_examples(variant)
+    ]
+
+
+def answers_copying(answers: Sequence[ModelReading], variant: str) -> int:
+    """Answers that repeat any worked example of the variant (each answer counted once)."""
+    examples = [example for _, example in prompt_examples(variant)]
+    return sum(1 for a in answers if any(copies(a, example) for example in examples))
 
 
 # --- 1. accuracy ------------------------------------------------------------------------
@@ -379,9 +426,12 @@ def accuracy(
     print(f"\n== 1. accuracy, briefs read in batches of {batch}")
     for mode in modes:
         probe.answers.clear()
-        readings, wall, cpu = read_batched(ensemble, [lb.text for lb in chosen], mode, batch)
+        readings, wall, cpu, per_brief = read_batched(
+            ensemble, [lb.text for lb in chosen], mode, batch
+        )
         parsed[mode.value] = [reading.brief for reading in readings]
         runs[mode.value] = summarise_run(readings, (wall, cpu), probe.answers, limits)
+        runs[mode.value]["median_seconds_per_brief"] = round(statistics.median(per_brief), 2)
         print_run(mode.value, runs[mode.value])
     scores = {
         name: score(list(zip(chosen, briefs, strict=True)), catalogue=catalogue)
@@ -422,7 +472,16 @@ def summarise_run(
         "outcomes": {role: dict(c) for role, c in role_outcomes(readings).items()},
         "filled_by_models": dict(filled_by_models(readings)),
         "parser_answers": len(answers),
-        "parser_answers_copying_example": example_copies(answers),
+        "parser_prompt": prompts_module.parser_prompt,
+        "parser_answers_copying_an_example": answers_copying(answers, prompts_module.parser_prompt),
+        "example_copies": example_copies(answers, prompts_module.parser_prompt),
+        # The other variants' examples, never shown in this run: how often an answer matches
+        # them by chance (what a copy count means).
+        "unseen_example_copies": {
+            variant: answers_copying(answers, variant)
+            for variant in sorted(prompts_module.PARSER_EXAMPLES)
+            if variant != prompts_module.parser_prompt
+        },
         "repeated_values": repeated_values([r.brief for r in readings]),
         "ok_at_token_limit": dict(at_token_limit(readings, limits)),
         "downshifted": sum(1 for r in readings if "downshifted_from" in r.path),
@@ -438,13 +497,22 @@ def print_run(name: str, run: dict[str, Any]) -> None:
     print(
         f"{name}: {run['briefs']} briefs ({run['sent_to_models']} sent to the models) in "
         f"{run['wall_s']:.0f} s ({run['cpu_s']:.0f} s CPU), {run['seconds_per_brief']:.1f} s "
-        f"per brief; {outcomes}"
+        f"per brief (median over the batches {run.get('median_seconds_per_brief', 0):.1f} s); "
+        f"{outcomes}"
     )
     print(f"  fields the models filled: {filled}")
     print(
-        f"  parser answers that repeat the prompt example's {', '.join(EXAMPLE_FIELDS)}: "
-        f"{run['parser_answers_copying_example']} of {run['parser_answers']}"
+        f"  parser prompt {run['parser_prompt']}: {run['parser_answers_copying_an_example']} of "
+        f"{run['parser_answers']} answers repeat a worked example (its notes, or its families "
+        "and moods)"
     )
+    for copied in run["example_copies"]:
+        print(
+            f"    {copied['notes_or_families_and_moods']:3d} (all of {', '.join(EXAMPLE_FIELDS)}: "
+            f"{copied['families_moods_seasons_intensity']}) {copied['example']}"
+        )
+    unseen = ", ".join(f"{k} {v}" for k, v in run["unseen_example_copies"].items())
+    print(f"  matching the examples of the variants not shown (chance): {unseen}")
     if run["ok_at_token_limit"]:
         print(f"  accepted at the max_new_tokens limit (cut off?): {run['ok_at_token_limit']}")
     if run["repeated_values"]:
@@ -720,6 +788,7 @@ def run_sections(
 
 def main() -> None:
     args = parse_args()
+    prompts_module.parser_prompt = args.parser_prompt
     settings = bench_settings(args.fills)
     catalogue = load_catalogue()
     chosen = select(load_labelled(catalogue=catalogue), args.sample, args.limit)
