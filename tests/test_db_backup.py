@@ -144,7 +144,8 @@ def _upgrade_then_rollback(data_dir: Path, database_url: str | None) -> None:
         assert f"written to {backup}" in backed_up.stdout
         migrated = _cli(data_dir, database_url, "migrate")
         assert migrated.returncode == 0, migrated.stderr
-        assert "seed" in {column["name"] for column in inspect(engine).get_columns("briefs")}
+        # The column the head revision adds (0008).
+        assert "suggestions" in {c["name"] for c in inspect(engine).get_columns("briefs")}
         _design_a_brief(engine, "a warm amber vanilla evening perfume", seed=42)
         with engine.begin() as connection:
             # What a newer version's migration might add: a table the backup never held.
@@ -161,7 +162,7 @@ def _upgrade_then_rollback(data_dir: Path, database_url: str | None) -> None:
         engine.dispose()
         assert current_revision(engine) == PREVIOUS
         schema = inspect(engine)
-        assert "seed" not in {column["name"] for column in schema.get_columns("briefs")}
+        assert "suggestions" not in {column["name"] for column in schema.get_columns("briefs")}
         assert "added_by_the_upgrade" not in schema.get_table_names()
         assert _briefs(engine) == before
         if engine.dialect.name == "postgresql":
