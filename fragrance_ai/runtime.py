@@ -6,6 +6,7 @@ and keeps it, so models and the catalogue stay loaded between jobs.
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -22,6 +23,8 @@ from fragrance_ai.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from fragrance_ai.llm.ensemble import BriefEnsemble
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -51,23 +54,30 @@ class Runtime:
             if self._ensemble is None:
                 from fragrance_ai.llm.ensemble import BriefEnsemble
 
-                self._ensemble = BriefEnsemble(self.settings, self.catalogue)
-                if self._models_in_background:
-                    # Whichever thread asks first, a brief's or the start's own.
-                    self._ensemble.start_loading()
+                # In the background: until the start's own thread starts loading, a brief
+                # read meanwhile finds every model loading, and never loads one itself.
+                self._ensemble = BriefEnsemble(
+                    self.settings, self.catalogue, background=self._models_in_background
+                )
             return self._ensemble
 
     def start_loading_models(self) -> None:
         """The in-process workers' code and models, loading in the background from now, so
-        the API answers meanwhile: the optimiser first (the first design needs it, and is
-        quick), then the LLM worker's models (torch, then each model)."""
-
+        the API answers meanwhile: the first brief rehearsed (jobs/warm_up.py: the parser and
+        the optimiser, quick), then the LLM worker's models (torch, then each model), which
+        no brief waits for. The catalogue is loaded first, here (about half a second): the
+        API and every step need it, and a thread racing a brief's for it would load it twice."""
+        _ = self.catalogue
         self._models_in_background = True
 
         def load() -> None:
-            import fragrance_ai.optimize.design  # noqa: F401
+            from fragrance_ai.jobs.warm_up import warm_up
 
-            _ = self.brief_ensemble
+            try:
+                warm_up(self)
+            except Exception:  # a rehearsal: the first brief then pays for what it skipped
+                log.exception("warming up the workers failed")
+            self.brief_ensemble.start_loading()
 
         threading.Thread(target=load, name="workers-start", daemon=True).start()
 

@@ -39,6 +39,7 @@ from fragrance_ai.domain.ifra_register import (
     parse_ifra_overview,
 )
 from fragrance_ai.domain.products import IFRA_CATEGORIES
+from fragrance_ai.domain.yaml_text import parse_yaml
 
 # Read through the fragrance_ai package so data/ needs no __init__.py of its own.
 DATA_PACKAGE = "fragrance_ai"
@@ -99,7 +100,7 @@ def parse_catalogue(
     eu_annexes: EuAnnexes | None = None,
 ) -> Catalogue:
     try:
-        document = yaml.safe_load(text)
+        document = parse_yaml(text)
     except yaml.YAMLError as error:
         raise CatalogueError(f"{source}: not valid YAML: {error}") from error
     if not isinstance(document, dict) or not isinstance(document.get("materials"), list):

@@ -9,10 +9,9 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-import yaml
-
 from fragrance_ai.domain.catalogue import CatalogueError
 from fragrance_ai.domain.eu_register import AnnexEntry, parse_annex
+from fragrance_ai.domain.yaml_text import parse_yaml
 
 DATA_PACKAGE = "fragrance_ai"
 COSING = ("data", "regulatory", "cosing")
@@ -31,7 +30,7 @@ class EuAnnexes:
 def load_eu_annexes() -> EuAnnexes:
     root = resources.files(DATA_PACKAGE)
     cosing = root.joinpath(*COSING)
-    encoded = yaml.safe_load(root.joinpath(*REVIEWED).read_text(encoding="utf-8"))
+    encoded = parse_yaml(root.joinpath(*REVIEWED).read_text(encoding="utf-8"))
     if not isinstance(encoded, dict):
         raise CatalogueError("eu_annex_iii.yaml: expected a mapping")
     return EuAnnexes(

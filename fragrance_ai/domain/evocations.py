@@ -18,13 +18,12 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-import yaml
-
 from fragrance_ai.domain.brief import CreativeBrief
 from fragrance_ai.domain.catalogue import Catalogue
 from fragrance_ai.domain.families import FAMILY_WORDS
 from fragrance_ai.domain.material_knowledge import Clash
 from fragrance_ai.domain.text import HANGUL, WORD, normalise_text, phrase_pattern, word_form
+from fragrance_ai.domain.yaml_text import parse_yaml
 
 EVOCATIONS_FILE = "evocations.yaml"
 KINDS = ("scene", "texture", "reference", "mood", "structure")
@@ -103,7 +102,7 @@ def parse_evocations(text: str, catalogue: Catalogue | None = None) -> tuple[Evo
     """The entries of an evocation file, checked: known kind, canonical families, valid clash
     classes and structure ids, a source, at least one phrase, and (given a catalogue) notes
     that are catalogue material names."""
-    document = yaml.safe_load(text) or {}
+    document = parse_yaml(text) or {}
     if not isinstance(document, dict) or not isinstance(document.get("evocations"), list):
         raise EvocationError(f"{EVOCATIONS_FILE}: no 'evocations' list")
     sources = document.get("sources") or {}

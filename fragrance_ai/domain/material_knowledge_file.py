@@ -9,8 +9,6 @@ from enum import StrEnum
 from importlib import resources
 from typing import Any, TypeVar
 
-import yaml
-
 from fragrance_ai.domain.catalogue import Catalogue
 from fragrance_ai.domain.material_knowledge import (
     Base,
@@ -25,6 +23,7 @@ from fragrance_ai.domain.material_knowledge import (
     StabilityRisk,
     Strength,
 )
+from fragrance_ai.domain.yaml_text import parse_yaml
 
 KNOWLEDGE_FILES = ("naturals.yaml", "aroma_chemicals.yaml")
 # A source is a key of the file's `sources` or a citation long enough to be one.
@@ -48,7 +47,7 @@ def parse_knowledge(texts: dict[str, str], catalogue: Catalogue) -> KnowledgeBoo
     """Every catalogue material must have exactly one row, under its own CAS and name."""
     rows: dict[str, MaterialKnowledge] = {}
     for file_name, text in texts.items():
-        document = yaml.safe_load(text) or {}
+        document = parse_yaml(text) or {}
         sources = document.get("sources") or {}
         if not isinstance(sources, dict):
             raise MaterialKnowledgeError(f"{file_name}: 'sources' must be a mapping")

@@ -14,14 +14,13 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-import yaml
-
 from fragrance_ai.domain.brief import CreativeBrief
 from fragrance_ai.domain.catalogue import Catalogue, Tier
 from fragrance_ai.domain.evocations import evocations_by_id
 from fragrance_ai.domain.families import canonical_family
 from fragrance_ai.domain.material_knowledge import BASE_OF_PRODUCT, Base
 from fragrance_ai.domain.products import ProductType
+from fragrance_ai.domain.yaml_text import parse_yaml
 
 STRUCTURES_FILE = "structures.yaml"
 COLOGNE_PRODUCTS = frozenset({ProductType.EDC})
@@ -165,7 +164,7 @@ def load_structures() -> StructureBook:
 
 
 def parse_structures(text: str, catalogue: Catalogue) -> StructureBook:
-    document = yaml.safe_load(text) or {}
+    document = parse_yaml(text) or {}
     sources = document.get("sources") or {}
     names = {material.name for material in catalogue}
     structures = tuple(

@@ -155,7 +155,12 @@ class BriefEnsemble:
         cache: ReadingCache | None = None,
         governor: ModeGovernor | None = None,
         paraphrases: ParaphraseReader | None = None,
+        background: bool = False,
     ) -> None:
+        """`background`: the models are loaded by `start_loading`, whenever the process
+        calls it; until then every model reads as loading. Otherwise the first reading loads
+        them (a script, a test)."""
+        self._background = background
         self._settings = settings.llm
         self._catalogue = catalogue
         self._literal = DeterministicBriefParser(catalogue)
@@ -299,7 +304,7 @@ class BriefEnsemble:
         """The readings the design starts from: the deterministic reading, the paraphrases
         and the roles that have earned a field, each as far as its model has loaded. What
         reads later is listed in each reading's `later` (see `read_later`)."""
-        if not self._loading_started:
+        if not self._loading_started and not self._background:
             # Nobody started the models (a script, a test): load them now, before reading.
             self.load()
         started = time.perf_counter()
