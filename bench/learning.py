@@ -1,8 +1,9 @@
 """Sample efficiency of learning from choices: hidden tastes x seeds x budgets x methods.
 
     .venv/bin/python -m bench.learning [--tastes woody-not-sweet no-musks heavier-base]
-        [--seeds 1 2 3 4 5] [--budgets 10 30 100] [--methods random best-of-n ppo oracle]
-        [--pairs 96] [--best-of 8] [--json FILE]
+        [--seeds 1 2 3 4 5] [--budgets 10 30 100] [--methods random best-of-n best-of-all
+        ppo best-of-n-by-taste oracle] [--pairs 96] [--best-of 8] [--pessimism 0]
+        [--reward-model KEY=JSON ...] [--json FILE]
 
 A simulated perfumer (bench/perfumer.py) with a hidden taste makes `budget` choices among
 variations of the brief options (bench/learning_session.py: the product's code, in-process).
@@ -13,18 +14,27 @@ it blind against the initial policy's proposal for the same parent and draw:
   this, so it measures the yardstick itself (about 50 %, and no taste change beyond it).
 - best-of-n: the initial policy's first `--best-of` candidates for the same draw (the
   initial proposal among them), the one the reward model fitted on the choices scores
-  highest; no policy training.
+  highest; no policy training. With `--pessimism k`, the ensemble's mean less k times its
+  members' spread (here and in best-of-all).
+- best-of-all (a diagnostic): every allowed edit (the oracle's), the one the reward model
+  scores highest: the limit of the reward model itself, whatever proposes the candidates.
 - ppo: the product's training run (reward model, PPO, checkpoints, rollback, activation)
   and its proposal as the API serves it: the activated policy, or the initial one when the
   run kept it, with the reward ensemble's exploration bonus.
+- best-of-n-by-taste (a diagnostic): best-of-n's candidates ranked by the hidden taste
+  itself: the limit of reranking 8 candidates of the initial policy, whatever the reward
+  model.
 - oracle: knows the taste; the best of every allowed edit after repair. The reference for
   how far towards the taste one edit can go, and the ceiling of the preferred share.
 
 Per cell: the share of blind pairs the perfumer prefers with a Wilson 95 % interval, the
 mean taste change per proposal (points: percent of the concentrate moved towards the
 taste), the initial policy's on the same pairs, and the method's as a fraction of the
-oracle's. random and oracle learn nothing, so they have no budget. A run "moves the wrong
-way" when its proposals change the taste less than the initial policy's on the same pairs.
+oracle's. random, best-of-n-by-taste and oracle learn nothing, so they have no budget. A
+run "moves the wrong way" when its proposals change the taste less than the initial
+policy's on the same pairs. `--reward-model` changes the product's reward model settings
+(rl.reward_model) for the run as a profile would, e.g. `l2=0.1` or
+`standardise="differences"`.
 Everything is seeded: the same arguments print the same tables; only the compute seconds,
 printed apart, vary.
 """
@@ -57,12 +67,13 @@ from bench.perfumer import BRIEFS, TASTES, Taste, bradley_terry_choice
 from fragrance_ai.domain.catalogue_file import load_catalogue
 from fragrance_ai.rl.actions import action_count
 from fragrance_ai.rl.exported import ExportedPolicy, ExportedReward
+from fragrance_ai.rl.features import reward_features
 from fragrance_ai.rl.materials import MaterialTable, Vector, material_table
 from fragrance_ai.rl.proposals import propose_variations
-from fragrance_ai.settings import RLSettings
+from fragrance_ai.settings import RewardModelSettings, RLSettings
 
-METHODS = ("random", "best-of-n", "ppo", "oracle")
-LEARNING = ("best-of-n", "ppo")
+METHODS = ("random", "best-of-n", "best-of-all", "ppo", "best-of-n-by-taste", "oracle")
+LEARNING = ("best-of-n", "best-of-all", "ppo")
 BUDGETS = (10, 30, 100)
 SEEDS = (1, 2, 3, 4, 5)
 PAIRS = 96
@@ -193,7 +204,9 @@ def random_proposal(table: MaterialTable, pair: Pair) -> Vector:
     return _first(table, Pair(pair.index, pair.parent, pair.seed ^ 0x5EED))
 
 
-def best_of_n_proposal(table: MaterialTable, pair: Pair, reward: ExportedReward, n: int) -> Vector:
+def best_of_n_proposal(
+    table: MaterialTable, pair: Pair, reward: ExportedReward, n: int, pessimism: float
+) -> Vector:
     candidates = propose_variations(
         table,
         pair.parent.formula,
@@ -204,8 +217,49 @@ def best_of_n_proposal(table: MaterialTable, pair: Pair, reward: ExportedReward,
     if not candidates:
         return pair.parent.amounts
     stored = [StoredFormula.of(table, c.formula, pair.parent.context) for c in candidates]
-    scores = reward.score(np.stack([s.reward_features(table) for s in stored]))
-    return stored[int(np.argmax(scores))].amounts
+    features = np.stack([s.reward_features(table) for s in stored])
+    return stored[int(np.argmax(_ranked(reward, features, pessimism)))].amounts
+
+
+def best_of_n_by_taste_proposal(
+    table: MaterialTable, pair: Pair, weights: Vector, n: int
+) -> Vector:
+    """The same candidates as best-of-n, ranked by the hidden taste itself: how far
+    reranking the initial policy's candidates could go with a perfect reward model."""
+    candidates = propose_variations(
+        table,
+        pair.parent.formula,
+        pair.parent.context,
+        count=n,
+        rng=np.random.default_rng(pair.seed),
+    )
+    if not candidates:
+        return pair.parent.amounts
+    amounts = np.stack([table.vector_of(c.formula) for c in candidates])
+    return np.asarray(amounts[int(np.argmax(amounts @ weights))])
+
+
+def best_of_all_proposal(
+    table: MaterialTable, pair: Pair, oracle: Oracle, reward: ExportedReward, pessimism: float
+) -> Vector:
+    """Every allowed edit (the oracle's), ranked by the reward model: how far the reward
+    model itself could go with every candidate in front of it."""
+    variations = oracle.variations(pair)
+    repeat = variations.shape[0]
+    context = pair.parent.context
+    features = reward_features(
+        table,
+        variations,
+        np.repeat(context.family_target[None, :], repeat, axis=0),
+        np.repeat(context.tier_targets[None, :], repeat, axis=0),
+    )
+    return np.asarray(variations[int(np.argmax(_ranked(reward, features, pessimism)))])
+
+
+def _ranked(reward: ExportedReward, features: Vector, pessimism: float) -> Vector:
+    """The ensemble's mean score less `pessimism` times its members' spread."""
+    members = reward.member_scores(features)
+    return np.asarray(members.mean(axis=1) - pessimism * members.std(axis=1))
 
 
 def ppo_proposal(table: MaterialTable, pair: Pair, trained: Trained, config: RLSettings) -> Vector:
@@ -234,6 +288,11 @@ class Oracle:
         return sum(self._seconds.get(index, 0.0) for index in {pair.index for pair in pairs})
 
     def proposal(self, pair: Pair, weights: Vector) -> Vector:
+        variations = self.variations(pair)
+        return np.asarray(variations[int(np.argmax(variations @ weights))])
+
+    def variations(self, pair: Pair) -> Vector:
+        """Every allowed edit of the pair's parent after repair (variations x materials)."""
         key = pair.index
         if key not in self._variations:
             started = time.perf_counter()
@@ -248,8 +307,7 @@ class Oracle:
                 [self.table.vector_of(p.formula) for p in everything] or [pair.parent.amounts]
             )
             self._seconds[key] = time.perf_counter() - started
-        variations = self._variations[key]
-        return np.asarray(variations[int(np.argmax(variations @ weights))])
+        return self._variations[key]
 
 
 @dataclass
@@ -264,6 +322,8 @@ class Bench:
     best_of: int
     sharpness: float
     oracle: Oracle
+    # Reranking by the ensemble's mean less this many times its spread (0: the mean).
+    pessimism: float
     _initial: dict[int, tuple[list[Pair], list[Vector]]]
 
     def pairs(self, seed: int) -> tuple[list[Pair], list[Vector]]:
@@ -339,11 +399,28 @@ def run_taste_seed(
                 started=time.perf_counter(),
             )
         )
-    if "oracle" in methods:
+    if "best-of-n-by-taste" in methods:
+        cells.append(
+            bench.judge(
+                taste,
+                seed,
+                None,
+                "best-of-n-by-taste",
+                functools.partial(
+                    best_of_n_by_taste_proposal,
+                    table,
+                    weights=bench.taste_weights(taste),
+                    n=bench.best_of,
+                ),
+                started=time.perf_counter(),
+            )
+        )
+    if "oracle" in methods or "best-of-all" in methods:
         weights = bench.taste_weights(taste)
         pairs, _ = bench.pairs(seed)
         for pair in pairs:
             bench.oracle.proposal(pair, weights)  # the search, timed per parent inside
+    if "oracle" in methods:
         cells.append(
             bench.judge(
                 taste,
@@ -372,6 +449,9 @@ def run_taste_seed(
         fitted = fit_reward(table, chosen, rejected, bench.config, seed)
         fit_seconds = time.perf_counter() - started
         accuracy = fitted.heldout_accuracy
+        # With candidates, the L2 that cross-validation chose.
+        chosen_l2 = f", L2 {fitted.l2:g}" if bench.config.reward_model.l2_candidates else ""
+        agreement = f", the taste agrees with {session.taste_agreement(budget):.0%}"
         if "best-of-n" in methods:
             cells.append(
                 bench.judge(
@@ -380,12 +460,36 @@ def run_taste_seed(
                     budget,
                     "best-of-n",
                     functools.partial(
-                        best_of_n_proposal, table, reward=fitted.model, n=bench.best_of
+                        best_of_n_proposal,
+                        table,
+                        reward=fitted.model,
+                        n=bench.best_of,
+                        pessimism=bench.pessimism,
                     ),
                     started=time.perf_counter(),
                     extra_seconds=fit_seconds,
                     heldout_accuracy=accuracy,
-                    note=f"{fitted.pairs} preferences",
+                    note=f"{fitted.pairs} preferences" + agreement + chosen_l2,
+                )
+            )
+        if "best-of-all" in methods:
+            cells.append(
+                bench.judge(
+                    taste,
+                    seed,
+                    budget,
+                    "best-of-all",
+                    functools.partial(
+                        best_of_all_proposal,
+                        table,
+                        oracle=bench.oracle,
+                        reward=fitted.model,
+                        pessimism=bench.pessimism,
+                    ),
+                    started=time.perf_counter(),
+                    extra_seconds=fit_seconds + bench.oracle.seconds(bench.pairs(seed)[0]),
+                    heldout_accuracy=accuracy,
+                    note=f"{fitted.pairs} preferences" + agreement + chosen_l2,
                 )
             )
         if "ppo" in methods:
@@ -486,6 +590,8 @@ def goal_lines(cells: list[Cell]) -> list[str]:
 WHAT_IS_TIMED = {
     "random": "the proposals",
     "best-of-n": "fitting the reward model and the proposals",
+    "best-of-all": "fitting the reward model, every allowed edit repaired, and the proposals",
+    "best-of-n-by-taste": "the proposals",
     "ppo": "fitting the reward model, the training run and the proposals",
     "oracle": "every allowed edit repaired and scored, and the proposals",
 }
@@ -515,6 +621,20 @@ def main(argv: Sequence[str] | None = None) -> list[Cell]:
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     parser.add_argument("--pairs", type=int, default=PAIRS, help="blind pairs per cell")
     parser.add_argument("--best-of", type=int, default=BEST_OF)
+    parser.add_argument(
+        "--pessimism",
+        type=float,
+        default=0.0,
+        help="rerank by the reward ensemble's mean less this many times its spread",
+    )
+    parser.add_argument(
+        "--reward-model",
+        nargs="*",
+        default=[],
+        metavar="KEY=JSON",
+        help="the reward model's settings to change (rl.reward_model), e.g. l2=0.1 "
+        "l2_candidates=[0.001,0.1]",
+    )
     parser.add_argument("--sharpness", type=float, default=SHARPNESS)
     parser.add_argument("--json", type=Path, default=None, help="also write every cell here")
     args = parser.parse_args(argv)
@@ -530,8 +650,26 @@ def main(argv: Sequence[str] | None = None) -> list[Cell]:
     table = material_table(load_catalogue())
     options = list(parents())
     config = RLSettings()
+    if args.reward_model:
+        changes = dict(item.split("=", 1) for item in args.reward_model)
+        config = config.model_copy(
+            update={
+                "reward_model": RewardModelSettings.model_validate(
+                    config.reward_model.model_dump()
+                    | {key: json.loads(value) for key, value in changes.items()}
+                )
+            }
+        )
     bench = Bench(
-        table, options, config, args.pairs, args.best_of, args.sharpness, Oracle(table), {}
+        table,
+        options,
+        config,
+        args.pairs,
+        args.best_of,
+        args.sharpness,
+        Oracle(table),
+        args.pessimism,
+        {},
     )
     print(
         f"learning: tastes {[t.name for t in tastes]}, seeds {args.seeds}, choices {budgets}, "
@@ -539,7 +677,9 @@ def main(argv: Sequence[str] | None = None) -> list[Cell]:
         f"{len(BRIEFS)} briefs), {args.pairs} blind "
         f"pairs a cell, best of {args.best_of}, sharpness {args.sharpness:g}; PPO "
         f"{config.ppo.total_updates} updates x {config.ppo.num_envs} x {config.ppo.num_steps}"
-        f" steps, exploration {config.exploration:g}",
+        f" steps, exploration {config.exploration:g}; reward model "
+        f"{config.reward_model.model_dump(mode='json')}, reranking pessimism "
+        f"{args.pessimism:g}",
         flush=True,
     )
     cells: list[Cell] = []

@@ -50,6 +50,8 @@ from fragrance_ai.training.run import EVALUATION_SAMPLES, _standardised
 VARIATIONS_PER_QUESTION = 3
 # As bench/perfumer.Perfumer.sessions: back to one of the brief's options every few rounds.
 RESTART_EVERY = 4
+# Taste differences below this (points) are rounding, not a preference.
+TIE_POINTS = 1e-9
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,9 @@ class Session:
     preferences: list[list[tuple[Vector, Vector]]]
     # Per choice, the variations it offered (stored formulas: PPO starts from them too).
     offered: list[list[StoredFormula]]
+    # Per choice and preference, the hidden taste's difference chosen minus rejected (points):
+    # how far the choices themselves agree with the taste they are noisy answers of.
+    margins: list[list[float]]
 
     def first(self, choices: int) -> tuple[Vector, Vector, list[StoredFormula]]:
         """The preferences (chosen, rejected: pairs x features) and the variations stored
@@ -126,6 +131,15 @@ class Session:
         chosen = np.stack([c for c, _ in pairs])
         rejected = np.stack([r for _, r in pairs])
         return chosen, rejected, [f for made in self.offered[:choices] for f in made]
+
+    def taste_agreement(self, choices: int) -> float:
+        """The share of the first `choices` choices' preferences that the hidden taste itself
+        agrees with (a tie half): the held-out accuracy a perfect reward model would reach
+        on such pairs, near enough."""
+        margins = np.array([m for made in self.margins[:choices] for m in made])
+        # An edit that leaves the taste alone differs by rounding only: a tie.
+        tie = np.abs(margins) < TIE_POINTS
+        return float(np.mean(np.where(tie, 0.5, np.where(margins > 0, 1.0, 0.0))))
 
 
 def run_session(
@@ -146,6 +160,7 @@ def run_session(
     rng = np.random.default_rng(seed)
     preferences: list[list[tuple[Vector, Vector]]] = []
     offered_sets: list[list[StoredFormula]] = []
+    margins: list[list[float]] = []
     parent = options[0]
     for round_index in range(choices):
         if round_index % RESTART_EVERY == 0:
@@ -161,7 +176,11 @@ def run_session(
         variations = [StoredFormula.of(table, p.formula, parent.context) for p in proposals]
         offered = [*variations, parent]
         tastes = [float(f.amounts @ taste_weights) / 100 for f in offered]
-        chosen = offered[bradley_terry_choice(tastes, rng, sharpness)]
+        picked = bradley_terry_choice(tastes, rng, sharpness)
+        chosen = offered[picked]
+        margins.append(
+            [100 * (tastes[picked] - taste) for k, taste in enumerate(tastes) if k != picked]
+        )
         chosen_features = chosen.reward_features(table)
         preferences.append(
             [
@@ -172,7 +191,7 @@ def run_session(
         )
         offered_sets.append(variations)
         parent = chosen
-    return Session(preferences, offered_sets)
+    return Session(preferences, offered_sets, margins)
 
 
 @dataclass(frozen=True)

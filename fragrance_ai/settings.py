@@ -361,6 +361,20 @@ class RewardModelSettings(_Section):
     epochs: int = Field(300, ge=1, le=100_000)
     learning_rate: float = Field(0.05, gt=0, le=10)
     l2: float = Field(1e-3, ge=0)
+    # An L1 penalty beside the L2: it pulls the weights of features the choices do not
+    # support to zero, a prior that a taste is about a few things. Off: at 30 choices it
+    # measured no gain in bench/learning.py (docs/learning.md, "Where the gap is"), nor did
+    # a stronger or cross-validated L2, or "differences" below.
+    l1: float = Field(0.0, ge=0)
+    # When given, the L2 is chosen among these by k-fold cross-validation over the training
+    # preferences (the lowest held-out log-loss), and `l2` is used only when there are too
+    # few preferences for `cv_folds` folds (bench/learning.py, docs/learning.md).
+    l2_candidates: tuple[float, ...] = ()
+    cv_folds: int = Field(5, ge=2, le=50)
+    # What a unit of each feature is before the L2 applies: its spread over the formulas
+    # in the preferences ("formulas"), or over the chosen-minus-rejected differences, the
+    # size of the edits the perfumer actually judged ("differences").
+    standardise: Literal["formulas", "differences"] = "formulas"
     heldout_share: float = Field(0.2, ge=0, lt=1)
     # Below this many preferences a run refuses to train (too little to learn a taste).
     min_preferences: int = Field(20, ge=1)

@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from bench.learning import METHODS, main
+from bench.learning import LEARNING, METHODS, main
 
 TINY = ["--tastes", "woody-not-sweet", "--seeds", "1", "--budgets", "10", "--pairs", "16"]
 
@@ -25,7 +25,7 @@ def test_the_learning_bench_prints_a_row_per_method_and_the_oracle_beats_random(
     for cell in cells:
         assert cell.pairs == 16
         assert cell.taste == "woody, not sweet"
-        assert cell.budget == (10 if cell.method in ("best-of-n", "ppo") else None)
+        assert cell.budget == (10 if cell.method in LEARNING else None)
         # One row a cell: taste, seed, choices, method, pairs, share, its interval...
         budget = r"\d+" if cell.budget else "-"
         assert re.search(
@@ -48,6 +48,11 @@ def test_the_learning_bench_prints_a_row_per_method_and_the_oracle_beats_random(
     assert oracle.gain > random.gain + 2.0, (oracle, random)
     assert oracle.share >= 0.9, oracle
     assert oracle.of_oracle == pytest.approx(1.0)
+    # Reranking 8 candidates by the taste itself picks among fewer edits than the oracle,
+    # never a worse one than the initial policy's, which is among them.
+    by_taste = by_method["best-of-n-by-taste"]
+    assert random.gain < by_taste.gain <= oracle.gain, (random, by_taste, oracle)
+    assert by_taste.gain >= by_taste.initial_gain
     # The reward model learnt from the 10 choices (30 preferences) before its methods ran.
     assert by_method["ppo"].heldout_accuracy is not None
 

@@ -62,3 +62,44 @@ def test_the_same_seed_fits_the_same_file() -> None:
     arrays, metadata = decode(first)
     assert arrays["reward.weight"].shape == (5, 6)
     assert metadata["format"] == "fragrance-ai-reward/1"
+
+
+CANDIDATES = (1e-3, 1e-2, 1e-1, 1.0, 10.0)
+
+
+def test_cross_validation_picks_a_strong_l2_for_noise_and_a_weak_one_for_a_clear_taste() -> None:
+    config = RewardModelSettings(l2_candidates=CANDIDATES)
+    rng = np.random.default_rng(7)
+    noise = fit_reward_model(
+        rng.normal(size=(200, 6)), rng.normal(size=(200, 6)), NAMES, config, seed=5
+    )
+    chosen, rejected = _pairs(200, seed=8, noise=0.1)
+    clear = fit_reward_model(chosen, rejected, NAMES, config, seed=5)
+    assert noise.l2 >= 0.1
+    assert clear.l2 <= 1e-2
+    assert clear.heldout_accuracy is not None
+    assert clear.heldout_accuracy > 0.85
+
+
+def test_without_candidates_or_with_too_few_pairs_the_configured_l2_is_used() -> None:
+    chosen, rejected = _pairs(100, seed=6)
+    fixed = fit_reward_model(chosen, rejected, NAMES, RewardModelSettings(l2=0.05), seed=5)
+    assert fixed.l2 == 0.05
+    few = RewardModelSettings(l2=0.05, l2_candidates=CANDIDATES, cv_folds=5)
+    # 8 pairs: nothing held out, and fewer than 2 a fold for 5 folds.
+    chosen, rejected = _pairs(8, seed=3)
+    assert fit_reward_model(chosen, rejected, NAMES, few, seed=5).l2 == 0.05
+
+
+def test_an_l1_penalty_zeroes_the_features_the_choices_do_not_support() -> None:
+    # The taste weighs f0, f1 and f4; f2, f3 and f5 are noise.
+    chosen, rejected = _pairs(60, seed=10)
+    plain = fit_reward_model(chosen, rejected, NAMES, RewardModelSettings(), seed=5)
+    sparse = fit_reward_model(chosen, rejected, NAMES, RewardModelSettings(l1=0.05), seed=5)
+    unsupported = [2, 3, 5]
+    plain_noise = np.abs(plain.model.weights[:, unsupported]).mean()
+    sparse_noise = np.abs(sparse.model.weights[:, unsupported]).mean()
+    assert sparse_noise < plain_noise / 3
+    assert sparse.heldout_accuracy is not None
+    assert plain.heldout_accuracy is not None
+    assert sparse.heldout_accuracy >= plain.heldout_accuracy - 0.1
