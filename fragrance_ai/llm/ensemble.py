@@ -191,7 +191,6 @@ class BriefEnsemble:
         meanwhile are designed from what has loaded, and the rest read them later."""
         if not self._claim_loading():
             return
-        self.paraphrases.start()
         # Not a daemon, as the paraphrase matcher's: torch torn down under a running daemon
         # thread aborts the process.
         threading.Thread(target=self._load_roles, name="llm-models-load", daemon=False).start()
@@ -199,10 +198,8 @@ class BriefEnsemble:
     def load(self) -> dict[EnsembleRole, str | None]:
         """Loads every configured role's model, now; a role whose model is missing or fails
         to load is marked unavailable with one log line, and the rest carry on. Returns each
-        role's model version, or None. The paraphrase matcher loads meanwhile, in the
-        background, and is waited for too."""
+        role's model version, or None. The paraphrase matcher is loaded first."""
         if self._claim_loading():
-            self.paraphrases.start()
             self._load_roles()
         self.wait_until_loaded()
         return {name: role.version for name, role in self.roles.items()}
@@ -250,8 +247,12 @@ class BriefEnsemble:
 
     def _load_roles(self) -> None:
         try:
-            self._load_each_role()
+            # The paraphrase matcher first (every brief uses it), then the roles, one after
+            # the other: two threads importing transformers for the first time at once break
+            # its lazy imports ("cannot import name 'AutoModel' from 'transformers'": the
+            # matcher was lost that way in CI's smoke). Its own thread, waited for here.
             self.paraphrases.get()
+            self._load_each_role()
         finally:
             with self._load_lock:
                 self._loaded.set()
