@@ -148,10 +148,13 @@ def workbench(artifacts_dir: Path) -> Iterator[Workbench]:
     # after its design, and the suggestions it leaves are what the workbench offers
     # (test_brief_page.py). A generous timeout: on a busy machine a reading takes long, and a
     # timeout would leave nothing to suggest.
+    # One torch thread: a late reading then never takes both cores from the tests that run
+    # while it finishes (two threads on two busy cores were also 4.5 times slower).
     environment.update(
         LLM__ROLES__PARSER__MODEL_PATH=SMOLLM2,
         LLM__ROLES__PARSER__DTYPE="float32",
         LLM__ROLES__PARSER__TIMEOUT_S="300",
+        OMP_NUM_THREADS="1",
     )
     command = [_fragrance_ai(), "dev", "--host", "127.0.0.1", "--port", str(port)]
     with log_path.open("wb") as log:
