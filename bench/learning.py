@@ -50,6 +50,7 @@ import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -63,17 +64,26 @@ from bench.learning_session import (
     run_session,
     train_policy,
 )
-from bench.perfumer import BRIEFS, TASTES, Taste, bradley_terry_choice
+from bench.perfumer import BRIEFS, MANY_SIDED, TASTES, Taste, bradley_terry_choice
 from fragrance_ai.domain.catalogue_file import load_catalogue
 from fragrance_ai.rl.actions import action_count
 from fragrance_ai.rl.exported import ExportedPolicy, ExportedReward
 from fragrance_ai.rl.features import reward_features
+from fragrance_ai.rl.fitted_reward import FittedReward
 from fragrance_ai.rl.materials import MaterialTable, Vector, material_table
 from fragrance_ai.rl.proposals import propose_variations
 from fragrance_ai.settings import RewardModelSettings, RLSettings
 
-METHODS = ("random", "best-of-n", "best-of-all", "ppo", "best-of-n-by-taste", "oracle")
-LEARNING = ("best-of-n", "best-of-all", "ppo")
+METHODS = (
+    "random",
+    "best-of-n",
+    "best-of-all",
+    "ppo",
+    "product",
+    "best-of-n-by-taste",
+    "oracle",
+)
+LEARNING = ("best-of-n", "best-of-all", "ppo", "product")
 BUDGETS = (10, 30, 100)
 SEEDS = (1, 2, 3, 4, 5)
 PAIRS = 96
@@ -96,7 +106,9 @@ def slug(taste: Taste) -> str:
     return "-".join("".join(c if c.isalnum() else " " for c in taste.name).split())
 
 
-TASTES_BY_SLUG = {slug(taste): taste for taste in TASTES}
+TASTES_BY_SLUG = {slug(taste): taste for taste in (*TASTES, MANY_SIDED)}
+# The issue's three kinds of taste; many-sided only when asked for (--tastes).
+DEFAULT_TASTES = tuple(slug(taste) for taste in TASTES)
 
 
 def wilson(successes: int, trials: int, z: float = Z_95) -> tuple[float, float]:
@@ -179,6 +191,7 @@ def _first(
     policy: ExportedPolicy | None = None,
     reward: ExportedReward | None = None,
     exploration: float = 0.0,
+    rank: Literal["reward_model", "policy"] = "policy",
 ) -> Vector:
     """The first variation proposed for the pair's draw; the parent itself when none is."""
     proposals = propose_variations(
@@ -190,6 +203,7 @@ def _first(
         policy=policy,
         reward=reward,
         exploration=exploration,
+        rank=rank,
     )
     return table.vector_of(proposals[0].formula) if proposals else pair.parent.amounts
 
@@ -258,8 +272,15 @@ def best_of_all_proposal(
 
 def _ranked(reward: ExportedReward, features: Vector, pessimism: float) -> Vector:
     """The ensemble's mean score less `pessimism` times its members' spread."""
-    members = reward.member_scores(features)
-    return np.asarray(members.mean(axis=1) - pessimism * members.std(axis=1))
+    return np.asarray(reward.score(features) - pessimism * reward.uncertainty(features))
+
+
+def product_proposal(
+    table: MaterialTable, pair: Pair, fitted: FittedReward, config: RLSettings
+) -> Vector:
+    """As the API serves the first variation after the session's choices: every allowed
+    edit ranked by the reward model refitted after the last choice."""
+    return _first(table, pair, reward=fitted.model, rank=config.proposals)
 
 
 def ppo_proposal(table: MaterialTable, pair: Pair, trained: Trained, config: RLSettings) -> Vector:
@@ -269,6 +290,7 @@ def ppo_proposal(table: MaterialTable, pair: Pair, trained: Trained, config: RLS
         policy=trained.policy,
         reward=trained.fitted.model,
         exploration=config.exploration,
+        rank="policy",
     )
 
 
@@ -432,7 +454,9 @@ def run_taste_seed(
                 extra_seconds=bench.oracle.seconds(pairs),
             )
         )
-    if not any(method in LEARNING for method in methods):
+    if "product" in methods:
+        cells.extend(_product_cells(bench, taste, seed, budgets))
+    if not any(method in LEARNING and method != "product" for method in methods):
         return cells
     session: Session = run_session(
         table,
@@ -509,6 +533,43 @@ def run_taste_seed(
                     + (f", {trained.rollbacks} rollbacks" if trained.rollbacks else ""),
                 )
             )
+    return cells
+
+
+def _product_cells(bench: Bench, taste: Taste, seed: int, budgets: Sequence[int]) -> list[Cell]:
+    """The product as it ships: questions asked with the reward model refitted after every
+    choice, and the first variation ranked by it."""
+    session = run_session(
+        bench.table,
+        bench.options,
+        taste,
+        bench.taste_weights(taste),
+        choices=max(budgets),
+        seed=seed,
+        sharpness=bench.sharpness,
+        asking=bench.config,
+    )
+    assert session.refits is not None
+    assert session.refit_seconds is not None
+    cells = []
+    for budget in budgets:
+        fitted = session.refits[budget - 1]
+        cells.append(
+            bench.judge(
+                taste,
+                seed,
+                budget,
+                "product",
+                functools.partial(
+                    product_proposal, bench.table, fitted=fitted, config=bench.config
+                ),
+                started=time.perf_counter(),
+                extra_seconds=sum(session.refit_seconds[:budget]),
+                heldout_accuracy=fitted.heldout_accuracy,
+                note=f"{fitted.pairs} preferences, the taste agrees with "
+                f"{session.taste_agreement(budget):.0%}",
+            )
+        )
     return cells
 
 
@@ -593,6 +654,7 @@ WHAT_IS_TIMED = {
     "best-of-all": "fitting the reward model, every allowed edit repaired, and the proposals",
     "best-of-n-by-taste": "the proposals",
     "ppo": "fitting the reward model, the training run and the proposals",
+    "product": "refitting the reward model after every choice, and the proposals",
     "oracle": "every allowed edit repaired and scored, and the proposals",
 }
 
@@ -638,7 +700,7 @@ def main(argv: Sequence[str] | None = None) -> list[Cell]:
     parser.add_argument("--sharpness", type=float, default=SHARPNESS)
     parser.add_argument("--json", type=Path, default=None, help="also write every cell here")
     args = parser.parse_args(argv)
-    tastes = [TASTES_BY_SLUG[name] for name in args.tastes or TASTES_BY_SLUG]
+    tastes = [TASTES_BY_SLUG[name] for name in args.tastes or DEFAULT_TASTES]
     methods = [m for m in METHODS if m in args.methods]
     budgets = sorted(set(args.budgets))
 

@@ -15,6 +15,7 @@ out is only what needs the database or disk: rows, files, metrics and TensorBoar
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,11 +38,12 @@ from fragrance_ai.rl.features import (
     reward_features,
     state_feature_names,
 )
+from fragrance_ai.rl.fitted_reward import FittedReward
 from fragrance_ai.rl.loop import run_updates
 from fragrance_ai.rl.materials import MaterialTable, Vector
 from fragrance_ai.rl.ppo import Agent, PPOTrainer, UpdateMetrics, build_agent
 from fragrance_ai.rl.proposals import propose_variations
-from fragrance_ai.rl.reward_model import FittedReward, fit_reward_model
+from fragrance_ai.rl.reward_model import fit_reward_model
 from fragrance_ai.rl.weights_file import decode
 from fragrance_ai.settings import InferenceMode, RLSettings, Settings
 from fragrance_ai.training.run import EVALUATION_SAMPLES, _standardised
@@ -123,6 +125,11 @@ class Session:
     # Per choice and preference, the hidden taste's difference chosen minus rejected (points):
     # how far the choices themselves agree with the taste they are noisy answers of.
     margins: list[list[float]]
+    # When the questions were asked as the product asks them: the reward model refitted
+    # after each choice (index k: after k + 1 choices), which also picked the next question.
+    refits: list[FittedReward] | None = None
+    # Seconds each of those refits took.
+    refit_seconds: list[float] | None = None
 
     def first(self, choices: int) -> tuple[Vector, Vector, list[StoredFormula]]:
         """The preferences (chosen, rejected: pairs x features) and the variations stored
@@ -151,13 +158,24 @@ def run_session(
     choices: int,
     seed: int,
     sharpness: float,
+    asking: RLSettings | None = None,
 ) -> Session:
     """As bench/perfumer.Perfumer.sessions: rounds of variations of the last chosen formula,
     back to a random brief option every `RESTART_EVERY` rounds, each answered by the
     perfumer's Bradley-Terry choice on the hidden taste. The perfumer's generator draws the
     parents, every question's seed and the choice's noise, so the first k choices of a
-    longer session are the session of k choices."""
+    longer session are the session of k choices.
+
+    Without `asking`, every question comes from the initial policy with no reward model,
+    as on a fresh installation that never refits between training runs. With it, as the
+    product asks (training/refit.py, rl/proposals.py): the reward model is refitted on the
+    latest `refit_window` preferences after every choice, and ranks the next question's
+    variations (`rl.proposals` "reward_model"); the first question, before any choice, is
+    the initial policy's."""
     rng = np.random.default_rng(seed)
+    refits: list[FittedReward] = []
+    refit_seconds: list[float] = []
+    served: ExportedReward | None = None
     preferences: list[list[tuple[Vector, Vector]]] = []
     offered_sets: list[list[StoredFormula]] = []
     margins: list[list[float]] = []
@@ -172,6 +190,8 @@ def run_session(
             parent.context,
             count=VARIATIONS_PER_QUESTION,
             rng=np.random.default_rng(question_seed),
+            reward=served,
+            rank=asking.proposals if asking is not None else "policy",
         )
         variations = [StoredFormula.of(table, p.formula, parent.context) for p in proposals]
         offered = [*variations, parent]
@@ -191,7 +211,23 @@ def run_session(
         )
         offered_sets.append(variations)
         parent = chosen
-    return Session(preferences, offered_sets, margins)
+        if asking is not None:
+            window = asking.reward_model.refit_window
+            pairs = [pair for made in preferences for pair in made][-window:]
+            started = time.perf_counter()
+            fitted = fit_reward(
+                table,
+                np.stack([c for c, _ in pairs]),
+                np.stack([r for _, r in pairs]),
+                asking,
+                seed,
+            )
+            refit_seconds.append(time.perf_counter() - started)
+            refits.append(fitted)
+            served = fitted.model
+    if asking is None:
+        return Session(preferences, offered_sets, margins)
+    return Session(preferences, offered_sets, margins, refits, refit_seconds)
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,15 @@ NO_MUSKS = Taste("no musks", families={"musky": -1.0}, descriptors={})
 # its volatility class), whatever they smell of.
 HEAVIER_BASE = Taste("heavier base", families={}, descriptors={}, tiers={"base": 1.0})
 TASTES = (WOODY_NOT_SWEET, NO_MUSKS, HEAVIER_BASE)
+# Beyond the sparse reward model's prior (rl/sparse_reward.py: one or two features): a taste
+# of six, none dominant, to show what that prior does when a taste is not about a few
+# things (bench/learning.py --tastes many-sided).
+MANY_SIDED = Taste(
+    "many-sided",
+    families={"citrus": 1.0, "green": 0.7, "aquatic": 0.5},
+    descriptors={"animalic": -1.0, "sweet": -0.5},
+    tiers={"top": 0.5},
+)
 
 
 def bradley_terry_choice(tastes: list[float], rng: np.random.Generator, sharpness: float) -> int:

@@ -75,8 +75,8 @@ def woody_not_sweet_reward(table: MaterialTable) -> ExportedReward:
     """A fixed reward model that likes woody and dislikes sweet materials."""
     names = reward_feature_names(table)
     weights = np.zeros(len(names))
-    weights[names.index("family:woody")] = 5.0
-    weights[names.index("descriptor:sweet")] = -5.0
+    weights[names.index("share:family:woody")] = 5.0
+    weights[names.index("share:descriptor:sweet")] = -5.0
     return ExportedReward(weights[None, :], np.zeros(len(names)), np.ones(len(names)), names)
 
 

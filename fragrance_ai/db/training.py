@@ -233,15 +233,14 @@ def read_reward_model(session: Session, reward_model_id: uuid.UUID) -> RewardMod
     return session.get(RewardModel, reward_model_id)
 
 
-def latest_reward_model(session: Session) -> RewardModel | None:
-    """The newest model fitted on every perfumer's preferences. Per-perfumer models are left
-    out: a variation request does not say whose taste it is for."""
-    statement = (
-        select(RewardModel)
-        .where(RewardModel.user_ref.is_(None))
-        .order_by(RewardModel.version.desc())
-        .limit(1)
-    )
+def latest_reward_model(session: Session, user_ref: str | None = None) -> RewardModel | None:
+    """The newest model fitted on one perfumer's preferences (`user_ref`), or on every
+    perfumer's (None)."""
+    statement = select(RewardModel).order_by(RewardModel.version.desc()).limit(1)
+    if user_ref is None:
+        statement = statement.where(RewardModel.user_ref.is_(None))
+    else:
+        statement = statement.where(RewardModel.user_ref == user_ref)
     return session.scalar(statement)
 
 
@@ -358,15 +357,19 @@ def training_run_of_job(session: Session, job_id: uuid.UUID) -> TrainingRun | No
     return session.scalar(select(TrainingRun).where(TrainingRun.job_id == job_id))
 
 
-def preference_pairs(session: Session, user_ref: str | None) -> list[tuple[uuid.UUID, uuid.UUID]]:
+def preference_pairs(
+    session: Session, user_ref: str | None, *, latest: int | None = None
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
     """(chosen, rejected) formula ids of every stored preference, or of one perfumer's, in
-    the order they were stored."""
+    the order they were stored; only the `latest` ones when given."""
     query = select(Preference.chosen_formula_id, Preference.rejected_formula_id).order_by(
-        Preference.id
+        Preference.id.desc()
     )
     if user_ref is not None:
         query = query.where(Preference.user_ref == user_ref)
-    return [(chosen, rejected) for chosen, rejected in session.execute(query)]
+    if latest is not None:
+        query = query.limit(latest)
+    return [(chosen, rejected) for chosen, rejected in session.execute(query)][::-1]
 
 
 def parsed_briefs(session: Session, brief_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Any]:
@@ -399,8 +402,9 @@ def next_reward_model_version(session: Session) -> int:
 
 def add_reward_model(
     session: Session,
-    run: TrainingRun,
     *,
+    training_run_id: uuid.UUID | None,
+    user_ref: str | None,
     version: int,
     path: str,
     sha256: str,
@@ -413,8 +417,8 @@ def add_reward_model(
     row = RewardModel(
         id=uuid.uuid4(),
         version=version,
-        training_run_id=run.id,
-        user_ref=run.user_ref,
+        training_run_id=training_run_id,
+        user_ref=user_ref,
         preferences=preferences,
         heldout_accuracy=heldout_accuracy,
         heldout_pairs=heldout_pairs,

@@ -67,12 +67,17 @@ class ExportedPolicy:
 
 @dataclass(frozen=True)
 class ExportedReward:
-    """A Bradley-Terry ensemble: member m scores features x as ((x - mean) / scale) . w_m."""
+    """A Bradley-Terry ensemble: member m scores features x as ((x - mean) / scale) . w_m.
+
+    A formula's score is the members' mean, or `centre`'s when the model has one: the
+    sparse model's posterior mean (rl/sparse_reward.py), whose members are draws from its
+    posterior and whose mean of a few draws would only approximate it."""
 
     weights: Vector  # members x features
     mean: Vector
     scale: Vector
     feature_names: tuple[str, ...]
+    centre: Vector | None = None
 
     @staticmethod
     def from_arrays(
@@ -85,6 +90,11 @@ class ExportedReward:
             mean=np.asarray(arrays["reward.mean"], dtype=np.float64),
             scale=np.asarray(arrays["reward.scale"], dtype=np.float64),
             feature_names=feature_names,
+            centre=(
+                np.asarray(arrays["reward.centre"], dtype=np.float64)
+                if "reward.centre" in arrays
+                else None
+            ),
         )
 
     def member_scores(self, features: Vector) -> Vector:
@@ -92,7 +102,19 @@ class ExportedReward:
         return np.asarray(((features - self.mean) / self.scale) @ self.weights.T)
 
     def score(self, features: Vector) -> Vector:
+        if self.centre is not None:
+            return np.asarray(((features - self.mean) / self.scale) @ self.centre)
         return np.asarray(self.member_scores(features).mean(axis=1))
+
+    def scaled(self, factor: float) -> ExportedReward:
+        """The same model with every score divided by `factor`."""
+        return ExportedReward(
+            self.weights / factor,
+            self.mean,
+            self.scale,
+            self.feature_names,
+            None if self.centre is None else self.centre / factor,
+        )
 
     def uncertainty(self, features: Vector) -> Vector:
         return np.asarray(self.member_scores(features).std(axis=1))

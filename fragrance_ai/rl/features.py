@@ -1,7 +1,9 @@
 """What the policy and the reward model see of a formula, as arrays for many at once.
 
-- The formula's character: the amount-weighted families and common descriptors of its
-  materials (what it smells of), its pyramid, cost per kg and number of materials.
+- The formula's character: the share of the concentrate in materials of each family and
+  with each common descriptor (what it smells of, in the words a perfumer and the
+  catalogue use: "12 % woody, 3 % sweet"), its pyramid, cost per kg and number of
+  materials.
 - Against its brief: the families the brief asks for (directly, or through its moods,
   seasons and named notes), how well the formula fits them, and how close its pyramid is to
   the one the brief calls for. A formula without a brief has a zero target and fit.
@@ -103,10 +105,9 @@ def pyramid_balance(table: MaterialTable, amounts: Vector, tier_targets: Vector)
 def reward_features(
     table: MaterialTable, amounts: Vector, family_targets: Vector, tier_targets: Vector
 ) -> Vector:
-    character = amounts @ table.character / 100.0
     return np.column_stack(
         [
-            character,
+            amounts @ table.character_member / 100.0,
             tier_shares(table, amounts) / 100.0,
             amounts @ table.price_per_kg_eur / 100.0 / COST_SCALE_EUR_PER_KG,
             (amounts > 0).sum(axis=1) / LINES_SCALE,
@@ -118,7 +119,7 @@ def reward_features(
 
 def reward_feature_names(table: MaterialTable) -> tuple[str, ...]:
     return (
-        *table.character_names,
+        *(f"share:{name}" for name in table.character_names),
         *(f"pyramid:{tier.value}" for tier in TIERS),
         "cost_per_kg",
         "materials",

@@ -44,6 +44,9 @@ class MaterialTable:
     # smells of, in the words the reward model and the policy see.
     character: Vector
     character_names: tuple[str, ...]
+    # Material x the same columns, 1 where the material belongs to the family or has the
+    # descriptor: a formula's share of the concentrate in each is amounts @ this / 100.
+    character_member: Vector
     # Cosine between the characters of every two materials (swap picks the closest).
     similarity: Vector
     tier_index: npt.NDArray[np.int64]
@@ -134,6 +137,7 @@ def _build(catalogue: Catalogue) -> MaterialTable:
     names = tuple(f"family:{f}" for f in families) + tuple(f"descriptor:{d}" for d in descriptors)
     column = {name: index for index, name in enumerate(names)}
     character = np.zeros((len(materials), len(names)))
+    character_member = np.zeros((len(materials), len(names)))
     member = np.zeros((len(materials), len(families)), dtype=bool)
     for row, material in enumerate(materials):
         for position, family in enumerate(material.families):
@@ -142,9 +146,11 @@ def _build(catalogue: Catalogue) -> MaterialTable:
             weight = PRIMARY_FAMILY_WEIGHT if position == 0 else FAMILY_WEIGHT
             cell = column[f"family:{canonical}"]
             character[row, cell] = max(character[row, cell], weight)
+            character_member[row, cell] = 1.0
         for descriptor in material.descriptors:
             if f"descriptor:{descriptor}" in column:
                 character[row, column[f"descriptor:{descriptor}"]] = DESCRIPTOR_WEIGHT
+                character_member[row, column[f"descriptor:{descriptor}"]] = 1.0
     norms = np.linalg.norm(character, axis=1, keepdims=True)
     character = character / np.where(norms > 0, norms, 1.0)
     return MaterialTable(
@@ -155,6 +161,7 @@ def _build(catalogue: Catalogue) -> MaterialTable:
         family_member=member,
         character=character,
         character_names=names,
+        character_member=character_member,
         similarity=character @ character.T,
         tier_index=np.array([TIERS.index(m.tier) for m in materials], dtype=np.int64),
         price_per_kg_eur=np.array([m.price_per_kg_eur for m in materials]),

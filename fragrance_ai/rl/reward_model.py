@@ -1,4 +1,5 @@
-"""A Bradley-Terry reward model fitted on perfumers' pairwise choices.
+"""A Bradley-Terry reward model fitted on perfumers' pairwise choices: the dense prior
+(rl.reward_model.prior "dense"); "sparse", the default, is rl/sparse_reward.py.
 
 P(a preferred over b) = sigmoid(r(a) - r(b)), with r linear in the standardised formula
 features (features.reward_features). Linear on purpose: a few hundred choices fit a few
@@ -17,48 +18,18 @@ many there are and how consistent they are, and the held-out pairs are never loo
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
 from fragrance_ai.rl.exported import ExportedReward
+from fragrance_ai.rl.fitted_reward import FittedReward
 from fragrance_ai.rl.materials import Vector
-from fragrance_ai.rl.weights_file import encode
+from fragrance_ai.rl.sparse_reward import fit_sparse_reward
 from fragrance_ai.settings import RewardModelSettings
 
 MIN_PAIRS_TO_HOLD_OUT = 10
 # Cross-validation needs at least this many training pairs per fold.
 MIN_PAIRS_PER_FOLD = 2
-
-
-@dataclass(frozen=True)
-class FittedReward:
-    model: ExportedReward
-    pairs: int
-    train_pairs: int
-    heldout_pairs: int
-    heldout_accuracy: float | None
-    train_accuracy: float
-    train_loss: float
-    # The L2 penalty the members were fitted with (cross-validated or the configured one).
-    l2: float
-
-    def encoded(self) -> bytes:
-        return encode(
-            {
-                "reward.weight": self.model.weights.astype(np.float64),
-                "reward.mean": self.model.mean,
-                "reward.scale": self.model.scale,
-            },
-            {
-                "format": "fragrance-ai-reward/1",
-                "feature_names": json.dumps(list(self.model.feature_names)),
-                "pairs": str(self.pairs),
-                "l2": repr(self.l2),
-            },
-        )
 
 
 def fit_reward_model(
@@ -69,6 +40,8 @@ def fit_reward_model(
     seed: int,
 ) -> FittedReward:
     """`chosen[i]` was preferred over `rejected[i]` (pairs x features)."""
+    if config.prior == "sparse":
+        return fit_sparse_reward(chosen, rejected, feature_names, config, seed)
     pairs = chosen.shape[0]
     if pairs == 0:
         raise ValueError("no preferences to fit")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,11 +16,9 @@ from sqlalchemy.orm import Session
 from fragrance_ai.db.models import Policy, RewardModel, TrainingRun
 from fragrance_ai.db.training import (
     add_checkpoint,
-    add_reward_model,
     add_rollback,
     kept_checkpoints,
     next_policy_version,
-    next_reward_model_version,
 )
 from fragrance_ai.platform.metrics import (
     RL_APPROX_KL,
@@ -29,45 +26,16 @@ from fragrance_ai.platform.metrics import (
     RL_ENTROPY,
     RL_LOSS,
     RL_REWARD,
-    RL_REWARD_MODEL_ACCURACY,
     RL_ROLLBACKS,
     RL_UPDATES,
 )
 from fragrance_ai.rl.evaluation import Evaluation
 from fragrance_ai.rl.ppo import UpdateMetrics
-from fragrance_ai.rl.reward_model import FittedReward
 from fragrance_ai.rl.scalars import ScalarWriter
 from fragrance_ai.rl.weights_file import write_atomically
 from fragrance_ai.settings import RLSettings, Settings
 
 ProgressHook = Callable[[UpdateMetrics, int], None]
-
-
-def store_reward_model(
-    session: Session, root: Path, fitted: FittedReward, run: TrainingRun
-) -> RewardModel:
-    version = next_reward_model_version(session)
-    relative = f"reward-models/v{version:05d}.safetensors"
-    sha256 = write_atomically(root / relative, fitted.encoded())
-    row = add_reward_model(
-        session,
-        run,
-        version=version,
-        path=relative,
-        sha256=sha256,
-        preferences=fitted.pairs,
-        heldout_accuracy=fitted.heldout_accuracy,
-        heldout_pairs=fitted.heldout_pairs,
-        members=int(fitted.model.weights.shape[0]),
-        metrics={
-            "train_accuracy": fitted.train_accuracy,
-            "train_loss": fitted.train_loss,
-            "train_pairs": fitted.train_pairs,
-        },
-    )
-    if fitted.heldout_accuracy is not None:
-        RL_REWARD_MODEL_ACCURACY.set(fitted.heldout_accuracy)
-    return row
 
 
 @dataclass

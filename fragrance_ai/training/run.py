@@ -40,16 +40,18 @@ from fragrance_ai.rl.environment import FormulaEnv, Start
 from fragrance_ai.rl.evaluation import Evaluation, evaluate_policy
 from fragrance_ai.rl.exported import ExportedReward
 from fragrance_ai.rl.features import reward_feature_names, reward_features, state_feature_names
+from fragrance_ai.rl.fitted_reward import FittedReward
 from fragrance_ai.rl.loop import run_updates
 from fragrance_ai.rl.materials import MaterialTable, material_table
 from fragrance_ai.rl.ppo import Agent, PPOTrainer, build_agent
-from fragrance_ai.rl.reward_model import FittedReward, fit_reward_model
+from fragrance_ai.rl.reward_model import fit_reward_model
 from fragrance_ai.rl.weights_file import read_verified
 from fragrance_ai.runtime import Runtime
 from fragrance_ai.settings import RLSettings
 from fragrance_ai.training.data import episode_starts, preference_features
-from fragrance_ai.training.recorder import ProgressHook, Recorder, store_reward_model
+from fragrance_ai.training.recorder import ProgressHook, Recorder
 from fragrance_ai.training.redelivery import start_over
+from fragrance_ai.training.reward_models import store_reward_model
 
 # Episodes per held-out formula in each evaluation: the policy samples its edits.
 EVALUATION_SAMPLES = 4
@@ -92,7 +94,9 @@ def _train(
     session.commit()
 
     fitted = _fit_reward(session, table, config, run)
-    reward_row = store_reward_model(session, settings.policies_root, fitted, run)
+    reward_row = store_reward_model(
+        session, settings.policies_root, fitted, run=run, user_ref=run.user_ref, trigger="training"
+    )
     run.reward_model_id = reward_row.id
     run.stage = "ppo"
     session.commit()
@@ -221,7 +225,7 @@ def _standardised(
     spread = float(model.score(reward_features(table, amounts, targets, tiers)).std())
     if spread <= 1e-12:
         return model
-    return ExportedReward(model.weights / spread, model.mean, model.scale, model.feature_names)
+    return model.scaled(spread)
 
 
 def _load_policy(

@@ -89,6 +89,9 @@ class ServedModels:
 
 
 class ServingModels(Protocol):
-    """The models that serve now: the active policy and the latest reward model, loaded."""
+    """The models that serve now: the active policy and the latest reward model (the
+    perfumer's own when `user_ref` has one, else every perfumer's), loaded."""
 
-    def current(self, session: Session, table: MaterialTable) -> ServedModels: ...
+    def current(
+        self, session: Session, table: MaterialTable, user_ref: str | None = None
+    ) -> ServedModels: ...

@@ -69,6 +69,7 @@ def propose(
     count: int,
     include_parent: bool,
     seed: int,
+    user_ref: str | None = None,
 ) -> ProposedSet:
     """Up to `count` distinct compliant variations of the formula, each one edit, stored
     and committed as a set. The same seed draws the same variations again while the same
@@ -84,7 +85,7 @@ def propose(
             f"catalogue: {', '.join(outside)}"
         )
     table = material_table(catalogue)
-    served = models.current(session, table)
+    served = models.current(session, table, user_ref)
     proposals = propose_variations(
         table,
         as_domain_formula(parent),
@@ -94,6 +95,7 @@ def propose(
         policy=served.policy.model,
         reward=served.reward.model,
         exploration=runtime.settings.rl.exploration,
+        rank=runtime.settings.rl.proposals,
     )
     if not proposals:
         raise NoVariation(

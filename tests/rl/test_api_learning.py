@@ -28,6 +28,7 @@ from fragrance_ai.db.models import (
     Job,
     Policy,
     Preference,
+    RewardModel,
     TrainingRun,
 )
 from fragrance_ai.db.training import save_choice
@@ -680,3 +681,75 @@ def test_two_different_choices_at_once_for_one_set_keep_exactly_the_first(
     # Chosen over the other variation and over the parent, once.
     assert len(preferences) == 2
     assert {p.choice_id for p in preferences} == {choices[0].id}
+
+
+def test_each_choice_refits_the_reward_model_that_asks_the_next_question(
+    client: TestClient, runtime: Runtime
+) -> None:
+    _, (parent_id, *_) = designed(client)
+    first = propose(client, parent_id, n=3)
+    # A fresh installation: no reward model yet, the questions come from the initial policy.
+    assert first["reward_model"] is None
+    chosen = first["variations"][0]["formula_id"]
+    answered = client.post(
+        "/v1/feedback",
+        json={"variation_set_id": first["variation_set_id"], "chosen_id": chosen, "user": "ana"},
+    )
+    assert answered.status_code == 201, answered.text
+
+    with runtime.sessions() as session:
+        refitted = session.scalars(select(RewardModel).order_by(RewardModel.version)).all()
+        # Every perfumer's model and Ana's own, each on the 3 preferences, by no training run.
+        assert [(row.user_ref, row.preferences) for row in refitted] == [(None, 3), ("ana", 3)]
+        assert all(row.training_run_id is None for row in refitted)
+        assert all(row.metrics["trigger"] == "choice" for row in refitted)
+        shared = refitted[0]
+    second = propose(client, chosen, n=3)
+    assert second["reward_model"] == {"id": str(shared.id), "version": shared.version}
+
+
+def test_a_refit_that_fails_leaves_the_choice_standing(
+    client: TestClient, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, (parent_id, *_) = designed(client)
+    answer = propose(client, parent_id, n=3)
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(choices_use_case, "refit_after_choice", broken)
+    chosen = answer["variations"][1]["formula_id"]
+    response = client.post(
+        "/v1/feedback",
+        json={"variation_set_id": answer["variation_set_id"], "chosen_id": chosen},
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["preferences_stored"] == 3
+    assert (
+        client.get(f"/v1/variation-sets/{answer['variation_set_id']}").json()["chosen_id"] == chosen
+    )
+    with runtime.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(RewardModel)) == 0
+
+
+def test_a_perfumer_is_asked_with_their_own_model_and_a_newcomer_with_everyones(
+    client: TestClient, runtime: Runtime
+) -> None:
+    _, (parent_id, *_) = designed(client)
+    asked = propose(client, parent_id, n=3, user="ana")
+    chosen = asked["variations"][0]["formula_id"]
+    answered = client.post(
+        "/v1/feedback",
+        json={"variation_set_id": asked["variation_set_id"], "chosen_id": chosen, "user": "ana"},
+    )
+    assert answered.status_code == 201, answered.text
+    with runtime.sessions() as session:
+        rows = {
+            row.user_ref: row
+            for row in session.scalars(select(RewardModel).order_by(RewardModel.version))
+        }
+    own, everyones = rows["ana"], rows[None]
+
+    assert propose(client, chosen, n=3, user="ana")["reward_model"]["id"] == str(own.id)
+    assert propose(client, chosen, n=3, user="ben")["reward_model"]["id"] == str(everyones.id)
+    assert propose(client, chosen, n=3)["reward_model"]["id"] == str(everyones.id)

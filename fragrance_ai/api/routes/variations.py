@@ -85,6 +85,7 @@ async def propose(
                     count=body.n,
                     include_parent=body.include_parent,
                     seed=seed,
+                    user_ref=body.user,
                 ),
                 runtime.catalogue,
             )

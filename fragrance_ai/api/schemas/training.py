@@ -55,6 +55,11 @@ class VariationRequest(BaseModel):
         description="Draws the same variations again for the same formula and models; one is "
         "drawn and returned when omitted.",
     )
+    user: UserRef | None = Field(
+        None,
+        description="Ask with this perfumer's own reward model, refitted on their choices; "
+        "every perfumer's when they have none yet.",
+    )
 
     _numbers = field_validator("n", "seed", mode="before")(not_a_bool)
 
