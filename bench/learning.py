@@ -468,9 +468,9 @@ def run_taste_seed(
         sharpness=bench.sharpness,
     )
     for budget in budgets:
-        chosen, rejected, variations = session.first(budget)
+        stored, variations = session.first(budget)
         started = time.perf_counter()
-        fitted = fit_reward(table, chosen, rejected, bench.config, seed)
+        fitted = fit_reward(table, stored, bench.config, seed)
         fit_seconds = time.perf_counter() - started
         accuracy = fitted.heldout_accuracy
         # With candidates, the L2 that cross-validation chose.

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from bench.perfumer import BRIEFS, Taste, bradley_terry_choice
 from fragrance_ai.domain.catalogue import Catalogue
@@ -115,6 +116,28 @@ def brief_options(
 
 
 @dataclass(frozen=True)
+class Preferences:
+    """Stored preferences as training/data.py reads them: chosen and rejected reward
+    features (pairs x features), and the choice that stored each pair."""
+
+    chosen: Vector
+    rejected: Vector
+    choices: npt.NDArray[np.int64]
+
+    @staticmethod
+    def of(made: list[list[tuple[Vector, Vector]]], latest: int | None = None) -> Preferences:
+        """`made`: per choice, its pairs; only the `latest` pairs when given."""
+        pairs = [(k, pair) for k, pairs in enumerate(made) for pair in pairs]
+        if latest is not None:
+            pairs = pairs[-latest:]
+        return Preferences(
+            np.stack([c for _, (c, _) in pairs]),
+            np.stack([r for _, (_, r) in pairs]),
+            np.array([k for k, _ in pairs]),
+        )
+
+
+@dataclass(frozen=True)
 class Session:
     """What a perfumer's choices left in the installation, in the order they were made."""
 
@@ -131,13 +154,12 @@ class Session:
     # Seconds each of those refits took.
     refit_seconds: list[float] | None = None
 
-    def first(self, choices: int) -> tuple[Vector, Vector, list[StoredFormula]]:
-        """The preferences (chosen, rejected: pairs x features) and the variations stored
-        after the first `choices` choices."""
-        pairs = [pair for made in self.preferences[:choices] for pair in made]
-        chosen = np.stack([c for c, _ in pairs])
-        rejected = np.stack([r for _, r in pairs])
-        return chosen, rejected, [f for made in self.offered[:choices] for f in made]
+    def first(self, choices: int) -> tuple[Preferences, list[StoredFormula]]:
+        """The preferences and the variations stored after the first `choices` choices."""
+        return (
+            Preferences.of(self.preferences[:choices]),
+            [f for made in self.offered[:choices] for f in made],
+        )
 
     def taste_agreement(self, choices: int) -> float:
         """The share of the first `choices` choices' preferences that the hidden taste itself
@@ -212,16 +234,9 @@ def run_session(
         offered_sets.append(variations)
         parent = chosen
         if asking is not None:
-            window = asking.reward_model.refit_window
-            pairs = [pair for made in preferences for pair in made][-window:]
+            stored = Preferences.of(preferences, latest=asking.reward_model.refit_window)
             started = time.perf_counter()
-            fitted = fit_reward(
-                table,
-                np.stack([c for c, _ in pairs]),
-                np.stack([r for _, r in pairs]),
-                asking,
-                seed,
-            )
+            fitted = fit_reward(table, stored, asking, seed)
             refit_seconds.append(time.perf_counter() - started)
             refits.append(fitted)
             served = fitted.model
@@ -260,10 +275,15 @@ class _Checkpoints:
 
 
 def fit_reward(
-    table: MaterialTable, chosen: Vector, rejected: Vector, config: RLSettings, seed: int
+    table: MaterialTable, stored: Preferences, config: RLSettings, seed: int
 ) -> FittedReward:
     return fit_reward_model(
-        chosen, rejected, reward_feature_names(table), config.reward_model, seed
+        stored.chosen,
+        stored.rejected,
+        reward_feature_names(table),
+        config.reward_model,
+        seed,
+        choices=stored.choices,
     )
 
 

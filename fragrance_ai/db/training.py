@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session, selectinload
@@ -357,19 +357,26 @@ def training_run_of_job(session: Session, job_id: uuid.UUID) -> TrainingRun | No
     return session.scalar(select(TrainingRun).where(TrainingRun.job_id == job_id))
 
 
+class StoredPreference(NamedTuple):
+    chosen: uuid.UUID
+    rejected: uuid.UUID
+    # The choice that stored it: the pairs of one choice share their chosen formula.
+    choice: uuid.UUID
+
+
 def preference_pairs(
     session: Session, user_ref: str | None, *, latest: int | None = None
-) -> list[tuple[uuid.UUID, uuid.UUID]]:
-    """(chosen, rejected) formula ids of every stored preference, or of one perfumer's, in
-    the order they were stored; only the `latest` ones when given."""
-    query = select(Preference.chosen_formula_id, Preference.rejected_formula_id).order_by(
-        Preference.id.desc()
-    )
+) -> list[StoredPreference]:
+    """Every stored preference, or one perfumer's, in the order they were stored; only the
+    `latest` ones when given."""
+    query = select(
+        Preference.chosen_formula_id, Preference.rejected_formula_id, Preference.choice_id
+    ).order_by(Preference.id.desc())
     if user_ref is not None:
         query = query.where(Preference.user_ref == user_ref)
     if latest is not None:
         query = query.limit(latest)
-    return [(chosen, rejected) for chosen, rejected in session.execute(query)][::-1]
+    return [StoredPreference(*row) for row in session.execute(query)][::-1]
 
 
 def parsed_briefs(session: Session, brief_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Any]:

@@ -19,6 +19,7 @@ many there are and how consistent they are, and the held-out pairs are never loo
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 import torch
 
 from fragrance_ai.rl.exported import ExportedReward
@@ -38,10 +39,13 @@ def fit_reward_model(
     feature_names: tuple[str, ...],
     config: RewardModelSettings,
     seed: int,
+    *,
+    choices: npt.NDArray[np.int64] | None = None,
 ) -> FittedReward:
-    """`chosen[i]` was preferred over `rejected[i]` (pairs x features)."""
+    """`chosen[i]` was preferred over `rejected[i]` (pairs x features); `choices[i]`, which
+    choice stored the pair (the sparse prior weighs each choice as one observation)."""
     if config.prior == "sparse":
-        return fit_sparse_reward(chosen, rejected, feature_names, config, seed)
+        return fit_sparse_reward(chosen, rejected, feature_names, config, seed, choices=choices)
     pairs = chosen.shape[0]
     if pairs == 0:
         raise ValueError("no preferences to fit")

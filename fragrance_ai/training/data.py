@@ -5,13 +5,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
+import numpy.typing as npt
 from sqlalchemy.orm import Session
 
 from fragrance_ai.db.repositories import as_domain_formula
-from fragrance_ai.db.training import formulas_by_id, newest_formulas, parsed_briefs
+from fragrance_ai.db.training import (
+    StoredPreference,
+    formulas_by_id,
+    newest_formulas,
+    parsed_briefs,
+)
 from fragrance_ai.domain.brief import CreativeBrief
 from fragrance_ai.domain.products import ProductType
 from fragrance_ai.rl.environment import Start
@@ -22,16 +29,27 @@ from fragrance_ai.rl.materials import MaterialTable
 MAX_STARTS = 2000
 
 
+@dataclass(frozen=True)
+class PreferenceData:
+    """The reward features of the chosen and of the rejected formula of each pair (one row
+    per pair), and which choice stored each pair (an index, the same for the same choice)."""
+
+    chosen: np.ndarray
+    rejected: np.ndarray
+    choices: npt.NDArray[np.int64]
+
+
 def preference_features(
-    session: Session, table: MaterialTable, pairs: Sequence[tuple[uuid.UUID, uuid.UUID]]
-) -> tuple[np.ndarray, np.ndarray]:
-    """The reward features of the chosen and of the rejected formula of each pair, one row
-    per pair."""
-    ids = {formula_id for pair in pairs for formula_id in pair}
+    session: Session, table: MaterialTable, pairs: Sequence[StoredPreference]
+) -> PreferenceData:
+    ids = {formula_id for pair in pairs for formula_id in (pair.chosen, pair.rejected)}
     features = _features_of(session, table, ids)
-    chosen = np.stack([features[c] for c, _ in pairs])
-    rejected = np.stack([features[r] for _, r in pairs])
-    return chosen, rejected
+    index: dict[uuid.UUID, int] = {}
+    return PreferenceData(
+        chosen=np.stack([features[pair.chosen] for pair in pairs]),
+        rejected=np.stack([features[pair.rejected] for pair in pairs]),
+        choices=np.array([index.setdefault(pair.choice, len(index)) for pair in pairs]),
+    )
 
 
 def _features_of(

@@ -111,10 +111,16 @@ def _refit(
     if not pairs:
         return None
     table = material_table(runtime.catalogue)
-    chosen, rejected = preference_features(session, table, pairs)
+    data = preference_features(session, table, pairs)
     # Seeded by how many preferences it saw: the same preferences give the same model.
     fitted = fit_sparse_reward(
-        chosen, rejected, reward_feature_names(table), config, seed=len(pairs), prior=prior
+        data.chosen,
+        data.rejected,
+        reward_feature_names(table),
+        config,
+        seed=len(pairs),
+        choices=data.choices,
+        prior=prior,
     )
     row = store_reward_model(
         session,

@@ -210,9 +210,14 @@ def _fit_reward(
         raise TrainingRefused(
             f"needs at least {needed} preferences{whose} to learn a taste, has {len(pairs)}"
         )
-    chosen, rejected = preference_features(session, table, pairs)
+    data = preference_features(session, table, pairs)
     return fit_reward_model(
-        chosen, rejected, reward_feature_names(table), config.reward_model, run.seed
+        data.chosen,
+        data.rejected,
+        reward_feature_names(table),
+        config.reward_model,
+        run.seed,
+        choices=data.choices,
     )
 
 
