@@ -25,6 +25,7 @@ from fragrance_ai.api.routes import (
     ingredients,
     jobs,
     policies,
+    taste,
     training_runs,
     variations,
 )
@@ -92,6 +93,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         feedback.router,
         training_runs.router,
         policies.router,
+        taste.router,
     ):
         app.include_router(router)
     # The perfumer's workbench, a page of this same process: nothing else to install.

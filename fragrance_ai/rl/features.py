@@ -128,6 +128,28 @@ def reward_feature_names(table: MaterialTable) -> tuple[str, ...]:
     )
 
 
+# What the features that are not shares mean, in a perfumer's words.
+FEATURE_WORDS = {
+    "pyramid:top": "top notes",
+    "pyramid:heart": "heart notes",
+    "pyramid:base": "base notes",
+    "cost_per_kg": "cost per kg",
+    "materials": "materials in the formula",
+    "brief_fit": "fit to the brief",
+    "pyramid_balance": "the pyramid the brief asks for",
+}
+
+
+def feature_words(name: str) -> str:
+    """A reward feature as the workbench says it: "share:family:woody" is "woody (family)",
+    "share:descriptor:sweet" is "sweet"."""
+    if name.startswith("share:family:"):
+        return f"{name.removeprefix('share:family:')} (family)"
+    if name.startswith("share:descriptor:"):
+        return name.removeprefix("share:descriptor:")
+    return FEATURE_WORDS.get(name, name)
+
+
 def state_features(
     table: MaterialTable, amounts: Vector, family_targets: Vector, tier_targets: Vector
 ) -> npt.NDArray[np.float32]:

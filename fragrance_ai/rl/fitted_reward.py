@@ -36,6 +36,9 @@ class FittedReward:
     readings: tuple[Reading, ...] = ()
     model_masses: Vector | None = None
     entropy_bits: float | None = None
+    # ...and the same before any choice (its prior's), and how many choices it read.
+    prior_entropy_bits: float | None = None
+    choices: int | None = None
 
     def encoded(self) -> bytes:
         arrays = {

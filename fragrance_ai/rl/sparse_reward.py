@@ -96,8 +96,7 @@ class Posterior:
     @property
     def entropy_bits(self) -> float:
         """How undecided the posterior is between its models (0: one reading holds it all)."""
-        masses = self.model_masses[self.model_masses > 0]
-        return float(-(masses * np.log2(masses)).sum())
+        return _entropy_bits(self.model_masses)
 
     def readings(self, names: tuple[str, ...], count: int) -> list[Reading]:
         """The most probable readings of the taste with their posterior mass; the dense model
@@ -294,6 +293,10 @@ def fit_sparse_reward(
         readings=tuple(served.readings(feature_names, READINGS_KEPT)),
         model_masses=served.model_masses,
         entropy_bits=served.entropy_bits,
+        prior_entropy_bits=_entropy_bits(
+            default_masses(len(feature_names), config.dense_mass) if prior is None else prior
+        ),
+        choices=pairs if choices is None else int(np.unique(choices).size),
     )
 
 
@@ -321,6 +324,11 @@ def shared_prior(shared: FittedReward, dense_mass: float) -> Vector | None:
         return None
     features = len(shared.model.feature_names)
     return np.asarray(0.5 * default_masses(features, dense_mass) + 0.5 * shared.model_masses)
+
+
+def _entropy_bits(masses: Vector) -> float:
+    held = masses[masses > 0]
+    return float(-(held * np.log2(held)).sum())
 
 
 def choice_weights(choices: npt.NDArray[np.int64]) -> Vector:

@@ -72,6 +72,8 @@ def store_reward_model(
                 for reading in fitted.readings
             ],
             "entropy_bits": fitted.entropy_bits,
+            "prior_entropy_bits": fitted.prior_entropy_bits,
+            "choices": fitted.choices,
         },
     )
     if fitted.heldout_accuracy is not None:

@@ -76,6 +76,22 @@ def expect_a_weigh_out_sheet(sheet_card: Locator) -> None:
     expect(table.locator("tr.solvent td").last).to_have_text("50.000 g")
 
 
+def expect_what_the_choices_taught(
+    page: Page, workbench: Workbench, *, user: str, choices: int
+) -> None:
+    """The panel says what the perfumer's own model read in their choices, in the API's
+    words and order."""
+    taste = api(workbench, f"/v1/taste?user={user}")
+    assert taste["whose"] == "own"
+    assert taste["choices"] == choices
+    panel = page.locator("section.taste")
+    expect(panel).to_contain_text(f"Your model ({user}), from {choices} choices.")
+    readings = panel.locator(".taste-readings li")
+    expect(readings).to_have_count(len(taste["readings"]))
+    expect(readings.first).to_contain_text(taste["readings"][0]["words"])
+    expect(panel.locator(".taste-confidence")).to_contain_text("Not confident yet")
+
+
 @pytest.mark.timeout(300)
 def test_a_brief_becomes_options_a_choice_and_variations(
     page: Page, workbench: Workbench, shoot: Any
@@ -107,6 +123,10 @@ def test_a_brief_becomes_options_a_choice_and_variations(
     options.get_by_role("button", name="Compare", exact=True).click()
     expect(options.locator(".comparison h2")).to_contain_text("Option 1 and Option 2")
     expect(options.locator(".comparison tbody tr").first).to_be_visible()
+
+    # The choices are made as Ana: her own reward model learns from them.
+    page.get_by_label("Choosing as").fill("ana")
+    page.get_by_label("Choosing as").blur()
 
     # The choice is stored as the brief's round's choice.
     card(options, "Option 2").get_by_role("button", name="I prefer this one").click()
@@ -141,6 +161,9 @@ def test_a_brief_becomes_options_a_choice_and_variations(
             re.compile(r"Round 2: \d variations of Option 2; chose Variation 1\.2"),
         ]
     )
+
+    expect_what_the_choices_taught(page, workbench, user="ana", choices=2)
+    shoot(page, "taste")
 
     expect_a_weigh_out_sheet(card(round_section(page, 2), "Variation 1.2"))
     shoot(page, "weigh-out")

@@ -753,3 +753,46 @@ def test_a_perfumer_is_asked_with_their_own_model_and_a_newcomer_with_everyones(
     assert propose(client, chosen, n=3, user="ana")["reward_model"]["id"] == str(own.id)
     assert propose(client, chosen, n=3, user="ben")["reward_model"]["id"] == str(everyones.id)
     assert propose(client, chosen, n=3)["reward_model"]["id"] == str(everyones.id)
+
+
+def test_the_taste_a_perfumers_choices_taught_is_read_in_words(
+    client: TestClient,
+) -> None:
+    nothing = client.get("/v1/taste", params={"user": "ana"})
+    assert nothing.status_code == 200, nothing.text
+    assert nothing.json()["whose"] == "none"
+    assert nothing.json()["readings"] == []
+
+    _, (parent_id, *_) = designed(client)
+    parent = parent_id
+    for _ in range(3):
+        asked = propose(client, parent, n=3, user="ana")
+        parent = asked["variations"][0]["formula_id"]
+        answered = client.post(
+            "/v1/feedback",
+            json={
+                "variation_set_id": asked["variation_set_id"],
+                "chosen_id": parent,
+                "user": "ana",
+            },
+        )
+        assert answered.status_code == 201, answered.text
+
+    own = client.get("/v1/taste", params={"user": "ana"}).json()
+    assert own["whose"] == "own"
+    assert own["choices"] == 3
+    assert own["preferences"] == 9
+    readings = own["readings"]
+    assert readings, own
+    assert readings == sorted(readings, key=lambda r: -r["probability"])
+    assert 0 < sum(r["probability"] for r in readings) <= 1 + 1e-9
+    worded = next(r for r in readings if r["terms"])
+    assert worded["words"] == ", ".join(f"{t['direction']} {t['words']}" for t in worded["terms"])
+    # Three choices do not make a confident reading; how many more is an estimate or none.
+    assert own["confident"] is False
+    assert own["more_choices"] is None or own["more_choices"] >= 1
+    assert client.get("/v1/taste", params={"user": "ben"}).json()["whose"] == "everyone"
+
+    refused = client.get("/v1/taste", params={"user": ""})
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["query", "user"]

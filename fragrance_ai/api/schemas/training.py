@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -272,3 +272,38 @@ class PolicyList(BaseModel):
 class ActivePolicy(BaseModel):
     active: ModelRef | None = Field(description="null: the initial, uniform policy serves.")
     previous: ModelRef | None
+
+
+class TasteTermView(BaseModel):
+    feature: str = Field(description="The reward feature, e.g. share:family:woody.")
+    words: str = Field(description="The feature in words, e.g. 'woody (family)'.")
+    direction: Literal["more", "less"]
+
+
+class TasteReadingView(BaseModel):
+    words: str = Field(description="The reading in words, e.g. 'more woody (family), less sweet'.")
+    probability: float = Field(description="Its posterior probability.")
+    terms: list[TasteTermView] = Field(
+        description="Empty for the reading that needs many features at once."
+    )
+
+
+class TasteView(BaseModel):
+    user: str | None
+    whose: Literal["own", "everyone", "none"] = Field(
+        description="Whose reward model asks this perfumer: their own, every perfumer's, "
+        "or none yet."
+    )
+    reward_model: ModelRef | None
+    preferences: int
+    choices: int
+    heldout_accuracy: float | None
+    readings: list[TasteReadingView] = Field(
+        description="The most probable readings of the taste, most probable first."
+    )
+    confident: bool
+    confident_at: float = Field(description="The probability one reading needs.")
+    more_choices: int | None = Field(
+        description="About how many more choices until it is confident, at the rate the "
+        "choices have taught so far; null when there is no rate to go by."
+    )

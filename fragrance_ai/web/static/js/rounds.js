@@ -1,7 +1,8 @@
 // A brief's rounds side by side: its options, then each set of variations asked for. Every
 // formula is a card; a round can be sorted by an objective and two of its formulas compared
 // line by line; "I prefer this one" records the round's choice (POST /v1/feedback) and
-// "Variations" asks the active policy for a new round (POST /v1/formulas/{id}/variations).
+// "Variations" asks for a new round (POST /v1/formulas/{id}/variations), both as the perfumer
+// named in "Choosing as" (taste.js).
 
 import { get, getHtml, post } from "./api.js";
 import { comparisonTable } from "./compare.js";
@@ -9,6 +10,7 @@ import { documentFrame } from "./documents.js";
 import { alertBox, announce, h } from "./dom.js";
 import * as fmt from "./format.js";
 import { formulaCard } from "./formula_card.js";
+import { asPerfumer } from "./taste.js";
 import { weighOutPanel } from "./weigh_out.js";
 
 const SORTS = [
@@ -97,7 +99,7 @@ function roundSection(round, index, { brief, formulas, names, onChange }) {
       ? { brief_id: brief.id, chosen_id: chosenId }
       : { variation_set_id: round.variation_set_id, chosen_id: chosenId };
     try {
-      await post("/v1/feedback", body);
+      await post("/v1/feedback", asPerfumer(body));
       announce(`${names.get(chosenId) ?? "The parent"} chosen.`);
       await onChange({ focus: titleId });
     } catch (error) {
@@ -109,7 +111,7 @@ function roundSection(round, index, { brief, formulas, names, onChange }) {
     messages.replaceChildren();
     button.disabled = true;
     try {
-      await post(`/v1/formulas/${formulaId}/variations`, { n: 3, include_parent: true });
+      await post(`/v1/formulas/${formulaId}/variations`, asPerfumer({ n: 3, include_parent: true }));
       await onChange({ focus: `round-${index + 2}-title`, last: true });
     } catch (error) {
       button.disabled = false;

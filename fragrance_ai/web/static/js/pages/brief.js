@@ -1,6 +1,6 @@
 // The brief page: a new brief's form (#/), or one brief (#/briefs/{id}), whose job it
 // follows live when given (?job=), then what the parser understood (editable), and the
-// rounds of options and variations to choose from.
+// rounds of options and variations to choose from, and what the choices have taught.
 
 import { get } from "../api.js";
 import { alertBox, h } from "../dom.js";
@@ -8,6 +8,7 @@ import { briefForm } from "../brief_form.js";
 import { followJob } from "../job_progress.js";
 import { readersLine } from "../readers.js";
 import { drawRounds } from "../rounds.js";
+import { tastePanel } from "../taste.js";
 import { understoodEditor } from "../understood.js";
 
 export async function render(view, { briefId, jobId, isCurrent }) {
@@ -51,11 +52,13 @@ async function drawBrief(view, briefId, isCurrent) {
   const area = h("div", { class: "brief-area" });
   view.append(area);
   const rounds = h("div", { class: "rounds" });
+  const taste = tastePanel();
 
   const redraw = async ({ focus } = {}) => {
     const fresh = await get(`/v1/briefs/${briefId}`);
     if (!isCurrent()) return;
     await drawRounds(rounds, fresh, { isCurrent, onChange: redraw });
+    taste.refresh();
     if (focus) document.getElementById(focus)?.closest("section")?.focus();
   };
 
@@ -68,7 +71,7 @@ async function drawBrief(view, briefId, isCurrent) {
   );
   if (brief.parsed) area.append(await understoodEditor(brief));
   if (!isCurrent()) return;
-  area.append(rounds);
+  area.append(rounds, taste.element);
   await drawRounds(rounds, brief, { isCurrent, onChange: redraw });
   if (!isCurrent()) return;
   area.append(
