@@ -60,7 +60,7 @@ def test_the_learning_bench_prints_a_row_per_method_and_the_oracle_beats_random(
 def test_the_learning_bench_prints_the_same_table_twice(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    arguments = [*TINY, "--methods", "random", "best-of-n", "oracle"]
+    arguments = [*TINY, "--methods", "random", "best-of-n", "product", "oracle"]
     main(arguments)
     first = capsys.readouterr().out
     main(arguments)
@@ -68,4 +68,34 @@ def test_the_learning_bench_prints_the_same_table_twice(
     # Everything before the compute seconds, which are wall-clock.
     table = first.split("\ncompute")[0]
     assert "| best-of-n |" in table
+    assert "| product |" in table
     assert table == second.split("\ncompute")[0]
+
+
+def test_what_ships_learns_a_taste_from_thirty_choices(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The learning proof, bounded (about 10 s): after 30 choices asked as the product asks
+    them, its first variation is preferred blind over the initial policy's and moves most of
+    the way towards the hidden taste that the oracle's does (here 91 % and 0.95). With the
+    dense prior in its place the same loop reaches 81 % and 0.53; without the refit after
+    every choice and the ranking, about 55 % and a tenth (docs/learning.md)."""
+    cells = main(
+        [
+            "--tastes",
+            "woody-not-sweet",
+            "--seeds",
+            "1",
+            "--budgets",
+            "30",
+            "--pairs",
+            "32",
+            "--methods",
+            "product",
+        ]
+    )
+    capsys.readouterr()
+    (product,) = cells
+    assert product.share >= 0.85, product
+    assert product.of_oracle >= 0.8, product
+    assert not product.wrong_way
