@@ -2,9 +2,10 @@
 
     .venv/bin/python -m bench.learning [--tastes woody-not-sweet no-musks heavier-base]
         [--seeds 1 2 3 4 5] [--budgets 10 30 100] [--methods random best-of-n best-of-all
-        ppo best-of-n-by-taste oracle] [--pairs 96] [--best-of 8] [--pessimism 0]
+        ppo product best-of-n-by-taste oracle] [--pairs 96] [--best-of 8] [--pessimism 0]
         [--reward-model KEY=JSON ...] [--json FILE]
 
+(`--tastes many-sided` runs a fourth taste, of six features: beyond the sparse prior's one or two.)
 A simulated perfumer (bench/perfumer.py) with a hidden taste makes `budget` choices among
 variations of the brief options (bench/learning_session.py: the product's code, in-process).
 Then each method proposes one edit for the same parents and draws, and the perfumer judges
@@ -19,8 +20,14 @@ it blind against the initial policy's proposal for the same parent and draw:
 - best-of-all (a diagnostic): every allowed edit (the oracle's), the one the reward model
   scores highest: the limit of the reward model itself, whatever proposes the candidates.
 - ppo: the product's training run (reward model, PPO, checkpoints, rollback, activation)
-  and its proposal as the API serves it: the activated policy, or the initial one when the
-  run kept it, with the reward ensemble's exploration bonus.
+  and its proposal as the API would serve it with `rl.proposals: policy`: the activated
+  policy, or the initial one when the run kept it, with the reward ensemble's exploration
+  bonus.
+- product: what ships. Its own session, asked as the API asks: the reward model refitted
+  after every choice (training/reward_models.py) ranks the next question's variations
+  (`rl.proposals: reward_model`: its mean's best, then its posterior draws' best); then
+  the first variation it would serve for each pair. The methods above learn from a
+  session whose questions the initial policy asked, with no refit between choices.
 - best-of-n-by-taste (a diagnostic): best-of-n's candidates ranked by the hidden taste
   itself: the limit of reranking 8 candidates of the initial policy, whatever the reward
   model.

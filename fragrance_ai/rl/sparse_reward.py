@@ -125,19 +125,59 @@ class Reading:
         return " ".join(f"{'+' if sign > 0 else '-'}{name}" for name, sign in self.terms)
 
 
+@dataclass(frozen=True)
+class Choices:
+    """Preferences grouped by the choice that stored them: `differences[g, k]` is the
+    chosen formula's features minus those of the k-th other formula offered with it
+    (standardised), `offered[g, k]` False where choice g offered fewer."""
+
+    differences: Vector  # choices x others x features
+    offered: npt.NDArray[np.bool_]
+
+    @staticmethod
+    def of(differences: Vector, choices: npt.NDArray[np.int64] | None) -> Choices:
+        """Pairs with the id of the choice that stored each; without ids, every pair is a
+        choice between two."""
+        if choices is None:
+            return Choices(differences[:, None, :], np.ones((differences.shape[0], 1), bool))
+        ids, inverse = np.unique(choices, return_inverse=True)
+        others = int(np.bincount(inverse).max())
+        grouped = np.zeros((ids.size, others, differences.shape[1]))
+        offered = np.zeros((ids.size, others), dtype=bool)
+        slot = np.zeros(ids.size, dtype=np.int64)
+        for pair, group in enumerate(inverse.tolist()):
+            grouped[group, slot[group]] = differences[pair]
+            offered[group, slot[group]] = True
+            slot[group] += 1
+        return Choices(grouped, offered)
+
+    def __len__(self) -> int:
+        return int(self.offered.shape[0])
+
+    def subset(self, indices: npt.NDArray[np.int64]) -> Choices:
+        return Choices(self.differences[indices], self.offered[indices])
+
+
+def _choice_probabilities(z: Vector, offered: npt.NDArray[np.bool_]) -> tuple[Vector, Vector]:
+    """For margins z (... x choices x others: the chosen one's score minus each other's),
+    each other formula's probability of having been chosen instead, and the log-likelihood
+    of the choices made (summed over the choices), with the multinomial logit."""
+    negative = np.where(offered, -z, -np.inf)
+    log_total = np.logaddexp(0.0, np.logaddexp.reduce(negative, axis=-1))
+    others = np.exp(negative - log_total[..., None])
+    return others, -log_total.sum(axis=-1)
+
+
 def posterior(
-    differences: Vector,
+    choices: Choices,
     prior_variance: float,
     dense_mass: float,
     prior_masses: Vector | None = None,
-    weights: Vector | None = None,
 ) -> Posterior:
-    """`differences`: chosen minus rejected standardised features (pairs x features).
+    """The posterior over the models, given the choices (standardised features).
     `prior_masses` (one per model, the dense model's last) replaces the default prior over
-    the models: another posterior's, such as every perfumer's for one perfumer's model.
-    `weights`: each pair's share of an observation (`choice_weights`); 1 each without."""
-    dim = differences.shape[1]
-    weights = np.ones(differences.shape[0]) if weights is None else weights
+    the models: another posterior's, such as every perfumer's for one perfumer's model."""
+    dim = choices.differences.shape[2]
     precision = 1.0 / prior_variance
     first, second = np.triu_indices(dim, 1)
     supports = np.concatenate(
@@ -149,9 +189,9 @@ def posterior(
     for start in range(0, len(supports), CHUNK):
         chunk = slice(start, start + CHUNK)
         modes[chunk], precisions[chunk], log_evidence[chunk] = _two_feature_fits(
-            differences, weights, supports[chunk], precision
+            choices, supports[chunk], precision
         )
-    dense_mode, dense_precision, dense_evidence = _dense_fit(differences, weights, precision)
+    dense_mode, dense_precision, dense_evidence = _dense_fit(choices, precision)
     masses_before = default_masses(dim, dense_mass) if prior_masses is None else prior_masses
     logs = np.log(np.maximum(masses_before, 1e-300)) + np.append(log_evidence, dense_evidence)
     masses = np.exp(logs - logs.max())
@@ -168,36 +208,41 @@ def posterior(
 
 
 def _two_feature_fits(
-    differences: Vector, weights: Vector, supports: npt.NDArray[np.intp], precision: float
+    choices: Choices, supports: npt.NDArray[np.intp], precision: float
 ) -> tuple[Vector, Vector, Vector]:
-    """Newton's method on many two-weight logistic regressions at once; a one-feature
-    model is one whose second column is zero. Returns the modes, the 2x2 precisions at the
-    mode and the log evidence of each."""
+    """Newton's method on many two-weight choice models at once; a one-feature model is one
+    whose second feature is zero. Returns the modes, the 2x2 precisions at the mode and the
+    log evidence of each."""
     single = supports[:, 0] == supports[:, 1]
-    a = differences[:, supports[:, 0]].T  # models x pairs
-    b = np.where(single[:, None], 0.0, differences[:, supports[:, 1]].T)
+    # models x choices x others
+    a = np.moveaxis(choices.differences[:, :, supports[:, 0]], 2, 0)
+    b = np.moveaxis(choices.differences[:, :, supports[:, 1]], 2, 0)
+    b = np.where(single[:, None, None], 0.0, b)
+    offered = choices.offered[None, :, :]
     w = np.zeros((len(supports), 2))
+
+    def curvature(q: Vector) -> tuple[Vector, Vector, Vector, Vector, Vector]:
+        # Per model: the gradient of -log-likelihood and its Hessian, summed over choices:
+        # sum_k q d d^T - (sum_k q d)(sum_k q d)^T per choice.
+        qa, qb = (q * a).sum(axis=2), (q * b).sum(axis=2)
+        h00 = ((q * a * a).sum(axis=2) - qa * qa).sum(axis=1) + precision
+        h11 = ((q * b * b).sum(axis=2) - qb * qb).sum(axis=1) + precision
+        h01 = ((q * a * b).sum(axis=2) - qa * qb).sum(axis=1)
+        return -qa.sum(axis=1), -qb.sum(axis=1), h00, h11, h01
+
     for _ in range(NEWTON_STEPS):
-        p = _sigmoid(w[:, :1] * a + w[:, 1:] * b)
-        residual, curvature = weights * (p - 1.0), weights * p * (1.0 - p)
-        g0 = (residual * a).sum(axis=1) + precision * w[:, 0]
-        g1 = (residual * b).sum(axis=1) + precision * w[:, 1]
-        h00 = (curvature * a * a).sum(axis=1) + precision
-        h11 = (curvature * b * b).sum(axis=1) + precision
-        h01 = (curvature * a * b).sum(axis=1)
+        q, _ = _choice_probabilities(w[:, :1, None] * a + w[:, 1:, None] * b, offered)
+        g0, g1, h00, h11, h01 = curvature(q)
+        g0 += precision * w[:, 0]
+        g1 += precision * w[:, 1]
         det = h00 * h11 - h01**2
         step0, step1 = (h11 * g0 - h01 * g1) / det, (h00 * g1 - h01 * g0) / det
         w[:, 0] -= step0
         w[:, 1] -= step1
         if max(float(np.abs(step0).max()), float(np.abs(step1).max())) < 1e-10:
             break
-    z = w[:, :1] * a + w[:, 1:] * b
-    p = _sigmoid(z)
-    curvature = weights * p * (1.0 - p)
-    h00 = (curvature * a * a).sum(axis=1) + precision
-    h11 = (curvature * b * b).sum(axis=1) + precision
-    h01 = (curvature * a * b).sum(axis=1)
-    log_likelihood = -(weights * np.logaddexp(0.0, -z)).sum(axis=1)
+    q, log_likelihood = _choice_probabilities(w[:, :1, None] * a + w[:, 1:, None] * b, offered)
+    _, _, h00, h11, h01 = curvature(q)
     weights_used = np.where(single, 1, 2)
     # log N(w; 0, 1/precision) + (k/2) log 2 pi - (1/2) log det H: the Laplace evidence.
     log_prior = -0.5 * precision * (w**2).sum(axis=1) + 0.5 * weights_used * np.log(precision)
@@ -209,31 +254,37 @@ def _two_feature_fits(
     return w, hessians, evidence
 
 
-def _dense_fit(
-    differences: Vector, weights: Vector, precision: float
-) -> tuple[Vector, Vector, float]:
-    dim = differences.shape[1]
+def _dense_fit(choices: Choices, precision: float) -> tuple[Vector, Vector, float]:
+    d, offered = choices.differences, choices.offered
+    dim = d.shape[2]
     w = np.zeros(dim)
     identity = precision * np.eye(dim)
+
+    def hessian(q: Vector) -> tuple[Vector, Vector]:
+        weighted = d * q[..., None]
+        mean = weighted.sum(axis=1)  # choices x features
+        return (
+            -mean.sum(axis=0),
+            np.einsum("gkf,gkh->fh", weighted, d) - mean.T @ mean + identity,
+        )
+
     for _ in range(NEWTON_STEPS):
-        p = _sigmoid(differences @ w)
-        gradient = differences.T @ (weights * (p - 1.0)) + precision * w
-        hessian = (differences * (weights * p * (1.0 - p))[:, None]).T @ differences + identity
-        step = np.linalg.solve(hessian, gradient)
+        q, _ = _choice_probabilities(d @ w, offered)
+        gradient, curvature = hessian(q)
+        step = np.linalg.solve(curvature, gradient + precision * w)
         w -= step
         if float(np.abs(step).max()) < 1e-10:
             break
-    z = differences @ w
-    p = _sigmoid(z)
-    hessian = (differences * (weights * p * (1.0 - p))[:, None]).T @ differences + identity
-    _, log_det = np.linalg.slogdet(hessian)
+    q, log_likelihood = _choice_probabilities(d @ w, offered)
+    _, curvature = hessian(q)
+    _, log_det = np.linalg.slogdet(curvature)
     evidence = (
-        -float((weights * np.logaddexp(0.0, -z)).sum())
+        float(log_likelihood)
         - 0.5 * precision * float(w @ w)
         + 0.5 * dim * np.log(precision)
         - 0.5 * float(log_det)
     )
-    return w, hessian, evidence
+    return w, curvature, evidence
 
 
 def fit_sparse_reward(
@@ -246,32 +297,32 @@ def fit_sparse_reward(
     choices: npt.NDArray[np.int64] | None = None,
     prior: Vector | None = None,
 ) -> FittedReward:
-    """`chosen[i]` was preferred over `rejected[i]` (pairs x features). The served model is
-    fitted on every pair; its held-out accuracy is that of the same fit on the pairs left
-    after holding `heldout_share` out, on the held-out ones (a slightly pessimistic
-    estimate: at 30 choices every pair counts, so none is kept from the served model).
-    `choices`: which choice stored each pair (any ids): a choice among four stores three
-    pairs that share its chosen formula, and counts as one observation, not three
-    (`choice_weights`); every pair its own observation without. `prior`: another fit's
-    `model_masses` to start from (see `shared_prior`)."""
+    """`chosen[i]` was preferred over `rejected[i]` (pairs x features); `choices[i]` is the
+    choice that stored the pair (any id). A choice among four is one observation, the
+    chosen formula over the three others at once (the multinomial logit), not three
+    independent pairs: counted as independent, the pairs of one choice claim three
+    observations' evidence and the posterior grows sure of a reading too soon. Without
+    `choices`, every pair is a choice between two. The served model is fitted on every
+    choice; its held-out accuracy is that of the same fit without `heldout_share` of the
+    choices, on their pairs (a slightly pessimistic estimate: at 30 choices every one
+    counts, so none is kept from the served model). `prior`: another fit's `model_masses`
+    to start from (see `shared_prior`)."""
     pairs = chosen.shape[0]
     if pairs == 0:
         raise ValueError("no preferences to fit")
     scale = _scale(chosen - rejected, feature_names, config.share_unit_percent)
-    differences = chosen - rejected
-    standard = differences / scale
-    weights = np.ones(pairs) if choices is None else choice_weights(choices)
+    standard = (chosen - rejected) / scale
+    grouped = Choices.of(standard, choices)
     rng = np.random.default_rng(seed)
-    heldout = round(pairs * config.heldout_share) if pairs >= MIN_PAIRS_TO_HOLD_OUT else 0
-    heldout_accuracy = None
-    if heldout:
-        order = rng.permutation(pairs)
-        test, train = order[:heldout], order[heldout:]
-        check = posterior(
-            standard[train], config.prior_variance, config.dense_mass, prior, weights[train]
-        )
-        heldout_accuracy = _accuracy(standard[test] @ check.mean)
-    served = posterior(standard, config.prior_variance, config.dense_mass, prior, weights)
+    heldout_accuracy, heldout = None, 0
+    held = round(len(grouped) * config.heldout_share) if pairs >= MIN_PAIRS_TO_HOLD_OUT else 0
+    if held:
+        order = rng.permutation(len(grouped))
+        test, train = grouped.subset(order[:held]), grouped.subset(order[held:])
+        check = posterior(train, config.prior_variance, config.dense_mass, prior)
+        margins = test.differences[test.offered] @ check.mean
+        heldout, heldout_accuracy = int(margins.size), _accuracy(margins)
+    served = posterior(grouped, config.prior_variance, config.dense_mass, prior)
     mean = served.mean
     z = standard @ mean
     model = ExportedReward(
@@ -296,7 +347,7 @@ def fit_sparse_reward(
         prior_entropy_bits=_entropy_bits(
             default_masses(len(feature_names), config.dense_mass) if prior is None else prior
         ),
-        choices=pairs if choices is None else int(np.unique(choices).size),
+        choices=len(grouped),
     )
 
 
@@ -329,15 +380,6 @@ def shared_prior(shared: FittedReward, dense_mass: float) -> Vector | None:
 def _entropy_bits(masses: Vector) -> float:
     held = masses[masses > 0]
     return float(-(held * np.log2(held)).sum())
-
-
-def choice_weights(choices: npt.NDArray[np.int64]) -> Vector:
-    """Each pair's weight: 1 over the number of pairs its choice stored. Counted as
-    independent, the pairs of one choice claim the evidence of several observations from
-    one, and the posterior grows sure of a reading too soon; at 30 choices that made the
-    proposals fall short of the taste in 3 runs of 15 that now reach it (docs/learning.md)."""
-    _, inverse, counts = np.unique(choices, return_inverse=True, return_counts=True)
-    return np.asarray(1.0 / counts[inverse], dtype=np.float64)
 
 
 def _scale(

@@ -7,7 +7,7 @@ import numpy as np
 
 from fragrance_ai.rl.exported import ExportedReward
 from fragrance_ai.rl.reward_model import fit_reward_model
-from fragrance_ai.rl.sparse_reward import fit_sparse_reward, posterior, shared_prior
+from fragrance_ai.rl.sparse_reward import Choices, fit_sparse_reward, posterior, shared_prior
 from fragrance_ai.rl.weights_file import decode
 from fragrance_ai.settings import RewardModelSettings
 
@@ -44,7 +44,7 @@ def test_a_taste_about_two_things_is_found_from_45_pairs_where_the_dense_fit_is_
     assert _agreement(sparse.model, TWO_THINGS, seed=3) > 0.9
     assert _agreement(dense.model, TWO_THINGS, seed=3) < 0.8
     differences = (chosen - rejected) / sparse.model.scale
-    readings = posterior(differences, 1.0, 0.1).readings(NAMES, 3)
+    readings = posterior(Choices.of(differences, None), 1.0, 0.1).readings(NAMES, 3)
     assert str(readings[0]) == "+share:family:f3 -share:family:f17"
     assert readings[0].probability > 0.8
     assert sparse.readings[0] == readings[0]
@@ -55,7 +55,7 @@ def test_a_taste_about_many_things_is_left_to_the_dense_model() -> None:
     chosen, rejected = _pairs(many, 200, seed=5)
     fitted = fit_sparse_reward(chosen, rejected, NAMES, RewardModelSettings(), seed=6)
     differences = (chosen - rejected) / fitted.model.scale
-    assert posterior(differences, 1.0, 0.1).dense_mass > 0.99
+    assert posterior(Choices.of(differences, None), 1.0, 0.1).dense_mass > 0.99
     assert _agreement(fitted.model, many, seed=7) > 0.8
 
 
