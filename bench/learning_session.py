@@ -3,7 +3,9 @@ session of choices among variations, and a training run as training/run.py makes
 no HTTP and no database.
 
 Every step is the product's own code. The questions come from `propose_variations` with
-the initial, uniform policy and no reward model, as on a fresh installation; each answer
+the initial, uniform policy and no reward model, as on a fresh installation that refits
+nothing between training runs; or, for the method that ships, as the API asks them, with
+the reward model refitted after every choice (`run_session`'s `asking`). Each answer
 stores the chosen formula's preference over every other one offered, the parent included
 (the API offers it by default). The training follows training/run.py's `_train` step by
 step: `fit_reward_model`, the reward standardised over the stored formulas (`_standardised`,
@@ -190,10 +192,10 @@ def run_session(
 
     Without `asking`, every question comes from the initial policy with no reward model,
     as on a fresh installation that never refits between training runs. With it, as the
-    product asks (training/refit.py, rl/proposals.py): the reward model is refitted on the
-    latest `refit_window` preferences after every choice, and ranks the next question's
-    variations (`rl.proposals` "reward_model"); the first question, before any choice, is
-    the initial policy's."""
+    product asks (training/reward_models.py, rl/proposals.py): the reward model is
+    refitted on the latest `refit_window` preferences after every choice, and ranks the
+    next question's variations (`rl.proposals` "reward_model"); the first question, before
+    any choice, is the initial policy's."""
     rng = np.random.default_rng(seed)
     refits: list[FittedReward] = []
     refit_seconds: list[float] = []

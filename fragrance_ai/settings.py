@@ -392,7 +392,7 @@ class RewardModelSettings(_Section):
     heldout_share: float = Field(0.2, ge=0, lt=1)
     # After every choice the API refits the sparse model on this many of the latest
     # preferences, so the next question is asked with what the last answer taught
-    # (training/refit.py; a fit takes about 0.1 s at 90 preferences, 0.3 s at 300). 0: the
+    # (training/reward_models.py; docs/learning.md gives its cost). 0: the
     # reward model changes only with training runs.
     refit_window: int = Field(300, ge=0, le=2000)
     # Below this many preferences a run refuses to train (too little to learn a taste).
