@@ -163,12 +163,9 @@ def _choice_probabilities(z: Vector, offered: npt.NDArray[np.bool_]) -> tuple[Ve
     each other formula's probability of having been chosen instead, and the log-likelihood
     of the choices made (summed over the choices), with the multinomial logit."""
     negative = np.where(offered, -z, -np.inf)
-    # log(1 + sum_k exp(-z_k)), shifted by the largest term so that nothing overflows.
-    top = np.maximum(negative.max(axis=-1), 0.0)
-    exponentials = np.exp(negative - top[..., None])
-    total = np.exp(-top) + exponentials.sum(axis=-1)
-    others = exponentials / total[..., None]
-    return others, -(top + np.log(total)).sum(axis=-1)
+    log_total = np.logaddexp(0.0, np.logaddexp.reduce(negative, axis=-1))
+    others = np.exp(negative - log_total[..., None])
+    return others, -log_total.sum(axis=-1)
 
 
 def posterior(
@@ -222,16 +219,15 @@ def _two_feature_fits(
     b = np.moveaxis(choices.differences[:, :, supports[:, 1]], 2, 0)
     b = np.where(single[:, None, None], 0.0, b)
     offered = choices.offered[None, :, :]
-    aa, bb, ab = a * a, b * b, a * b
     w = np.zeros((len(supports), 2))
 
     def curvature(q: Vector) -> tuple[Vector, Vector, Vector, Vector, Vector]:
         # Per model: the gradient of -log-likelihood and its Hessian, summed over choices:
         # sum_k q d d^T - (sum_k q d)(sum_k q d)^T per choice.
         qa, qb = (q * a).sum(axis=2), (q * b).sum(axis=2)
-        h00 = ((q * aa).sum(axis=2) - qa * qa).sum(axis=1) + precision
-        h11 = ((q * bb).sum(axis=2) - qb * qb).sum(axis=1) + precision
-        h01 = ((q * ab).sum(axis=2) - qa * qb).sum(axis=1)
+        h00 = ((q * a * a).sum(axis=2) - qa * qa).sum(axis=1) + precision
+        h11 = ((q * b * b).sum(axis=2) - qb * qb).sum(axis=1) + precision
+        h01 = ((q * a * b).sum(axis=2) - qa * qb).sum(axis=1)
         return -qa.sum(axis=1), -qb.sum(axis=1), h00, h11, h01
 
     for _ in range(NEWTON_STEPS):
