@@ -296,6 +296,7 @@ def fit_sparse_reward(
     *,
     choices: npt.NDArray[np.int64] | None = None,
     prior: Vector | None = None,
+    check: bool = True,
 ) -> FittedReward:
     """`chosen[i]` was preferred over `rejected[i]` (pairs x features); `choices[i]` is the
     choice that stored the pair (any id). A choice among four is one observation, the
@@ -306,7 +307,8 @@ def fit_sparse_reward(
     choice; its held-out accuracy is that of the same fit without `heldout_share` of the
     choices, on their pairs (a slightly pessimistic estimate: at 30 choices every one
     counts, so none is kept from the served model). `prior`: another fit's `model_masses`
-    to start from (see `shared_prior`)."""
+    to start from (see `shared_prior`). `check` False skips the held-out fit (the accuracy
+    is then None); the served model is the same either way."""
     pairs = chosen.shape[0]
     if pairs == 0:
         raise ValueError("no preferences to fit")
@@ -317,10 +319,12 @@ def fit_sparse_reward(
     heldout_accuracy, heldout = None, 0
     held = round(len(grouped) * config.heldout_share) if pairs >= MIN_PAIRS_TO_HOLD_OUT else 0
     if held:
+        # Drawn with or without the check, so that the posterior's draws are the same.
         order = rng.permutation(len(grouped))
+    if held and check:
         test, train = grouped.subset(order[:held]), grouped.subset(order[held:])
-        check = posterior(train, config.prior_variance, config.dense_mass, prior)
-        margins = test.differences[test.offered] @ check.mean
+        without = posterior(train, config.prior_variance, config.dense_mass, prior)
+        margins = test.differences[test.offered] @ without.mean
         heldout, heldout_accuracy = int(margins.size), _accuracy(margins)
     served = posterior(grouped, config.prior_variance, config.dense_mass, prior)
     mean = served.mean

@@ -5,7 +5,6 @@ new preferences start a training run (training/start.py)."""
 
 from __future__ import annotations
 
-import logging
 import uuid
 from dataclasses import dataclass
 
@@ -25,10 +24,7 @@ from fragrance_ai.db.training import (
 )
 from fragrance_ai.platform.metrics import RL_PREFERENCES
 from fragrance_ai.runtime import Runtime
-from fragrance_ai.training.reward_models import refit_after_choice
 from fragrance_ai.training.start import start_auto_run
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -69,10 +65,11 @@ class AlreadyAnswered(Exception):
 
 
 def record_choice(session: Session, runtime: Runtime, made: ChoiceMade) -> RecordedChoice:
-    """Stores the choice and its preferences (committed), refits the reward models on them,
-    then starts a training run when `rl.auto_train_every` preferences came in since the
-    last one. The same choice again
-    is answered as the first time (`replayed`); a different one raises AlreadyAnswered."""
+    """Stores the choice and its preferences (committed), then starts a training run when
+    `rl.auto_train_every` preferences came in since the last one (the reward models are
+    refitted on it once it is answered: training/reward_models.py, api/routes/feedback.py).
+    The same choice again is answered as the first time (`replayed`); a different one
+    raises AlreadyAnswered."""
     offered = _offered(session, made)
     if made.chosen_id not in offered:
         raise NotOffered(made.chosen_id, offered)
@@ -100,19 +97,8 @@ def record_choice(session: Session, runtime: Runtime, made: ChoiceMade) -> Recor
             raise
         return _replay(session, existing, made)
     RL_PREFERENCES.inc(len(rejected))
-    _refit(session, runtime, made.user_ref)
     run = start_auto_run(session, runtime, stamp=choice.created_at)
     return RecordedChoice(choice, rejected, run, replayed=False)
-
-
-def _refit(session: Session, runtime: Runtime, user_ref: str | None) -> None:
-    """The reward models refitted on the answer (training/reward_models.py). The choice is
-    committed already; a refit that fails leaves it standing, and the models as they were."""
-    try:
-        refit_after_choice(session, runtime, user_ref)
-    except Exception:
-        session.rollback()
-        log.exception("the reward model was not refitted after a choice")
 
 
 def _offered(session: Session, made: ChoiceMade) -> list[uuid.UUID]:

@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
+import fragrance_ai.api.routes.feedback as feedback_route
 import fragrance_ai.training.choices as choices_use_case
 from fragrance_ai.api.app import create_app
 from fragrance_ai.db.migrate import upgrade_to_head
@@ -717,7 +718,7 @@ def test_a_refit_that_fails_leaves_the_choice_standing(
     def broken(*_: object) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(choices_use_case, "refit_after_choice", broken)
+    monkeypatch.setattr(feedback_route, "refit_after_choice", broken)
     chosen = answer["variations"][1]["formula_id"]
     response = client.post(
         "/v1/feedback",

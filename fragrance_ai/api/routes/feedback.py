@@ -3,10 +3,12 @@ reward model learns from."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Response, status
+import logging
+
+from fastapi import APIRouter, BackgroundTasks, HTTPException, Response, status
 from fastapi.exceptions import RequestValidationError
 
-from fragrance_ai.api.deps import DatabaseDep, RuntimeDep
+from fragrance_ai.api.deps import Database, DatabaseDep, RuntimeDep
 from fragrance_ai.api.middleware.auth import READ_OR_WRITE
 from fragrance_ai.api.schemas.training import (
     FeedbackAnswer,
@@ -15,6 +17,7 @@ from fragrance_ai.api.schemas.training import (
     TrainingRunRef,
 )
 from fragrance_ai.db.models import JobStatus
+from fragrance_ai.runtime import Runtime
 from fragrance_ai.training.choices import (
     AlreadyAnswered,
     ChoiceMade,
@@ -23,6 +26,9 @@ from fragrance_ai.training.choices import (
     RecordedChoice,
     record_choice,
 )
+from fragrance_ai.training.reward_models import refit_after_choice
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1/feedback", tags=["learning"], dependencies=[READ_OR_WRITE])
 
@@ -48,7 +54,11 @@ router = APIRouter(prefix="/v1/feedback", tags=["learning"], dependencies=[READ_
     },
 )
 async def give_feedback(
-    body: FeedbackRequest, database: DatabaseDep, runtime: RuntimeDep, response: Response
+    body: FeedbackRequest,
+    database: DatabaseDep,
+    runtime: RuntimeDep,
+    response: Response,
+    background: BackgroundTasks,
 ) -> FeedbackAnswer:
     """Records which formula the perfumer preferred among those offered together (a variation
     set's members, and its parent when offered; or a brief's options): one preference of the
@@ -85,7 +95,20 @@ async def give_feedback(
         ) from None
     if replayed:
         response.status_code = status.HTTP_200_OK
+    else:
+        # After the answer is sent: the perfumer does not wait for the refit.
+        background.add_task(_refit, database, runtime, body.user)
     return answer
+
+
+async def _refit(database: Database, runtime: Runtime, user_ref: str | None) -> None:
+    """The reward models refitted on the new choice (training/reward_models.py). The
+    choice is committed and answered already; a refit that fails leaves it standing, and
+    the models as they were."""
+    try:
+        await database.run(lambda session: refit_after_choice(session, runtime, user_ref))
+    except Exception:
+        log.exception("the reward model was not refitted after a choice")
 
 
 def _answer(recorded: RecordedChoice) -> tuple[FeedbackAnswer, bool]:

@@ -1,6 +1,8 @@
 // What the perfumer's choices have taught the reward model that asks them (GET /v1/taste):
 // its most probable readings of their taste, in words, and how many more choices would make
-// it confident. Shown under a brief's rounds and redrawn after every choice. The name given
+// it confident. Shown under a brief's rounds and redrawn after every choice: at once, and
+// again a little later, because the service refits the model once the choice is answered
+// (a fraction of a second, up to a second on a long history). The name given
 // in "Choosing as" is kept in this browser and sent with every choice and variation request
 // (`user`), so the perfumer's own model learns from their choices and asks them.
 
@@ -65,6 +67,14 @@ export function tastePanel() {
     }
   }
 
+  // After a choice: now, then twice more while the refit that follows it finishes.
+  let timers = [];
+  function refreshAfterChoice() {
+    for (const timer of timers) clearTimeout(timer);
+    refresh();
+    timers = [1000, 3000].map((delay) => setTimeout(refresh, delay));
+  }
+
   name.addEventListener("change", () => {
     const value = name.value.trim();
     if (value) localStorage.setItem(PERFUMER_STORAGE, value);
@@ -79,5 +89,5 @@ export function tastePanel() {
     h("div", {}, h("label", { for: name.id }, "Choosing as"), name),
     body,
   );
-  return { element, refresh };
+  return { element, refresh: refreshAfterChoice };
 }
