@@ -98,13 +98,17 @@ def refit_after_choice(session: Session, runtime: Runtime, user_ref: str | None)
     if config.refit_window == 0 or config.prior != "sparse":
         return Refitted(None, None)
     shared = _refit(session, runtime, None, prior=None)
-    own = None
-    if user_ref is not None and shared is not None:
+    if shared is None:
+        return Refitted(None, None)
+    shared_row, shared_fit = shared
+    own_row = None
+    if user_ref is not None:
         # The perfumer's own model starts from what every perfumer's choices taught.
-        prior = shared_prior(shared[1], config.dense_mass)
+        prior = shared_prior(shared_fit, config.dense_mass)
         own = _refit(session, runtime, user_ref, prior=prior)
+        own_row = None if own is None else own[0]
     session.commit()
-    return Refitted(shared and shared[0], own and own[0])
+    return Refitted(shared_row, own_row)
 
 
 def _refit(
