@@ -361,6 +361,21 @@ class Bench:
             self._initial[seed] = (pairs, [initial_proposal(self.table, p) for p in pairs])
         return self._initial[seed]
 
+    def session(
+        self, taste: Taste, seed: int, choices: int, *, asking: RLSettings | None = None
+    ) -> Session:
+        """The perfumer's session of `choices` choices (bench/learning_session.run_session)."""
+        return run_session(
+            self.table,
+            self.options,
+            taste,
+            self.taste_weights(taste),
+            choices=choices,
+            seed=seed,
+            sharpness=self.sharpness,
+            asking=asking,
+        )
+
     def taste_weights(self, taste: Taste) -> Vector:
         """The taste per percent of each material: a formula's taste is amounts @ this / 100."""
         return np.array([taste.weight(m) for m in self.table.materials])
@@ -465,15 +480,7 @@ def run_taste_seed(
         cells.extend(_product_cells(bench, taste, seed, budgets))
     if not any(method in LEARNING and method != "product" for method in methods):
         return cells
-    session: Session = run_session(
-        table,
-        bench.options,
-        taste,
-        bench.taste_weights(taste),
-        choices=max(budgets),
-        seed=seed,
-        sharpness=bench.sharpness,
-    )
+    session = bench.session(taste, seed, max(budgets))
     for budget in budgets:
         stored, variations = session.first(budget)
         started = time.perf_counter()
@@ -546,16 +553,7 @@ def run_taste_seed(
 def _product_cells(bench: Bench, taste: Taste, seed: int, budgets: Sequence[int]) -> list[Cell]:
     """The product as it ships: questions asked with the reward model refitted after every
     choice, and the first variation ranked by it."""
-    session = run_session(
-        bench.table,
-        bench.options,
-        taste,
-        bench.taste_weights(taste),
-        choices=max(budgets),
-        seed=seed,
-        sharpness=bench.sharpness,
-        asking=bench.config,
-    )
+    session = bench.session(taste, seed, max(budgets), asking=bench.config)
     assert session.refits is not None
     assert session.refit_seconds is not None
     cells = []

@@ -15,7 +15,6 @@ choice as it stood; a question asked before it ends is asked with the previous m
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -83,37 +82,26 @@ def store_reward_model(
     return row
 
 
-@dataclass(frozen=True)
-class Refitted:
-    """The reward models a choice refitted: every perfumer's, and the chooser's own."""
-
-    shared: RewardModel | None
-    own: RewardModel | None
-
-
-def refit_after_choice(session: Session, runtime: Runtime, user_ref: str | None) -> Refitted:
+def refit_after_choice(session: Session, runtime: Runtime, user_ref: str | None) -> None:
     """Refits and commits the shared model, and `user_ref`'s own when given. Nothing with
     `refit_window` 0 or the dense prior (which needs torch: training runs fit it)."""
     config = runtime.settings.rl.reward_model
     if config.refit_window == 0 or config.prior != "sparse":
-        return Refitted(None, None)
+        return
     shared = _refit(session, runtime, None, prior=None)
     if shared is None:
-        return Refitted(None, None)
-    shared_row, shared_fit = shared
-    own_row = None
+        return
     if user_ref is not None:
         # The perfumer's own model starts from what every perfumer's choices taught.
-        prior = shared_prior(shared_fit, config.dense_mass)
-        own = _refit(session, runtime, user_ref, prior=prior)
-        own_row = None if own is None else own[0]
+        _refit(session, runtime, user_ref, prior=shared_prior(shared, config.dense_mass))
     session.commit()
-    return Refitted(shared_row, own_row)
 
 
 def _refit(
     session: Session, runtime: Runtime, user_ref: str | None, *, prior: Vector | None
-) -> tuple[RewardModel, FittedReward] | None:
+) -> FittedReward | None:
+    """The model fitted on `user_ref`'s latest preferences (every perfumer's: None), stored
+    (flushed); None when there are none."""
     config = runtime.settings.rl.reward_model
     pairs = preference_pairs(session, user_ref, latest=config.refit_window)
     if not pairs:
@@ -133,7 +121,7 @@ def _refit(
         # training run's reward model reports one.
         check=False,
     )
-    row = store_reward_model(
+    store_reward_model(
         session,
         runtime.settings.policies_root,
         fitted,
@@ -141,4 +129,4 @@ def _refit(
         user_ref=user_ref,
         trigger="choice",
     )
-    return row, fitted
+    return fitted
